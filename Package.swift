@@ -6,9 +6,6 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "SwitchboardWebSocket", targets: ["SwitchboardWebSocket"]),
-        .library(name: "SwitchboardWebSocketNIO", targets: ["SwitchboardWebSocketNIO"]),
-        .executable(name: "switchboard", targets: ["switchboard"]),
-        .executable(name: "autobahn-client", targets: ["AutobahnClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -28,42 +25,9 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
-        // The SwiftNIO transport: server upgrade, client connect, TLS, heartbeat, backpressure, async API.
-        .target(
-            name: "SwitchboardWebSocketNIO",
-            dependencies: [
-                "SwitchboardWebSocket",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .executableTarget(
-            name: "switchboard",
-            dependencies: [
-                "SwitchboardWebSocketNIO",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .executableTarget(
-            name: "AutobahnClient",
-            dependencies: ["SwitchboardWebSocketNIO"],
-            path: "Examples/AutobahnClient"
-        ),
         .testTarget(
             name: "SwitchboardWebSocketTests",
-            dependencies: ["SwitchboardWebSocket"],
-            resources: [.copy("Vectors")]
-        ),
-        .testTarget(
-            name: "SwitchboardWebSocketNIOTests",
-            dependencies: [
-                "SwitchboardWebSocketNIO",
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            dependencies: ["SwitchboardWebSocket"]
         ),
     ]
 )
