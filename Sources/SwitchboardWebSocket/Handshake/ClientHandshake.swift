@@ -112,7 +112,7 @@ public struct ClientHandshake: Sendable, Hashable {
             return .failure(HandshakeError(.acceptMismatch, accepts.isEmpty ? "missing Sec-WebSocket-Accept header"
                                                                           : "more than one Sec-WebSocket-Accept header"))
         }
-        guard accepts[0] == WebSocketAcceptKey.accept(forKey: key) else {
+        guard HTTPGrammar.trimWhitespace(Substring(accepts[0])) == WebSocketAcceptKey.accept(forKey: key) else {
             return .failure(HandshakeError(.acceptMismatch, "Sec-WebSocket-Accept mismatch"))
         }
 

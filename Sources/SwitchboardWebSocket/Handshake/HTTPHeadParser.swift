@@ -56,8 +56,11 @@ public struct HTTPHeadParser: Sendable {
         case failure(HandshakeRejection)
     }
 
+    /// Whether a request head or a response head is expected.
     public let kind: Kind
+    /// The largest head accepted, in bytes, line ends included.
     public let maximumSize: Int
+    /// The most header fields accepted.
     public let maximumFieldCount: Int
 
     private enum StartLine: Sendable {

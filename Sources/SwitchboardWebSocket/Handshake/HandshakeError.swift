@@ -39,6 +39,7 @@ public struct HandshakeError: Error, Sendable, Hashable, CustomStringConvertible
         public var description: String { "\(code)" }
     }
 
+    /// The category, for deciding what to do (e.g. follow up on ``Kind/unexpectedStatus``).
     public let kind: Kind
     /// What was wrong with the response, as a phrase.
     public let message: String

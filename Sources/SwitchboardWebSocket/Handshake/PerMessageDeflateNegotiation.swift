@@ -186,11 +186,12 @@ enum PerMessageDeflateNegotiation {
         return offer
     }
 
-    /// Checks the server's permessage-deflate response against the offer built from `configuration`
-    /// (RFC 7692 §7.1: the client MUST _Fail the WebSocket Connection_ on an unknown parameter, an
-    /// invalid value, a repeated parameter, or a `client_max_window_bits` it did not offer), and returns
-    /// the parameters both ends apply.
-    static func validateResponse(_ response: WebSocketExtension, configuration: PerMessageDeflateConfiguration)
+    /// Checks the server's permessage-deflate response against `offer` (by default the one built from
+    /// `configuration`; RFC 7692 §7.1: the client MUST _Fail the WebSocket Connection_ on an unknown
+    /// parameter, an invalid value, a repeated parameter, or a `client_max_window_bits` it did not
+    /// offer), and returns the parameters both ends apply.
+    static func validateResponse(_ response: WebSocketExtension, configuration: PerMessageDeflateConfiguration,
+                                 offer sentOffer: WebSocketExtension? = nil)
         -> Result<PerMessageDeflateParameters, HandshakeError> {
         let answered: Parameters
         switch parseParameters(response, isResponse: true) {
@@ -198,9 +199,9 @@ enum PerMessageDeflateNegotiation {
         case .failure(let problem): return .failure(HandshakeError(.invalidDeflateParameters, problem.description))
         }
         let offered: Parameters
-        switch parseParameters(offer(configuration: configuration), isResponse: false) {
+        switch parseParameters(sentOffer ?? offer(configuration: configuration), isResponse: false) {
         case .success(let parameters): offered = parameters
-        case .failure: preconditionFailure("Internal inconsistency: our own permessage-deflate offer is invalid")
+        case .failure: preconditionFailure("Internal inconsistency: the permessage-deflate offer sent is invalid")
         }
 
         var agreed = PerMessageDeflateParameters()

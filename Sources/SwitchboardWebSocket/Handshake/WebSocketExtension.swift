@@ -12,7 +12,9 @@
 public struct WebSocketExtension: Sendable, Hashable, CustomStringConvertible {
     /// `extension-param`: a name and an optional value, the value already unquoted.
     public struct Parameter: Sendable, Hashable {
+        /// The parameter name, a token, as sent.
         public var name: String
+        /// The value without quotes, or nil for a parameter without `=`.
         public var value: String?
 
         public init(name: String, value: String? = nil) {
@@ -21,7 +23,9 @@ public struct WebSocketExtension: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The extension name, a token, as sent (e.g. `permessage-deflate`).
     public var name: String
+    /// The parameters in the order sent; names may repeat, which extensions usually forbid.
     public var parameters: [Parameter]
 
     public init(name: String, parameters: [Parameter] = []) {
