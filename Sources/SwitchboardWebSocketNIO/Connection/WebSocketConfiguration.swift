@@ -1,0 +1,44 @@
+import NIOCore
+import SwitchboardWebSocket
+
+/// How one WebSocket connection behaves once open; shared by servers and clients.
+public struct WebSocketConfiguration: Sendable {
+    /// Frame and message size limits (a larger frame or message closes the connection with 1009).
+    public var limits: WebSocketLimits
+    /// permessage-deflate (RFC 7692) to offer or accept; nil turns compression off.
+    public var deflate: PerMessageDeflateConfiguration?
+    /// Ping a silent peer every `interval` and close it when nothing arrives within `timeout`; nil disables.
+    public var heartbeat: Heartbeat?
+    /// How long to wait for the peer's close frame (or, for a client, the server's TCP close) after ours.
+    public var closeTimeout: TimeAmount
+    /// Bytes the connection may hold for a peer that does not read. Past this the connection is closed
+    /// (a slow consumer must not grow the server's memory); sends wait for the buffer to drain long before.
+    public var maximumOutboundBufferSize: Int
+    /// Inbound messages buffered for an application that has not read them; past this the transport stops
+    /// reading the socket (TCP backpressure) until the application catches up.
+    public var inboundBufferSize: Int
+
+    public struct Heartbeat: Sendable, Hashable {
+        public var interval: TimeAmount
+        public var timeout: TimeAmount
+
+        public init(interval: TimeAmount = .seconds(30), timeout: TimeAmount = .seconds(10)) {
+            self.interval = interval
+            self.timeout = timeout
+        }
+    }
+
+    public init(limits: WebSocketLimits = .applicationDefault,
+                deflate: PerMessageDeflateConfiguration? = PerMessageDeflateConfiguration(),
+                heartbeat: Heartbeat? = Heartbeat(),
+                closeTimeout: TimeAmount = .seconds(5),
+                maximumOutboundBufferSize: Int = 4 << 20,
+                inboundBufferSize: Int = 64) {
+        self.limits = limits
+        self.deflate = deflate
+        self.heartbeat = heartbeat
+        self.closeTimeout = closeTimeout
+        self.maximumOutboundBufferSize = maximumOutboundBufferSize
+        self.inboundBufferSize = inboundBufferSize
+    }
+}

@@ -1,0 +1,64 @@
+import NIOCore
+import SwitchboardWebSocket
+
+/// Receives one connection's events on its event loop: the fastest way to use a connection.
+///
+/// Calls never overlap and happen on the connection's event loop; they must not block. Messages sent from
+/// inside these calls are written together and flushed once per read batch. For an `async` API, use
+/// ``WebSocketConnection`` instead.
+public protocol WebSocketEventLoopHandler: AnyObject {
+    /// The handshake completed; `connection` can send from now on.
+    func webSocketDidOpen(_ connection: WebSocketEventLoopConnection)
+    /// A whole message arrived.
+    func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage)
+    /// A pong arrived (answering our ping or unsolicited).
+    func webSocket(_ connection: WebSocketEventLoopConnection, didReceivePong data: ByteBuffer)
+    /// The connection is over; called exactly once, after which the connection drops this handler.
+    func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus)
+}
+
+extension WebSocketEventLoopHandler {
+    public func webSocketDidOpen(_ connection: WebSocketEventLoopConnection) {}
+    public func webSocket(_ connection: WebSocketEventLoopConnection, didReceivePong data: ByteBuffer) {}
+    public func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus) {}
+}
+
+/// The sending side of a connection for code running on its event loop (``WebSocketEventLoopHandler``).
+///
+/// Every member must be used on ``eventLoop``.
+public struct WebSocketEventLoopConnection {
+    let handler: WebSocketChannelHandler
+
+    public var eventLoop: any EventLoop { self.handler.eventLoop }
+    /// The peer's address.
+    public var remoteAddress: SocketAddress? { self.handler.remoteAddress }
+    /// The upgrade request (server side), with its path, query and headers.
+    public var request: WebSocketUpgradeRequest? { self.handler.upgradeRequest }
+    /// The negotiated subprotocol, if any.
+    public var subprotocol: String? { self.handler.subprotocol }
+    /// Whatever the server's upgrade hook attached when it accepted (e.g. the authenticated user).
+    public var context: (any Sendable)? { self.handler.acceptedContext }
+    /// False while the socket's send buffer is above its high-water mark: a producer should pause.
+    public var isWritable: Bool { self.handler.isWritable }
+    /// True until a close frame was sent or received.
+    public var isOpen: Bool { self.handler.isOpen }
+
+    /// Queues a whole message. Throws when the connection is closing, or when the peer has stopped reading
+    /// and the outbound buffer limit is reached (the connection is then closed).
+    public func send(_ message: WebSocketMessage) throws {
+        try self.handler.send(message)
+    }
+
+    public func ping(_ data: ByteBuffer = ByteBuffer()) throws {
+        try self.handler.sendPing(data)
+    }
+
+    /// Starts the close handshake; ``WebSocketEventLoopHandler/webSocketDidClose(_:status:)`` follows.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") {
+        self.handler.initiateClose(code: code, reason: reason)
+    }
+
+    /// Stops reading from the socket until ``resumeReading()`` (inbound backpressure).
+    public func pauseReading() { self.handler.setReadingPaused(true, by: .application) }
+    public func resumeReading() { self.handler.setReadingPaused(false, by: .application) }
+}

@@ -1,0 +1,141 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SwitchboardWebSocket
+
+/// A WebSocket server: HTTP/1.1 upgrade, optional TLS, one handler per connection, graceful shutdown.
+///
+/// ```swift
+/// let server = WebSocketServer(configuration: .init(port: 9001)) { connection in
+///     for try await message in connection.inbound { try await connection.send(message) }
+/// }
+/// try await server.start()
+/// ```
+public final class WebSocketServer: Sendable {
+    /// What runs each accepted connection.
+    public enum Handler: Sendable {
+        /// One task per connection with the `async` API; the connection is closed when the task returns.
+        case async(@Sendable (WebSocketConnection) async -> Void)
+        /// An object per connection called on its event loop: the fastest path (see ``WebSocketEventLoopHandler``).
+        case eventLoop(@Sendable (WebSocketUpgradeRequest?) -> any WebSocketEventLoopHandler)
+    }
+
+    public let configuration: WebSocketServerConfiguration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?
+    private let handler: Handler
+    private let registry = ConnectionRegistry()
+    private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+
+    /// - Parameters:
+    ///   - upgradeHook: sees every valid upgrade request (path, query, headers, peer) before it is accepted;
+    ///     reject to answer with an HTTP status (authentication, Origin checks, routing).
+    public init(configuration: WebSocketServerConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                logger: Logger = Logger(label: "switchboard.websocket.server"),
+                upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
+                handler: Handler) {
+        self.configuration = configuration
+        self.group = eventLoopGroup
+        self.logger = logger
+        self.upgradeHook = upgradeHook
+        self.handler = handler
+    }
+
+    /// Convenience for the `async` handler.
+    public convenience init(configuration: WebSocketServerConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                            logger: Logger = Logger(label: "switchboard.websocket.server"),
+                            upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
+                            handler: @escaping @Sendable (WebSocketConnection) async -> Void) {
+        self.init(configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger, upgradeHook: upgradeHook,
+                  handler: .async(handler))
+    }
+
+    /// The address the server listens on, once started.
+    public var localAddress: SocketAddress? { self.listener.withLockedValue { $0?.localAddress } }
+
+    /// Connections currently open.
+    public var connectionCount: Int { self.registry.count }
+
+    /// Binds and starts accepting connections.
+    public func start() async throws {
+        let configuration = self.configuration
+        let registry = self.registry
+        let logger = self.logger
+        let hook = self.upgradeHook
+        let makeDelegate = Self.delegateFactory(for: self.handler, inboundBufferSize: configuration.connection.inboundBufferSize)
+        let handshake = ServerHandshake.Configuration(subprotocols: configuration.subprotocols, deflate: configuration.connection.deflate)
+        let channel = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: Int32(configuration.backlog))
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                registry.add(channel)
+                do {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls = configuration.tls {
+                        try sync.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    try sync.addHandler(WebSocketChannelHandler(
+                        serverConfiguration: configuration.connection, handshake: handshake,
+                        maximumHandshakeSize: configuration.maximumHandshakeSize, handshakeTimeout: configuration.handshakeTimeout,
+                        eventLoop: channel.eventLoop, logger: logger, upgradeHook: hook, makeDelegate: makeDelegate))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        self.listener.withLockedValue { $0 = channel }
+        self.logger.info("WebSocket server listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+    }
+
+    /// Stops accepting, sends every connection a close frame (1001 by default), waits up to `gracePeriod`
+    /// for them to finish closing, then drops whatever is left.
+    public func shutdown(code: CloseCode = .goingAway, reason: String = "server shutting down", gracePeriod: TimeAmount = .seconds(10)) async {
+        let listener = self.listener.withLockedValue { channel -> (any Channel)? in
+            defer { channel = nil }
+            return channel
+        }
+        try? await listener?.close()
+        let event = GracefulShutdownEvent(code: code, reason: reason)
+        for channel in self.registry.channels {
+            channel.triggerUserOutboundEvent(event, promise: nil)
+        }
+        let eventLoop = self.group.next()
+        let deadline = eventLoop.scheduleTask(in: gracePeriod) {}
+        let drained = self.registry.drained(on: eventLoop)
+        // Whichever comes first: all connections gone, or the grace period over.
+        let first = eventLoop.makePromise(of: Void.self)
+        drained.cascade(to: first)
+        deadline.futureResult.whenComplete { _ in first.succeed() }
+        try? await first.futureResult.get()
+        deadline.cancel()
+        for channel in self.registry.channels {
+            channel.close(promise: nil)
+        }
+        try? await self.registry.drained(on: eventLoop).get()
+    }
+
+    private static func delegateFactory(for handler: Handler, inboundBufferSize: Int)
+        -> @Sendable (WebSocketUpgradeRequest?) -> (any WebSocketEventLoopHandler)?
+    {
+        switch handler {
+        case .eventLoop(let make):
+            return { request in make(request) }
+        case .async(let body):
+            return { _ in
+                AsyncConnectionBridge(eventLoop: MultiThreadedEventLoopGroup.currentEventLoop!, inboundBufferSize: inboundBufferSize) { connection in
+                    Task {
+                        await body(connection)
+                        await connection.close()
+                    }
+                }
+            }
+        }
+    }
+}
