@@ -177,14 +177,18 @@ public struct MessageDecompressor {
         case needsInput
     }
 
-    /// Inflates all of `input` into `output`, never letting zlib write more than one byte past `limit`
-    /// (plus a bounded overshoot when it must be metered, see below), then throws if it did.
+    /// Inflates all of `input` into `output`, throwing as soon as `output` would exceed `limit`.
     ///
-    /// zlib writes into the whole writable region of `output`, whose capacity ByteBuffer rounds to a
-    /// power of two; when that region exceeds what the limit still allows, the input is metered instead:
-    /// zlib is given only as many input bytes as could expand to the remaining allowance, so the output
-    /// overshoots by at most `(heldInputBytes + 1) * maximumExpansionPerInputByte + 258` bytes (≈ 9.3 KiB):
-    /// the metered byte, the bytes zlib already holds, and a match it had started.
+    /// Memory: `output` is never grown past `limit` (its capacity stays within the power of two that
+    /// holds `limit`). When it is exactly full and input remains, a one-byte probe tells whether the
+    /// message goes on; only then is it too large.
+    ///
+    /// Work: zlib writes into the whole writable region of `output`, which may exceed what the limit
+    /// still allows (ByteBuffer rounds capacity up to a power of two, and the caller's buffer may come
+    /// with room to spare). The input is then metered: zlib is given only as many bytes as could expand
+    /// to the remaining allowance, so inflation overshoots the limit by at most
+    /// `(heldInputBytes + 1) * maximumExpansionPerInputByte + 258` bytes (≈ 9.3 KiB: the metered byte,
+    /// the bytes zlib already holds, and a match it had started) before the failure is raised.
     private static func inflate(_ input: inout ByteBuffer, with inflater: ZlibDecompressor,
                                 into output: inout ByteBuffer, limit: Int, isTail: Bool) throws(DeflateFailure) {
         var outputMayBePending = false
@@ -192,49 +196,52 @@ public struct MessageDecompressor {
         while input.readableBytes > 0 || outputMayBePending {
             let produced = output.readableBytes
             guard produced <= limit else { throw .messageTooLarge }
-            // One byte past the limit is enough to know the message is too large.
-            let allowance = limit - produced + 1
-            if output.writableBytes < min(allowance, Self.minimumOutputSpace) {
-                // Grow geometrically (ByteBuffer rounds capacity up to a power of two), but never reserve
-                // more than the limit still allows: memory stays bounded by the limit.
-                let wanted = max(produced, 4 * input.readableBytes, Self.minimumOutputSpace)
-                output.reserveCapacity(minimumWritableBytes: min(wanted, allowance))
-            }
-            // Hide the input zlib must not see yet by pulling the writer index back; restored below.
-            var hidden = 0
-            if output.writableBytes > allowance {
-                let affordable = allowance / Self.maximumExpansionPerInputByte - Self.heldInputBytes
-                hidden = max(0, input.readableBytes - max(1, affordable))
-                input.moveWriterIndex(to: input.writerIndex - hidden)
-            }
-            let offered = input.readableBytes
+            let room = limit - produced
+            let offered: Int
             let outcome: CallOutcome
-            do {
-                try inflater.inflate(from: &input, to: &output)
-                outcome = .returned
-            } catch let error as CompressNIOError where error == .bufferOverflow {
-                outcome = .outputFull
-            } catch let error as CompressNIOError where error == .inputBufferOverflow {
-                outcome = .needsInput
-            } catch let error as CompressNIOError where error == .corruptData {
-                throw .corruptData
-            } catch {
-                throw .compressorFailure
+            let madeProgress: Bool
+            var hidden = 0
+            if room == 0 {
+                // Full to the limit: one more byte proves the message too large.
+                var probe = ByteBuffer()
+                probe.reserveCapacity(1)
+                offered = input.readableBytes
+                outcome = try Self.call(inflater, from: &input, into: &probe)
+                guard probe.readableBytes == 0 else { throw .messageTooLarge }
+                madeProgress = input.readableBytes < offered
+            } else {
+                if output.writableBytes < min(room, Self.minimumOutputSpace) {
+                    // Grow geometrically (ByteBuffer rounds capacity up to a power of two), never past
+                    // what the limit still allows.
+                    let wanted = max(produced, 4 * input.readableBytes, Self.minimumOutputSpace)
+                    output.reserveCapacity(minimumWritableBytes: min(wanted, room))
+                }
+                // Hide the input zlib must not see yet by pulling the writer index back; restored below.
+                // One byte past the limit is all zlib needs to be allowed to write.
+                let allowance = room + 1
+                if output.writableBytes > allowance {
+                    let affordable = allowance / Self.maximumExpansionPerInputByte - Self.heldInputBytes
+                    hidden = max(0, input.readableBytes - max(1, affordable))
+                    input.moveWriterIndex(to: input.writerIndex - hidden)
+                }
+                offered = input.readableBytes
+                do {
+                    outcome = try Self.call(inflater, from: &input, into: &output)
+                } catch {
+                    input.moveWriterIndex(to: input.writerIndex + hidden)
+                    throw error
+                }
+                guard output.readableBytes <= limit else { throw .messageTooLarge }
+                madeProgress = input.readableBytes < offered || output.readableBytes > produced
             }
             let unconsumed = input.readableBytes
             input.moveWriterIndex(to: input.writerIndex + hidden)
-            guard output.readableBytes <= limit else { throw .messageTooLarge }
-            let madeProgress = unconsumed < offered || output.readableBytes > produced
             if madeProgress {
                 resetSinceProgress = false
             }
 
             switch outcome {
             case .outputFull:
-                guard madeProgress || output.writableBytes == 0 else {
-                    // zlib stalled with room to write: not the peer's data at fault, and looping would hang.
-                    throw .compressorFailure
-                }
                 outputMayBePending = true
             case .needsInput:
                 outputMayBePending = false
@@ -260,6 +267,27 @@ public struct MessageDecompressor {
                 try Self.reset(inflater)
                 resetSinceProgress = true
             }
+        }
+    }
+
+    /// One call to zlib's inflate, its outcome sorted out of CompressNIO's errors.
+    private static func call(_ inflater: ZlibDecompressor, from input: inout ByteBuffer,
+                             into output: inout ByteBuffer) throws(DeflateFailure) -> CallOutcome {
+        let writable = output.writableBytes
+        do {
+            try inflater.inflate(from: &input, to: &output)
+            return .returned
+        } catch let error as CompressNIOError where error == .bufferOverflow {
+            // Z_OK with the output full, or Z_BUF_ERROR with input left: zlib can only go on with more
+            // room. With room offered and nothing written, it stalled; looping would hang.
+            guard output.writableBytes < writable || output.writableBytes == 0 else { throw .compressorFailure }
+            return .outputFull
+        } catch let error as CompressNIOError where error == .inputBufferOverflow {
+            return .needsInput
+        } catch let error as CompressNIOError where error == .corruptData {
+            throw .corruptData
+        } catch {
+            throw .compressorFailure
         }
     }
 }
