@@ -72,14 +72,15 @@ public struct MessageCompressor {
     /// anyway: a second `Z_SYNC_FLUSH` with no new input returns `Z_BUF_ERROR` and writes nothing.
     ///
     /// CompressNIO takes zlib's input mutably, so the message's storage is copied once unless this call
-    /// holds the only reference to it.
+    /// holds the only reference to it: pass the message as its last use (the parameter is `consuming`)
+    /// to avoid that copy.
     ///
     /// - Parameters:
-    ///   - message: the whole message; it is not modified.
+    ///   - message: the whole message; the caller's copy, if it keeps one, is not modified.
     ///   - output: the compressed payload is appended after its writer index. On failure it is left as
     ///     it was.
     /// - Throws: ``DeflateFailure/compressorFailure`` when zlib fails (out of memory, inconsistent state).
-    public mutating func compress(_ message: ByteBuffer, into output: inout ByteBuffer) throws(DeflateFailure) {
+    public mutating func compress(_ message: consuming ByteBuffer, into output: inout ByteBuffer) throws(DeflateFailure) {
         guard message.readableBytes > 0 else {
             output.writeInteger(UInt8(0x00))
             return
@@ -87,7 +88,7 @@ public struct MessageCompressor {
         let deflater = try self.deflaterCreatingIfNeeded()
         let start = output.writerIndex
         do throws(DeflateFailure) {
-            try Self.deflate(message, with: deflater, into: &output)
+            try Self.deflate(&message, with: deflater, into: &output)
             // RFC 7692 §7.2.1: "If the resulting data does not end with an empty DEFLATE block with no
             // compression (the "BTYPE" bits are set to 00), append an empty DEFLATE block with no
             // compression to the tail end." A sync flush always does; then "Remove 4 octets (that are
@@ -124,9 +125,9 @@ public struct MessageCompressor {
 
     // MARK: - zlib driving
 
-    /// Compressed output is reserved in one piece up to this size (the zlib bound: usually a little more
-    /// than the message); beyond it, a quarter of the bound is reserved and grown geometrically, since
-    /// large messages usually compress well and the bound would over-allocate.
+    /// Compressed output is reserved in one piece up to this size (the zlib bound: a little more than
+    /// the message); beyond it, an eighth of the bound is reserved and grown geometrically, since large
+    /// messages usually compress well and reserving the bound would over-allocate several times.
     private static let singleReservationLimit = 64 * 1024
     /// zlib manual, on `Z_SYNC_FLUSH`: "make sure that avail_out is greater than six to avoid repeated
     /// flush markers due to avail_out == 0 on return."
@@ -162,12 +163,11 @@ public struct MessageCompressor {
     }
 
     /// Deflates all of `message` with `Z_SYNC_FLUSH` into `output`, growing it as needed.
-    private static func deflate(_ message: ByteBuffer, with deflater: ZlibCompressor,
+    private static func deflate(_ input: inout ByteBuffer, with deflater: ZlibCompressor,
                                 into output: inout ByteBuffer) throws(DeflateFailure) {
-        var input = message
         let bound = deflater.maxSize(from: input)
         output.reserveCapacity(minimumWritableBytes: bound <= Self.singleReservationLimit
-            ? bound : max(Self.singleReservationLimit, bound / 4))
+            ? bound : max(Self.singleReservationLimit, bound / 8))
         while true {
             if output.writableBytes < Self.minimumOutputSpace {
                 output.reserveCapacity(minimumWritableBytes: max(output.readableBytes, Self.singleReservationLimit))

@@ -77,8 +77,8 @@ public struct MessageDecompressor {
                                     limit: Int) throws(DeflateFailure) {
         guard output.readableBytes <= limit else { throw .messageTooLarge }
         guard compressed.readableBytes > 0 else { return }
-        self.messageHasPayload = true
         let inflater = try self.inflaterCreatingIfNeeded()
+        self.messageHasPayload = true
         try Self.inflate(&compressed, with: inflater, into: &output, limit: limit, isTail: false)
     }
 
@@ -138,8 +138,8 @@ public struct MessageDecompressor {
     /// DEFLATE's largest expansion: a 258-byte match coded in two bits (one-bit literal/length and
     /// distance codes), so one input byte can produce at most 1032 output bytes.
     private static let maximumExpansionPerInputByte = 1032
-    /// Input bytes zlib may already hold in its bit buffer (and a pending match of up to 258 bytes),
-    /// counted against the budget when metering input.
+    /// Input bytes zlib may already hold in its bit buffer (up to 64 bits), counted against the
+    /// allowance when metering input.
     private static let heldInputBytes = 8
     /// Output space offered to zlib at least per call, so its fast path (which needs 258 bytes) runs.
     private static let minimumOutputSpace = 4096
@@ -169,7 +169,7 @@ public struct MessageDecompressor {
     }
 
     private enum CallOutcome {
-        /// zlib used all the input it was given and has room left: `Z_OK`, or `Z_STREAM_END`.
+        /// `Z_OK` with room left (so all the input was used), or `Z_STREAM_END` (input may remain).
         case returned
         /// zlib filled the output (or could not progress for lack of it); more may be pending.
         case outputFull
