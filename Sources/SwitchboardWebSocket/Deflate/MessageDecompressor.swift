@@ -110,8 +110,8 @@ public struct MessageDecompressor {
         defer { self.tail = tail }
         try Self.inflate(&tail, with: inflater, into: &output, limit: limit, isTail: true)
         if self.noContextTakeover {
-            // RFC 7692 §7.2.2: with "*_no_context_takeover" the peer starts every message with an empty
-            // window, so this side must not keep one either.
+            // RFC 7692 §7.1.1: under "*_no_context_takeover" the peer starts every message with an empty
+            // window and may not refer to earlier messages, so this side keeps no history either.
             try Self.reset(inflater)
         }
     }
@@ -141,6 +141,10 @@ public struct MessageDecompressor {
     /// Input bytes zlib may already hold in its bit buffer (up to 64 bits), counted against the
     /// allowance when metering input.
     private static let heldInputBytes = 8
+    /// How far past the limit metered inflation may run. Without slack, a legitimate message that ends
+    /// just below a limit would be inflated one input byte per call over its last few kilobytes; with
+    /// it, each call gets at least a few dozen bytes. The bytes land in capacity `output` already has.
+    private static let meteringSlack = 32 * 1024
     /// Output space offered to zlib at least per call, so its fast path (which needs 258 bytes) runs.
     private static let minimumOutputSpace = 4096
 
@@ -186,9 +190,10 @@ public struct MessageDecompressor {
     /// Work: zlib writes into the whole writable region of `output`, which may exceed what the limit
     /// still allows (ByteBuffer rounds capacity up to a power of two, and the caller's buffer may come
     /// with room to spare). The input is then metered: zlib is given only as many bytes as could expand
-    /// to the remaining allowance, so inflation overshoots the limit by at most
-    /// `(heldInputBytes + 1) * maximumExpansionPerInputByte + 258` bytes (≈ 9.3 KiB: the metered byte,
-    /// the bytes zlib already holds, and a match it had started) before the failure is raised.
+    /// to the remaining allowance plus `meteringSlack`, so inflation overshoots the limit by at most
+    /// `meteringSlack + (heldInputBytes + 1) * maximumExpansionPerInputByte + 258` bytes (≈ 41.3 KiB:
+    /// the slack, one metered byte, the bytes zlib already holds, and a match it had started) before the
+    /// failure is raised. Those bytes land in capacity `output` already had.
     private static func inflate(_ input: inout ByteBuffer, with inflater: ZlibDecompressor,
                                 into output: inout ByteBuffer, limit: Int, isTail: Bool) throws(DeflateFailure) {
         var outputMayBePending = false
@@ -220,7 +225,8 @@ public struct MessageDecompressor {
                 // One byte past the limit is all zlib needs to be allowed to write.
                 let allowance = room + 1
                 if output.writableBytes > allowance {
-                    let affordable = allowance / Self.maximumExpansionPerInputByte - Self.heldInputBytes
+                    let affordable = (allowance + Self.meteringSlack) / Self.maximumExpansionPerInputByte
+                        - Self.heldInputBytes
                     hidden = max(0, input.readableBytes - max(1, affordable))
                     input.moveWriterIndex(to: input.writerIndex - hidden)
                 }

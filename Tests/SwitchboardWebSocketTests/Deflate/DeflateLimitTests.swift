@@ -8,8 +8,8 @@ import Testing
     private typealias T = DeflateTesting
 
     /// How far past the limit inflation may run, when the caller's buffer has more room than the limit,
-    /// before it is noticed: the metering bound of `MessageDecompressor` (≈ 9.3 KiB), rounded up.
-    static let overshootBound = 16 * 1024
+    /// before it is noticed: the metering bound of `MessageDecompressor` (≈ 41.3 KiB), rounded up.
+    static let overshootBound = 48 * 1024
     static let mebibyte = 1024 * 1024
 
     /// 10 MiB of zeros: about 10 KB compressed, a ratio near DEFLATE's maximum of 1032.
@@ -76,6 +76,23 @@ import Testing
                 #expect(belowLimit.readableBytes <= size)
             }
         }
+    }
+
+    /// Metered inflation (the buffer has far more room than the limit) still delivers a message that
+    /// fits exactly, and still rejects one byte more.
+    @Test(arguments: [1, 5000, 100_000, 300_001])
+    func exactFitInARoomyBuffer(size: Int) throws {
+        var generator = SeededGenerator(seed: UInt64(size) &* 3)
+        let message = T.payload(count: size, using: &generator)
+        var compressor = MessageCompressor(noContextTakeover: false, windowBits: 15, level: 6, memoryLevel: 8)
+        let payload = try T.compress(message, with: &compressor)
+        var atLimit = ByteBuffer()
+        atLimit.reserveCapacity(4 * Self.mebibyte)
+        #expect(Self.feed([payload], limit: size, output: &atLimit) == nil)
+        #expect(Array(atLimit.readableBytesView) == message)
+        var belowLimit = ByteBuffer()
+        belowLimit.reserveCapacity(4 * Self.mebibyte)
+        #expect(Self.feed([payload], limit: size - 1, output: &belowLimit) == .messageTooLarge)
     }
 
     /// The limit also holds for bytes that only the RFC 7692 §7.2.2 tail produces: here a stored block
