@@ -1,23 +1,6 @@
 import NIOCore
 @testable import SwitchboardWebSocket
 
-/// SplitMix64: a small, seeded, reproducible generator, so every random test replays exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Helpers shared by the permessage-deflate suites.
 enum DeflateTesting {
     static let hello: [UInt8] = Array("Hello".utf8)
@@ -48,15 +31,7 @@ enum DeflateTesting {
 
     /// Cuts `bytes` into pieces at random points (some empty), as frames might arrive.
     static func randomSplits(_ bytes: [UInt8], using generator: inout SeededGenerator) -> [[UInt8]] {
-        var pieces: [[UInt8]] = []
-        var index = 0
-        while index < bytes.count {
-            let length = Int.random(in: 0...max(1, bytes.count / 3), using: &generator)
-            let end = min(bytes.count, index + length)
-            pieces.append(Array(bytes[index..<end]))
-            index = end
-        }
-        return pieces
+        Chunking.randomSplits(bytes, maximumLength: bytes.count / 3, allowingEmpty: true, using: &generator)
     }
 
     static func compress(_ message: [UInt8], with compressor: inout MessageCompressor) throws(DeflateFailure) -> [UInt8] {
@@ -80,7 +55,6 @@ enum DeflateTesting {
 
     /// The three ways DESIGN.md asks every parser vector to be fed: whole, byte by byte, random splits.
     static func feedings(of payload: [UInt8], seed: UInt64) -> [[[UInt8]]] {
-        var generator = SeededGenerator(seed: seed)
-        return [[payload], payload.map { [$0] }, randomSplits(payload, using: &generator)]
+        Chunking.feedings(of: payload, seeds: seed...seed, maximumLength: payload.count / 3, allowingEmpty: true)
     }
 }

@@ -1,21 +1,6 @@
 import NIOCore
 @testable import SwitchboardWebSocket
 
-/// SplitMix64: a small seeded generator so random splits are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// What a parser run produced: the result and, for a complete head, the bytes it left unread.
 struct HeadParseOutcome: Hashable {
     var result: HTTPHeadParser.Result
@@ -59,13 +44,7 @@ enum HeadFeeding {
     static func randomSplits(_ bytes: [UInt8], kind: HTTPHeadParser.Kind, maximumSize: Int = 8192,
                              seed: UInt64) -> HeadParseOutcome {
         var generator = SeededGenerator(seed: seed)
-        var sizes: [Int] = []
-        var total = 0
-        while total < bytes.count {
-            let size = Int.random(in: 1...max(1, min(64, bytes.count / 3 + 1)), using: &generator)
-            sizes.append(size)
-            total += size
-        }
+        let sizes = Chunking.randomSplits(bytes, maximumLength: min(64, bytes.count / 3 + 1), using: &generator).map(\.count)
         return run(bytes, kind: kind, maximumSize: maximumSize, chunkSizes: sizes)
     }
 }

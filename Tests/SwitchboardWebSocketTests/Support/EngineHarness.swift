@@ -11,19 +11,6 @@ struct CountingKeySource: MaskingKeySource {
     }
 }
 
-/// A small seeded PRNG (SplitMix64) so "random" splits are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Builds one frame's wire bytes, masked when `key` is given.
 func frameBytes(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, key: (UInt8, UInt8, UInt8, UInt8)? = nil) -> [UInt8] {
     var bytes: [UInt8] = [(fin ? 0x80 : 0) | rsv << 4 | opcode]
@@ -98,19 +85,7 @@ func run(_ engine: inout WebSocketEngine, chunks: [[UInt8]]) -> Transcript {
 
 /// The same stream fed whole, byte by byte, and in seeded random splits.
 func splits(of bytes: [UInt8], seeds: ClosedRange<UInt64> = 1...8) -> [[[UInt8]]] {
-    var result: [[[UInt8]]] = [[bytes], bytes.map { [$0] }]
-    for seed in seeds {
-        var generator = SeededGenerator(seed: seed)
-        var chunks: [[UInt8]] = []
-        var index = 0
-        while index < bytes.count {
-            let length = Int.random(in: 1...max(1, min(bytes.count - index, 40)), using: &generator)
-            chunks.append(Array(bytes[index..<(index + length)]))
-            index += length
-        }
-        result.append(chunks)
-    }
-    return result
+    Chunking.feedings(of: bytes, seeds: seeds)
 }
 
 /// Actions without the `needMoreBytes` markers, whose number depends on how the input was split.
