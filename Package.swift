@@ -65,5 +65,16 @@ let package = Package(
             name: "SwitchboardWebSocketTests",
             dependencies: ["SwitchboardWebSocket"]
         ),
+        .testTarget(
+            name: "SwitchboardWebSocketNIOTests",
+            dependencies: [
+                "SwitchboardWebSocket",
+                "SwitchboardWebSocketNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,36 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SwitchboardWebSocket
+@testable import SwitchboardWebSocketNIO
+
+/// Starts a server on a free loopback port for the duration of `body`, then shuts it down.
+func withServer<Result>(
+    configuration: WebSocketServerConfiguration = WebSocketServerConfiguration(),
+    upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
+    handler: WebSocketServer.Handler,
+    _ body: (WebSocketServer, String) async throws -> Result
+) async throws -> Result {
+    var configuration = configuration
+    configuration.host = "127.0.0.1"
+    configuration.port = 0
+    let server = WebSocketServer(configuration: configuration, upgradeHook: upgradeHook, handler: handler)
+    try await server.start()
+    let scheme = configuration.tls == nil ? "ws" : "wss"
+    let url = "\(scheme)://127.0.0.1:\(server.localAddress!.port!)"
+    do {
+        let result = try await body(server, url)
+        await server.shutdown(gracePeriod: .seconds(2))
+        return result
+    } catch {
+        await server.shutdown(gracePeriod: .seconds(2))
+        throw error
+    }
+}
+
+/// An echo handler on the async API.
+let asyncEcho = WebSocketServer.Handler.async { connection in
+    for await message in connection.inbound {
+        try? await connection.send(message)
+    }
+}
