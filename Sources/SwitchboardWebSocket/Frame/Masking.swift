@@ -11,13 +11,14 @@ public enum Masking {
         let key32 = key.rotated(by: offset)
         let key64 = UInt64(key32) | UInt64(key32) << 32
         var index = 0
-        while index + 32 <= count {
+        let key128 = SIMD2<UInt64>(repeating: key64)
+        while index + 64 <= count {
             let p = base + index
-            p.storeBytes(of: p.loadUnaligned(as: UInt64.self) ^ key64, as: UInt64.self)
-            (p + 8).storeBytes(of: (p + 8).loadUnaligned(as: UInt64.self) ^ key64, as: UInt64.self)
-            (p + 16).storeBytes(of: (p + 16).loadUnaligned(as: UInt64.self) ^ key64, as: UInt64.self)
-            (p + 24).storeBytes(of: (p + 24).loadUnaligned(as: UInt64.self) ^ key64, as: UInt64.self)
-            index += 32
+            p.storeBytes(of: p.loadUnaligned(as: SIMD2<UInt64>.self) ^ key128, as: SIMD2<UInt64>.self)
+            (p + 16).storeBytes(of: (p + 16).loadUnaligned(as: SIMD2<UInt64>.self) ^ key128, as: SIMD2<UInt64>.self)
+            (p + 32).storeBytes(of: (p + 32).loadUnaligned(as: SIMD2<UInt64>.self) ^ key128, as: SIMD2<UInt64>.self)
+            (p + 48).storeBytes(of: (p + 48).loadUnaligned(as: SIMD2<UInt64>.self) ^ key128, as: SIMD2<UInt64>.self)
+            index += 64
         }
         while index + 8 <= count {
             let p = base + index
@@ -51,18 +52,22 @@ public enum Masking {
         }
         var highBits: UInt64 = 0
         var index = 0
-        while index + 32 <= count {
-            let a = (src + index).loadUnaligned(as: UInt64.self) ^ key64
-            let b = (src + index + 8).loadUnaligned(as: UInt64.self) ^ key64
-            let c = (src + index + 16).loadUnaligned(as: UInt64.self) ^ key64
-            let d = (src + index + 24).loadUnaligned(as: UInt64.self) ^ key64
-            (dst + index).storeBytes(of: a, as: UInt64.self)
-            (dst + index + 8).storeBytes(of: b, as: UInt64.self)
-            (dst + index + 16).storeBytes(of: c, as: UInt64.self)
-            (dst + index + 24).storeBytes(of: d, as: UInt64.self)
-            highBits |= a | b | c | d
-            index += 32
+        // 64 bytes per round in 128-bit vectors (SSE2/NEON, the baseline every Swift target has).
+        let key128 = SIMD2<UInt64>(repeating: key64)
+        var highBits128 = SIMD2<UInt64>(repeating: 0)
+        while index + 64 <= count {
+            let a = (src + index).loadUnaligned(as: SIMD2<UInt64>.self) ^ key128
+            let b = (src + index + 16).loadUnaligned(as: SIMD2<UInt64>.self) ^ key128
+            let c = (src + index + 32).loadUnaligned(as: SIMD2<UInt64>.self) ^ key128
+            let d = (src + index + 48).loadUnaligned(as: SIMD2<UInt64>.self) ^ key128
+            (dst + index).storeBytes(of: a, as: SIMD2<UInt64>.self)
+            (dst + index + 16).storeBytes(of: b, as: SIMD2<UInt64>.self)
+            (dst + index + 32).storeBytes(of: c, as: SIMD2<UInt64>.self)
+            (dst + index + 48).storeBytes(of: d, as: SIMD2<UInt64>.self)
+            highBits128 |= a | b | c | d
+            index += 64
         }
+        highBits = highBits128[0] | highBits128[1]
         while index + 8 <= count {
             let a = (src + index).loadUnaligned(as: UInt64.self) ^ key64
             (dst + index).storeBytes(of: a, as: UInt64.self)

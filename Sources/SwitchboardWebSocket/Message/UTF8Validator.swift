@@ -20,46 +20,80 @@ public struct UTF8Validator: Sendable, Hashable {
     public var isComplete: Bool { self.pending == 0 }
 
     /// Validates the next bytes; returns false at the first invalid byte (the validator is then spent).
+    ///
+    /// Whole sequences are checked in registers; the stored state is only used for a sequence split
+    /// across two calls, so the loop does no memory writes per byte.
     public mutating func validate(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         let count = bytes.count
         var index = 0
+        // Finish a sequence left open by the previous call.
+        while self.pending > 0 {
+            guard index < count else { return true }
+            let byte = base.load(fromByteOffset: index, as: UInt8.self)
+            guard byte >= self.lower && byte <= self.upper else { return false }
+            index += 1
+            self.pending -= 1
+            self.lower = 0x80
+            self.upper = 0xBF
+        }
         while index < count {
-            if self.pending == 0 {
-                // ASCII fast path: eight bytes at a time while no code point is open.
-                while index + 8 <= count {
-                    let word = (base + index).loadUnaligned(as: UInt64.self)
+            let lead = base.load(fromByteOffset: index, as: UInt8.self)
+            if lead < 0x80 {
+                index += 1
+                // In an ASCII run: skip sixteen, then eight bytes at a time. (Probing only after an
+                // ASCII byte keeps text made of multi-byte characters off this path.)
+                while index + 16 <= count {
+                    let word = (base + index).loadUnaligned(as: UInt64.self) | (base + index + 8).loadUnaligned(as: UInt64.self)
                     if word & 0x8080_8080_8080_8080 != 0 { break }
+                    index += 16
+                }
+                while index + 8 <= count {
+                    if (base + index).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
                     index += 8
                 }
-                if index == count { return true }
+                continue
+            }
+            // Unicode table 3-7: the lead fixes the length and the range of the second byte.
+            let length: Int
+            var lower: UInt8 = 0x80
+            var upper: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; lower = 0xA0         // no overlong 3-byte forms
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: length = 3; upper = 0x9F         // no UTF-16 surrogates
+            case 0xF0: length = 4; lower = 0x90         // no overlong 4-byte forms
+            case 0xF1...0xF3: length = 4
+            case 0xF4: length = 4; upper = 0x8F         // nothing above U+10FFFF
+            default: return false                       // 80–C1, F5–FF never lead
+            }
+            if index + length <= count {
+                let second = base.load(fromByteOffset: index + 1, as: UInt8.self)
+                guard second >= lower && second <= upper else { return false }
+                if length > 2 {
+                    guard base.load(fromByteOffset: index + 2, as: UInt8.self) & 0xC0 == 0x80 else { return false }
+                    if length > 3 {
+                        guard base.load(fromByteOffset: index + 3, as: UInt8.self) & 0xC0 == 0x80 else { return false }
+                    }
+                }
+                index += length
+                continue
+            }
+            // The sequence runs past this chunk: check what is here and remember the rest.
+            self.pending = UInt8(length - 1)
+            self.lower = lower
+            self.upper = upper
+            index += 1
+            while index < count {
                 let byte = base.load(fromByteOffset: index, as: UInt8.self)
-                index += 1
-                if byte < 0x80 { continue }
-                if !self.start(byte) { return false }
-            } else {
-                let byte = base.load(fromByteOffset: index, as: UInt8.self)
-                index += 1
                 guard byte >= self.lower && byte <= self.upper else { return false }
+                index += 1
                 self.pending -= 1
                 self.lower = 0x80
                 self.upper = 0xBF
             }
-        }
-        return true
-    }
-
-    /// Opens a multi-byte sequence for `lead`, or returns false if `lead` can never start one.
-    mutating func start(_ lead: UInt8) -> Bool {
-        switch lead {
-        case 0xC2...0xDF: self.pending = 1
-        case 0xE0: self.pending = 2; self.lower = 0xA0      // no overlong 3-byte forms
-        case 0xE1...0xEC, 0xEE...0xEF: self.pending = 2
-        case 0xED: self.pending = 2; self.upper = 0x9F      // no UTF-16 surrogates
-        case 0xF0: self.pending = 3; self.lower = 0x90      // no overlong 4-byte forms
-        case 0xF1...0xF3: self.pending = 3
-        case 0xF4: self.pending = 3; self.upper = 0x8F      // nothing above U+10FFFF
-        default: return false                               // 80–C1, F5–FF never lead
+            return true
         }
         return true
     }

@@ -322,6 +322,11 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     // MARK: - Frames
 
     private func processFrames(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
+        if self.output.capacity == 0 {
+            // Replies to a batch (echoes, pongs) are usually about the size of what arrived: size the
+            // batch's single output buffer once instead of letting it double its way up.
+            self.output = context.channel.allocator.buffer(capacity: min(max(input.readableBytes, 256), 64 << 10))
+        }
         while case .open = self.phase {
             switch self.engine!.receive(&input, output: &self.output) {
             case .needMoreBytes:
