@@ -79,6 +79,7 @@ public enum WebSocketClient {
                                         subprotocols: configuration.subprotocols, extraHeaders: configuration.headers,
                                         deflate: configuration.connection.deflate, origin: configuration.origin)
         let upgraded = eventLoop.makePromise(of: Void.self)
+        let settings = ConnectionSettings(client: configuration, logger: logger)
         // The handler is handed to the channel once and used only on its event loop from then on.
         let handlerBox = HandOver(handler)
         let connect = ClientBootstrap(group: eventLoop)
@@ -92,9 +93,8 @@ public enum WebSocketClient {
                         try sync.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
                     try sync.addHandler(WebSocketChannelHandler(
-                        clientConfiguration: configuration.connection, handshake: handshake,
-                        maximumHandshakeSize: configuration.maximumHandshakeSize, handshakeTimeout: configuration.connectTimeout,
-                        upgraded: upgraded, eventLoop: channel.eventLoop, logger: logger, delegate: handlerBox.value))
+                        client: settings, handshake: handshake, upgraded: upgraded, eventLoop: channel.eventLoop,
+                        delegate: handlerBox.value))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

@@ -32,17 +32,11 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         static let application = PauseReasons(rawValue: 2)
     }
 
-    let role: WebSocketRole
-    let configuration: WebSocketConfiguration
-    let logger: Logger
+    private let settings: ConnectionSettings
     private var phase: Phase
     private var engine: WebSocketEngine?
     private var context: ChannelHandlerContext?
     private var delegate: (any WebSocketEventLoopHandler)?
-    private let makeDelegate: (WebSocketUpgradeRequest?) -> (any WebSocketEventLoopHandler)?
-    private let serverHandshake: ServerHandshake.Configuration?
-    private let upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?
-    private let handshakeTimeout: TimeAmount
 
     /// Bytes for the peer, written once per read batch (or at once outside a batch).
     private var output = ByteBuffer()
@@ -53,48 +47,38 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var closeInitiatedLocally = false
     private var handshakeTimer: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
-    private var heartbeatTimer: Scheduled<Void>?
-    private var heartbeatDeadline: Scheduled<Void>?
+    private var heartbeatSweeper: HeartbeatSweeper?
+    /// Set by every read; the sweeper turns it into `silentSince` without reading a clock per read.
     private var heardFromPeer = false
+    private var silentSince = NIODeadline.uptimeNanoseconds(0)
+    /// When we pinged a silent peer (nil: no ping outstanding).
+    private var pingSent: NIODeadline?
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
 
-    private(set) var upgradeRequest: WebSocketUpgradeRequest?
     private(set) var subprotocol: String?
     private(set) var acceptedContext: (any Sendable)?
     private(set) var remoteAddress: SocketAddress?
     let eventLoop: any EventLoop
 
     /// A server-side handler: parses the upgrade request, asks the hook, answers, then runs the engine.
-    init(serverConfiguration configuration: WebSocketConfiguration, handshake: ServerHandshake.Configuration,
-         maximumHandshakeSize: Int, handshakeTimeout: TimeAmount, eventLoop: any EventLoop, logger: Logger,
-         upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?,
-         makeDelegate: @escaping (WebSocketUpgradeRequest?) -> (any WebSocketEventLoopHandler)?) {
-        self.role = .server
-        self.configuration = configuration
-        self.phase = .awaitingRequest(HTTPHeadParser(kind: .request, maximumSize: maximumHandshakeSize))
-        self.serverHandshake = handshake
-        self.upgradeHook = upgradeHook
-        self.handshakeTimeout = handshakeTimeout
-        self.makeDelegate = makeDelegate
+    init(server settings: ConnectionSettings, eventLoop: any EventLoop) {
+        self.settings = settings
+        self.phase = .awaitingRequest(HTTPHeadParser(kind: .request, maximumSize: settings.maximumHandshakeSize))
         self.eventLoop = eventLoop
-        self.logger = logger
     }
 
     /// A client-side handler: sends `handshake`'s request once the channel is active, validates the answer.
-    init(clientConfiguration configuration: WebSocketConfiguration, handshake: ClientHandshake,
-         maximumHandshakeSize: Int, handshakeTimeout: TimeAmount, upgraded: EventLoopPromise<Void>,
-         eventLoop: any EventLoop, logger: Logger,
-         delegate: any WebSocketEventLoopHandler) {
-        self.role = .client
-        self.configuration = configuration
-        self.phase = .awaitingResponse(HTTPHeadParser(kind: .response, maximumSize: maximumHandshakeSize), handshake, upgraded)
-        self.serverHandshake = nil
-        self.upgradeHook = nil
-        self.handshakeTimeout = handshakeTimeout
-        self.makeDelegate = { _ in delegate }
+    init(client settings: ConnectionSettings, handshake: ClientHandshake, upgraded: EventLoopPromise<Void>,
+         eventLoop: any EventLoop, delegate: any WebSocketEventLoopHandler) {
+        self.settings = settings
+        self.phase = .awaitingResponse(HTTPHeadParser(kind: .response, maximumSize: settings.maximumHandshakeSize), handshake, upgraded)
         self.eventLoop = eventLoop
-        self.logger = logger
+        self.delegate = delegate
     }
+
+    private var configuration: WebSocketConfiguration { self.settings.configuration }
+    private var logger: Logger { self.settings.logger }
+    private var registry: ConnectionRegistry? { self.settings.registry }
 
     var isWritable: Bool { self.context?.channel.isWritable ?? false }
     var isOpen: Bool { self.engine?.isOpen ?? false }
@@ -103,7 +87,14 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.registry?.add(context.channel)
         if context.channel.isActive { self.becameActive(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // Normally channelInactive came first; this covers a handler removed from a live pipeline.
+        self.cancelTimers()
+        self.registry?.remove(context.channel)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -114,7 +105,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func becameActive(context: ChannelHandlerContext) {
         guard self.handshakeTimer == nil else { return }
         self.remoteAddress = context.channel.remoteAddress
-        let timeout = self.handshakeTimeout
+        let timeout = self.settings.handshakeTimeout
         self.handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             self.handshakeTimedOut(after: timeout)
         }
@@ -155,7 +146,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
                 switch handshake.validate(response) {
                 case .success(let acceptance):
                     self.subprotocol = acceptance.subprotocol
-                    self.open(deflate: acceptance.deflate, context: context)
+                    self.open(deflate: acceptance.deflate, request: nil, context: context)
                     promise.succeed()
                 case .failure(let error):
                     self.failHandshake(promise, .handshakeFailed(error.description), context: context)
@@ -209,6 +200,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             promise.fail(WebSocketTransportError.handshakeFailed("the server closed the connection before completing the handshake"))
         }
         self.phase = .closed
+        self.registry?.remove(context.channel)
         if case .close(let code, let reason)? = event, self.closeStatus == nil {
             self.closeStatus = WebSocketCloseStatus(code: code, reason: reason, initiatedLocally: self.closeInitiatedLocally)
         }
@@ -246,7 +238,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Validates the request, asks the hook, writes the 101 and opens. Returns false when it rejected.
     private func acceptUpgrade(_ request: HandshakeRequest, context: ChannelHandlerContext) -> Bool {
         let acceptance: ServerHandshake.Acceptance
-        switch ServerHandshake.accept(request, configuration: self.serverHandshake!) {
+        switch ServerHandshake.accept(request, configuration: self.settings.serverHandshake!) {
         case .success(let accepted): acceptance = accepted
         case .failure(let rejection):
             self.reject(rejection, context: context)
@@ -254,7 +246,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         let upgradeRequest = WebSocketUpgradeRequest(head: request, remoteAddress: context.channel.remoteAddress)
         var response = acceptance.response
-        if let hook = self.upgradeHook {
+        if let hook = self.settings.upgradeHook {
             switch hook(upgradeRequest).verdict {
             case .reject(let rejection):
                 self.reject(rejection, context: context)
@@ -264,10 +256,11 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
                 self.acceptedContext = acceptedContext
             }
         }
-        self.upgradeRequest = upgradeRequest
         self.subprotocol = acceptance.subprotocol
         response.write(into: &self.output)
-        self.open(deflate: acceptance.deflate, context: context)
+        // The request goes to the handler's factory and is not kept here: its headers would be memory
+        // every idle connection holds.
+        self.open(deflate: acceptance.deflate, request: upgradeRequest, context: context)
         return true
     }
 
@@ -306,15 +299,17 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private func open(deflate: PerMessageDeflateParameters?, context: ChannelHandlerContext) {
+    private func open(deflate: PerMessageDeflateParameters?, request: WebSocketUpgradeRequest?, context: ChannelHandlerContext) {
         self.handshakeTimer?.cancel()
         self.handshakeTimer = nil
-        self.engine = WebSocketEngine(role: self.role, limits: self.configuration.limits, deflate: deflate,
+        self.engine = WebSocketEngine(role: self.settings.role, limits: self.configuration.limits, deflate: deflate,
                                       deflateConfiguration: self.configuration.deflate ?? PerMessageDeflateConfiguration(),
-                                      maskingKeySource: self.role == .client ? SystemMaskingKeySource() : nil)
+                                      maskingKeySource: self.settings.role == .client ? SystemMaskingKeySource() : nil)
         self.phase = .open
         self.startHeartbeat(context: context)
-        self.delegate = self.makeDelegate(self.upgradeRequest)
+        if let makeDelegate = self.settings.makeDelegate {
+            self.delegate = makeDelegate(request, context.eventLoop)
+        }
         self.delegate?.webSocketDidOpen(WebSocketEventLoopConnection(handler: self))
         if !self.inReadBatch { self.flushOutput(context: context) }
     }
@@ -449,33 +444,31 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func startHeartbeat(context: ChannelHandlerContext) {
         guard let heartbeat = self.configuration.heartbeat else { return }
         self.heardFromPeer = false
-        self.scheduleHeartbeatTick(heartbeat, on: context.eventLoop)
+        self.silentSince = .now()
+        self.heartbeatSweeper = HeartbeatSweeper.on(context.eventLoop, heartbeat: heartbeat)
+        self.heartbeatSweeper!.add(self)
     }
 
-    private func scheduleHeartbeatTick(_ heartbeat: WebSocketConfiguration.Heartbeat, on eventLoop: any EventLoop) {
-        self.heartbeatTimer = eventLoop.assumeIsolated().scheduleTask(in: heartbeat.interval) { [self] in
-            guard case .open = self.phase else { return }
-            self.heartbeatTick(timeout: heartbeat.timeout)
-            self.scheduleHeartbeatTick(heartbeat, on: eventLoop)
-        }
-    }
-
-    /// A peer silent for a whole interval gets a ping; if still silent at the deadline it is gone.
-    private func heartbeatTick(timeout: TimeAmount) {
+    /// Called by the loop's ``HeartbeatSweeper``: a peer silent for `interval` gets a ping; one still
+    /// silent `timeout` after it is gone.
+    func heartbeatSweep(now: NIODeadline, heartbeat: WebSocketConfiguration.Heartbeat) {
         guard case .open = self.phase, let context else { return }
-        if self.heardFromPeer || self.heartbeatDeadline != nil {
+        if self.heardFromPeer {
             self.heardFromPeer = false
+            self.silentSince = now
+            self.pingSent = nil
             return
         }
-        try? self.sendPing(ByteBuffer())
-        self.heartbeatDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            self.heartbeatDeadline = nil
-            guard !self.heardFromPeer, let context = self.context else { return }
+        if let pingSent = self.pingSent {
+            guard now - pingSent >= heartbeat.timeout else { return }
             self.logger.debug("WebSocket peer missed its heartbeat deadline", metadata: ["peer": "\(self.remoteAddress.map { "\($0)" } ?? "?")"])
             if self.closeStatus == nil {
-                self.closeStatus = WebSocketCloseStatus(code: .abnormalClosure, reason: "no answer to ping within \(timeout)", initiatedLocally: true)
+                self.closeStatus = WebSocketCloseStatus(code: .abnormalClosure, reason: "no answer to ping within \(heartbeat.timeout)", initiatedLocally: true)
             }
             self.closeTransport(context: context)
+        } else if now - self.silentSince >= heartbeat.interval {
+            try? self.sendPing(ByteBuffer())
+            self.pingSent = now
         }
     }
 
@@ -509,10 +502,8 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.handshakeTimer = nil
         self.closeTimer?.cancel()
         self.closeTimer = nil
-        self.heartbeatTimer?.cancel()
-        self.heartbeatTimer = nil
-        self.heartbeatDeadline?.cancel()
-        self.heartbeatDeadline = nil
+        self.heartbeatSweeper?.remove(self)
+        self.heartbeatSweeper = nil
     }
 
     /// The connection is gone: report once, then let go of everything that could hold memory or a cycle.

@@ -29,13 +29,13 @@ public final class WebSocketConnection: Sendable {
     private let handler: NIOLoopBound<WebSocketChannelHandler>
     private let closed: EventLoopFuture<WebSocketCloseStatus>
 
-    init(handler: WebSocketChannelHandler, inbound: Inbound, closed: EventLoopFuture<WebSocketCloseStatus>) {
+    init(handler: WebSocketChannelHandler, request: WebSocketUpgradeRequest?, inbound: Inbound, closed: EventLoopFuture<WebSocketCloseStatus>) {
         self.handler = NIOLoopBound(handler, eventLoop: handler.eventLoop)
         self.eventLoop = handler.eventLoop
         self.inbound = inbound
         self.closed = closed
         self.remoteAddress = handler.remoteAddress
-        self.request = handler.upgradeRequest
+        self.request = request
         self.subprotocol = handler.subprotocol
         self.context = handler.acceptedContext
     }
@@ -105,9 +105,11 @@ final class AsyncConnectionBridge: WebSocketEventLoopHandler {
     private let closedPromise: EventLoopPromise<WebSocketCloseStatus>
     private let onOpen: (WebSocketConnection) -> Void
     private let inboundBufferSize: Int
+    private let request: WebSocketUpgradeRequest?
 
-    init(eventLoop: any EventLoop, inboundBufferSize: Int, onOpen: @escaping (WebSocketConnection) -> Void) {
+    init(eventLoop: any EventLoop, request: WebSocketUpgradeRequest? = nil, inboundBufferSize: Int, onOpen: @escaping (WebSocketConnection) -> Void) {
         self.closedPromise = eventLoop.makePromise()
+        self.request = request
         self.inboundBufferSize = inboundBufferSize
         self.onOpen = onOpen
     }
@@ -119,7 +121,7 @@ final class AsyncConnectionBridge: WebSocketEventLoopHandler {
         let producer = NIOAsyncSequenceProducer.makeSequence(
             elementType: WebSocketMessage.self, backPressureStrategy: strategy, finishOnDeinit: false, delegate: delegate)
         self.source = producer.source
-        self.onOpen(WebSocketConnection(handler: connection.handler, inbound: producer.sequence, closed: self.closedPromise.futureResult))
+        self.onOpen(WebSocketConnection(handler: connection.handler, request: self.request, inbound: producer.sequence, closed: self.closedPromise.futureResult))
     }
 
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {

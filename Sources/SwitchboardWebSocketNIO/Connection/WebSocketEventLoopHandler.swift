@@ -32,8 +32,6 @@ public struct WebSocketEventLoopConnection {
     public var eventLoop: any EventLoop { self.handler.eventLoop }
     /// The peer's address.
     public var remoteAddress: SocketAddress? { self.handler.remoteAddress }
-    /// The upgrade request (server side), with its path, query and headers.
-    public var request: WebSocketUpgradeRequest? { self.handler.upgradeRequest }
     /// The negotiated subprotocol, if any.
     public var subprotocol: String? { self.handler.subprotocol }
     /// Whatever the server's upgrade hook attached when it accepted (e.g. the authenticated user).

@@ -12,10 +12,10 @@ final class ConnectionRegistry: Sendable {
 
     func add(_ channel: any Channel) {
         self.state.withLockedValue { $0.channels[ObjectIdentifier(channel)] = channel }
-        channel.closeFuture.whenComplete { [self] _ in self.remove(channel) }
     }
 
-    private func remove(_ channel: any Channel) {
+    /// Called by the connection's handler when its channel goes inactive (no per-channel callback to keep).
+    func remove(_ channel: any Channel) {
         let waiters: [EventLoopPromise<Void>] = self.state.withLockedValue { state in
             state.channels[ObjectIdentifier(channel)] = nil
             guard state.channels.isEmpty else { return [] }

@@ -62,27 +62,25 @@ public final class WebSocketServer: Sendable {
     /// Binds and starts accepting connections.
     public func start() async throws {
         let configuration = self.configuration
-        let registry = self.registry
-        let logger = self.logger
-        let hook = self.upgradeHook
-        let makeDelegate = Self.delegateFactory(for: self.handler, inboundBufferSize: configuration.connection.inboundBufferSize)
-        let handshake = ServerHandshake.Configuration(subprotocols: configuration.subprotocols, deflate: configuration.connection.deflate)
+        let settings = ConnectionSettings(
+            server: configuration, logger: self.logger, registry: self.registry, upgradeHook: self.upgradeHook,
+            makeDelegate: Self.delegateFactory(for: self.handler, inboundBufferSize: configuration.connection.inboundBufferSize))
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: Int32(configuration.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // NIO keeps each channel's last read buffer for reuse, so its size is memory every idle
+            // connection holds. Start small (an upgrade request fits in a read or two); the allocator
+            // grows it quickly for connections that stream.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { channel in
-                registry.add(channel)
                 do {
                     let sync = channel.pipeline.syncOperations
                     if let tls = configuration.tls {
                         try sync.addHandler(NIOSSLServerHandler(context: tls))
                     }
-                    try sync.addHandler(WebSocketChannelHandler(
-                        serverConfiguration: configuration.connection, handshake: handshake,
-                        maximumHandshakeSize: configuration.maximumHandshakeSize, handshakeTimeout: configuration.handshakeTimeout,
-                        eventLoop: channel.eventLoop, logger: logger, upgradeHook: hook, makeDelegate: makeDelegate))
+                    try sync.addHandler(WebSocketChannelHandler(server: settings, eventLoop: channel.eventLoop))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -122,14 +120,14 @@ public final class WebSocketServer: Sendable {
     }
 
     private static func delegateFactory(for handler: Handler, inboundBufferSize: Int)
-        -> @Sendable (WebSocketUpgradeRequest?) -> (any WebSocketEventLoopHandler)?
+        -> @Sendable (WebSocketUpgradeRequest?, any EventLoop) -> (any WebSocketEventLoopHandler)?
     {
         switch handler {
         case .eventLoop(let make):
-            return { request in make(request) }
+            return { request, _ in make(request) }
         case .async(let body):
-            return { _ in
-                AsyncConnectionBridge(eventLoop: MultiThreadedEventLoopGroup.currentEventLoop!, inboundBufferSize: inboundBufferSize) { connection in
+            return { request, eventLoop in
+                AsyncConnectionBridge(eventLoop: eventLoop, request: request, inboundBufferSize: inboundBufferSize) { connection in
                     Task {
                         await body(connection)
                         await connection.close()

@@ -1,0 +1,45 @@
+import Logging
+import NIOCore
+import SwitchboardWebSocket
+
+/// What all connections of one server (or one client connect call) share, held by reference: copied
+/// into each connection it would be a good part of the memory an idle connection costs.
+final class ConnectionSettings: Sendable {
+    let role: WebSocketRole
+    let configuration: WebSocketConfiguration
+    let logger: Logger
+    let maximumHandshakeSize: Int
+    let handshakeTimeout: TimeAmount
+    /// Server only: what the handshake negotiates, the application's hook, the handler factory, and the
+    /// registry shutdown uses.
+    let serverHandshake: ServerHandshake.Configuration?
+    let upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?
+    let makeDelegate: (@Sendable (WebSocketUpgradeRequest?, any EventLoop) -> (any WebSocketEventLoopHandler)?)?
+    let registry: ConnectionRegistry?
+
+    init(server configuration: WebSocketServerConfiguration, logger: Logger, registry: ConnectionRegistry,
+         upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?,
+         makeDelegate: @escaping @Sendable (WebSocketUpgradeRequest?, any EventLoop) -> (any WebSocketEventLoopHandler)?) {
+        self.role = .server
+        self.configuration = configuration.connection
+        self.logger = logger
+        self.maximumHandshakeSize = configuration.maximumHandshakeSize
+        self.handshakeTimeout = configuration.handshakeTimeout
+        self.serverHandshake = ServerHandshake.Configuration(subprotocols: configuration.subprotocols, deflate: configuration.connection.deflate)
+        self.upgradeHook = upgradeHook
+        self.makeDelegate = makeDelegate
+        self.registry = registry
+    }
+
+    init(client configuration: WebSocketClientConfiguration, logger: Logger) {
+        self.role = .client
+        self.configuration = configuration.connection
+        self.logger = logger
+        self.maximumHandshakeSize = configuration.maximumHandshakeSize
+        self.handshakeTimeout = configuration.connectTimeout
+        self.serverHandshake = nil
+        self.upgradeHook = nil
+        self.makeDelegate = nil
+        self.registry = nil
+    }
+}
