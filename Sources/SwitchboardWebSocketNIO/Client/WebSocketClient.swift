@@ -50,6 +50,9 @@ public enum WebSocketClient {
         do {
             try await self.connect(to: url, configuration: configuration, eventLoop: eventLoop, logger: logger, handler: bridge).get()
         } catch {
+            // The bridge never opened, so nothing else completes its close promise; a promise dropped
+            // uncompleted is a leak (and a crash in debug builds).
+            bridge.failBeforeOpen()
             opened.fail(error)
         }
         return try await opened.futureResult.get()

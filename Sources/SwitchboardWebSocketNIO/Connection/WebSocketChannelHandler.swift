@@ -292,7 +292,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             self.context?.close(promise: nil)
         case .awaitingResponse(_, _, let promise):
             self.phase = .closed
-            promise.fail(WebSocketTransportError.handshakeTimedOut(timeout.nanoseconds / 1_000_000_000))
+            promise.fail(WebSocketTransportError.handshakeTimedOut(timeout))
             self.context?.close(promise: nil)
         case .open, .closed:
             break

@@ -1,0 +1,115 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+import SwitchboardWebSocket
+@testable import SwitchboardWebSocketNIO
+
+/// Subprotocol negotiation end to end, and a client facing servers that are absent or misbehave: every
+/// attempt ends with an error, quickly, never a hang.
+@Suite struct ClientEndToEndTests {
+    @Test(arguments: [
+        (["v1", "v2"], "v2"),        // the server's preference wins
+        (["v3", "v1"], "v1"),
+        (["v3", "v4"], nil),         // no overlap: no subprotocol, and the connection still opens
+        ([], nil),
+    ] as [([String], String?)])
+    func subprotocolNegotiation(offered: [String], expected: String?) async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.subprotocols = ["v2", "v1"]
+        let serverSide = NIOLockedValueBox<[String?]>([])
+        let handler = WebSocketServer.Handler.async { connection in
+            serverSide.withLockedValue { $0.append(connection.subprotocol) }
+            for await message in connection.inbound { try? await connection.send(message) }
+        }
+        try await withServer(configuration: configuration, handler: handler) { _, url in
+            var client = WebSocketClientConfiguration()
+            client.subprotocols = offered
+            let connection = try await WebSocketClient.connect(to: url, configuration: client)
+            #expect(connection.subprotocol == expected)
+            try await connection.send(.text("x"))
+            let iterator = connection.inbound.makeAsyncIterator()
+            #expect(await iterator.next() == .text("x"))
+            #expect(serverSide.withLockedValue { $0 } == [expected])
+            await connection.close()
+        }
+    }
+
+    @Test func connectingWhereNobodyListensFailsQuickly() async throws {
+        // Bind a port, then free it: nobody listens there now.
+        let placeholder = try await RawServer.start(.silent)
+        let port = placeholder.port
+        await placeholder.stop()
+        let started = ContinuousClock.now
+        let error = await #expect(throws: WebSocketTransportError.self) {
+            _ = try await withTimeout(.seconds(5), "connect") {
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/")
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(error?.code == .handshakeFailed)
+        #expect(error?.message.contains("cannot connect") == true, "\(String(describing: error))")
+    }
+
+    @Test(arguments: [(1000, "within 1 s"), (700, "within 700 ms")])
+    func aServerThatNeverAnswersTimesOutWithinConnectTimeout(milliseconds: Int64, described: String) async throws {
+        let silent = try await RawServer.start(.silent)
+        var client = WebSocketClientConfiguration()
+        client.connectTimeout = .milliseconds(milliseconds)
+        let configuration = client
+        let started = ContinuousClock.now
+        let error = await #expect(throws: WebSocketTransportError.self) {
+            _ = try await withTimeout(.seconds(4), "connect") {
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(silent.port)/", configuration: configuration)
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(error?.code == .handshakeTimedOut, "\(String(describing: error))")
+        #expect(error?.message.hasSuffix(described) == true, "\(String(describing: error))")
+        #expect(elapsed >= .milliseconds(milliseconds - 50) && elapsed < .milliseconds(milliseconds + 1000), "took \(elapsed)")
+        await silent.stop()
+    }
+
+    @Test func aServerThatClosesAtOnceIsAnErrorNotAHang() async throws {
+        let closer = try await RawServer.start(.closeImmediately)
+        var client = WebSocketClientConfiguration()
+        client.connectTimeout = .seconds(3)
+        let configuration = client
+        let started = ContinuousClock.now
+        for _ in 0..<5 {
+            await #expect(throws: WebSocketTransportError.self) {
+                _ = try await withTimeout(.seconds(4), "connect") {
+                    try await WebSocketClient.connect(to: "ws://127.0.0.1:\(closer.port)/", configuration: configuration)
+                }
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        await closer.stop()
+    }
+
+    @Test func aServerAnswering403IsAnErrorNamingTheStatus() async throws {
+        let body = "go away\n"
+        let refuser = try await RawServer.start(.respond(
+            "HTTP/1.1 403 Forbidden\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"))
+        let error = await #expect(throws: WebSocketTransportError.self) {
+            _ = try await withTimeout(.seconds(4), "connect") {
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(refuser.port)/")
+            }
+        }
+        #expect(error?.code == .handshakeFailed)
+        #expect(error?.message.contains("403") == true, "\(String(describing: error))")
+        await refuser.stop()
+    }
+
+    @Test func aServerAnsweringAWrongAcceptIsAnError() async throws {
+        let liar = try await RawServer.start(.respond(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(RawHTTP.expectedAccept)\r\n\r\n"))
+        let error = await #expect(throws: WebSocketTransportError.self) {
+            _ = try await withTimeout(.seconds(4), "connect") {
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(liar.port)/")
+            }
+        }
+        #expect(error?.code == .handshakeFailed)
+        await liar.stop()
+    }
+}
