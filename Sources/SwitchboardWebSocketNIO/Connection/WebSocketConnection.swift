@@ -5,7 +5,7 @@ import SwitchboardWebSocket
 /// while the peer is slow (backpressure both ways).
 ///
 /// ```swift
-/// for try await message in connection.inbound {
+/// for await message in connection.inbound {
 ///     try await connection.send(message)   // echo
 /// }
 /// ```

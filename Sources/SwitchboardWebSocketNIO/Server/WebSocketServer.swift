@@ -9,7 +9,7 @@ import SwitchboardWebSocket
 ///
 /// ```swift
 /// let server = WebSocketServer(configuration: .init(port: 9001)) { connection in
-///     for try await message in connection.inbound { try await connection.send(message) }
+///     for await message in connection.inbound { try await connection.send(message) }
 /// }
 /// try await server.start()
 /// ```
