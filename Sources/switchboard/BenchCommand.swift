@@ -113,7 +113,7 @@ final class BenchRecorder: Sendable {
     var isMeasuring: Bool { self.measuringFlag.withLockedValue { $0 } }
 
     func startMeasuring() {
-        self.state.withLockedValue { $0.measuring = true; $0.start = DispatchTimeNow.nanoseconds() }
+        self.state.withLockedValue { $0.measuring = true; $0.start = MonotonicClock.nanoseconds() }
         self.measuringFlag.withLockedValue { $0 = true }
     }
 
@@ -131,7 +131,7 @@ final class BenchRecorder: Sendable {
         return self.state.withLockedValue { state in
             state.measuring = false
             return Result(messages: state.messages, errors: state.errors,
-                          elapsedNanoseconds: DispatchTimeNow.nanoseconds() - state.start, histogram: state.histogram)
+                          elapsedNanoseconds: MonotonicClock.nanoseconds() - state.start, histogram: state.histogram)
         }
     }
 }
@@ -165,7 +165,7 @@ final class BenchConnectionHandler: WebSocketEventLoopHandler, @unchecked Sendab
         var data = message.data
         if data.readableBytes == self.workload.size, let sent = Self.readTimestamp(data),
            data.getSlice(at: data.readerIndex + 16, length: data.readableBytes - 16) == self.payload.getSlice(at: 16, length: self.payload.readableBytes - 16) {
-            let now = DispatchTimeNow.nanoseconds()
+            let now = MonotonicClock.nanoseconds()
             self.histogram.record(now &- sent)
             self.pendingMessages += 1
         } else {
@@ -185,7 +185,7 @@ final class BenchConnectionHandler: WebSocketEventLoopHandler, @unchecked Sendab
     }
 
     private func sendOne(_ connection: WebSocketEventLoopConnection) {
-        Self.writeTimestamp(DispatchTimeNow.nanoseconds(), into: &self.payload)
+        Self.writeTimestamp(MonotonicClock.nanoseconds(), into: &self.payload)
         let message = WebSocketMessage(kind: self.workload.isText ? .text : .binary, data: self.payload)
         try? connection.send(message)
     }
@@ -225,7 +225,7 @@ final class BenchConnectionHandler: WebSocketEventLoopHandler, @unchecked Sendab
 }
 
 /// Monotonic nanoseconds (CLOCK_MONOTONIC), cheap enough to read per message.
-enum DispatchTimeNow {
+enum MonotonicClock {
     static func nanoseconds() -> UInt64 {
         UInt64(NIODeadline.now().uptimeNanoseconds)
     }
