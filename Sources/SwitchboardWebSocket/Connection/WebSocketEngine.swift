@@ -190,6 +190,18 @@ public struct WebSocketEngine {
         FrameEncoder.writeFrame(header, payload: payload, into: &output)
     }
 
+    /// For payloads that go on the wire unchanged (a server's message below the compression threshold):
+    /// appends only the frame header and returns true, so the transport can queue `payload` itself right
+    /// after `output` instead of copying it. Returns false, writing nothing, when the engine must transform
+    /// the payload (a client masks it, permessage-deflate compresses it); use ``send(_:payload:output:)``.
+    public mutating func sendHeader(_ opcode: Opcode, payload: ByteBuffer, output: inout ByteBuffer) throws(WebSocketError) -> Bool {
+        precondition(opcode == .text || opcode == .binary, "sendHeader(_:payload:output:) sends data messages")
+        guard self.state == .open else { throw .notOpen }
+        guard self.role == .server, self.compressor == nil || payload.readableBytes < self.compressionThreshold else { return false }
+        FrameEncoder.writeHeader(FrameHeader(opcode: opcode, payloadLength: payload.readableBytes), into: &output)
+        return true
+    }
+
     /// Appends a ping frame (payload ≤ 125 bytes) to `output`.
     public mutating func ping(_ payload: ByteBuffer = ByteBuffer(), output: inout ByteBuffer) throws(WebSocketError) {
         guard self.state == .open else { throw .notOpen }

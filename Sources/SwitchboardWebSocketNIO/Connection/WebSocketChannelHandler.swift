@@ -41,6 +41,8 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Bytes for the peer, written once per read batch (or at once outside a batch).
     private var output = ByteBuffer()
     private var inReadBatch = false
+    /// Buffers queued with `context.write` but not flushed yet (large payloads sent without a copy).
+    private var hasUnflushedWrites = false
     private var pauseReasons: PauseReasons = []
     private var readPending = false
     private var closeStatus: WebSocketCloseStatus?
@@ -365,7 +367,17 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
         try self.checkOutboundBudget(adding: message.data.readableBytes, context: context)
         do {
-            try self.engine!.send(message.opcode, payload: message.data, output: &self.output)
+            if message.data.readableBytes >= Self.zeroCopyThreshold,
+               try self.engine!.sendHeader(message.opcode, payload: message.data, output: &self.output) {
+                // Large and unchanged on the wire: queue the header and the payload as they are; the
+                // flush writes them with one writev, and the payload is never copied.
+                context.write(self.wrapOutboundOut(self.output), promise: nil)
+                context.write(self.wrapOutboundOut(message.data), promise: nil)
+                self.output = ByteBuffer()
+                self.hasUnflushedWrites = true
+            } else {
+                try self.engine!.send(message.opcode, payload: message.data, output: &self.output)
+            }
         } catch {
             throw WebSocketTransportError.connectionClosed
         }
@@ -417,12 +429,19 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         if !self.inReadBatch { self.flushOutput(context: context) }
     }
 
+    /// Below this a payload is copied into the batch's output buffer (one small write beats two).
+    private static let zeroCopyThreshold = 8 << 10
+
     private func flushOutput(context: ChannelHandlerContext) {
-        guard self.output.readableBytes > 0 else { return }
-        // Hand the buffer over whole; the next batch starts a fresh one, so a quiet connection holds none.
-        let bytes = self.output
-        self.output = ByteBuffer()
-        context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+        if self.output.readableBytes > 0 {
+            // Hand the buffer over whole; the next batch starts a fresh one, so a quiet connection holds none.
+            context.write(self.wrapOutboundOut(self.output), promise: nil)
+            self.output = ByteBuffer()
+        } else if !self.hasUnflushedWrites {
+            return
+        }
+        self.hasUnflushedWrites = false
+        context.flush()
     }
 
     // MARK: - Reading control
@@ -486,12 +505,14 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func closeTransport(context: ChannelHandlerContext) {
         guard case .open = self.phase else { return }
         self.phase = .closed
-        guard self.output.readableBytes > 0 else {
+        guard self.output.readableBytes > 0 || self.hasUnflushedWrites else {
             context.close(promise: nil)
             return
         }
+        // Writes complete in order: when this last one is out, so is everything queued before it.
         let bytes = self.output
         self.output = ByteBuffer()
+        self.hasUnflushedWrites = false
         context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

@@ -177,3 +177,27 @@ import Testing
         _ = output
     }
 }
+
+@Suite struct WebSocketEngineSendHeaderTests {
+    @Test func serverPayloadsGoUnchangedUnlessCompressed() throws {
+        let payload = ByteBuffer(repeating: 0x41, count: 70_000)
+        var output = ByteBuffer()
+        var server = WebSocketEngine(role: .server)
+        #expect(try server.sendHeader(.binary, payload: payload, output: &output))
+        #expect(Array(output.readableBytesView) == [0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70])
+
+        // A client must mask, and a compressing server must deflate: neither can skip the payload.
+        var client = WebSocketEngine(role: .client, maskingKeySource: CountingKeySource())
+        var deflating = WebSocketEngine(role: .server, deflate: PerMessageDeflateParameters())
+        var untouched = ByteBuffer()
+        #expect(try !client.sendHeader(.binary, payload: payload, output: &untouched))
+        #expect(try !deflating.sendHeader(.binary, payload: payload, output: &untouched))
+        #expect(untouched.readableBytes == 0)
+        // Below the compression threshold the deflating server sends as is.
+        #expect(try deflating.sendHeader(.text, payload: ByteBuffer(string: "short"), output: &untouched))
+
+        var closed = WebSocketEngine(role: .server)
+        try closed.close(output: &untouched)
+        #expect(throws: WebSocketError.notOpen) { try closed.sendHeader(.text, payload: payload, output: &untouched) }
+    }
+}
