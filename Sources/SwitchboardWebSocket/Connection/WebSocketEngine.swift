@@ -403,7 +403,7 @@ extension WebSocketEngine {
             do {
                 try self.decompressor!.decompress(&self.compressedChunk, into: &self.message, limit: self.limits.maximumMessageSize)
             } catch {
-                return Self.violation(for: error, limit: self.limits.maximumMessageSize)
+                return self.inflationViolation(error, isText: isText, validator: &validator, from: before)
             }
             if isText && !Self.validate(&validator, self.message, from: before) { return .invalidUTF8 }
         } else {
@@ -428,7 +428,7 @@ extension WebSocketEngine {
             do {
                 try self.decompressor!.finishMessage(into: &self.message, limit: self.limits.maximumMessageSize)
             } catch {
-                return .failure(Self.violation(for: error, limit: self.limits.maximumMessageSize))
+                return .failure(self.inflationViolation(error, isText: isText, validator: &validator, from: before))
             }
             if isText && !Self.validate(&validator, self.message, from: before) { return .failure(.invalidUTF8) }
         }
@@ -453,13 +453,31 @@ extension WebSocketEngine {
         return allASCII
     }
 
-    static func validate(_ validator: inout UTF8Validator, _ buffer: ByteBuffer, from index: Int) -> Bool {
-        let count = buffer.writerIndex - index
+    static func validate(_ validator: inout UTF8Validator, _ buffer: ByteBuffer, from index: Int, to end: Int? = nil) -> Bool {
+        let count = (end ?? buffer.writerIndex) - index
         guard count > 0 else { return true }
         return buffer.withUnsafeReadableBytes { bytes in
             let start = index - buffer.readerIndex
             return validator.validate(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + count)]))
         }
+    }
+
+    /// The violation a failed inflation earns, decided so that it does not depend on how the peer's payload
+    /// was split across reads (whole and chunked feedings must give the same events).
+    ///
+    /// zlib writes everything it decoded before it meets corrupt data or runs past the limit, and that
+    /// decoded prefix is the same however the compressed bytes arrived; had the prefix come in a read of its
+    /// own, it would have been validated before the rest was seen. So the failures are ranked by where they
+    /// sit in the decoded message: invalid UTF-8 within the first `limit` bytes (1007), then a message over
+    /// the limit (1009), then corrupt data (1002).
+    mutating func inflationViolation(_ error: any Error, isText: Bool, validator: inout UTF8Validator, from index: Int) -> ProtocolViolation {
+        let limit = self.limits.maximumMessageSize
+        let end = min(self.message.writerIndex, self.message.readerIndex + limit)
+        if isText && end > index && !Self.validate(&validator, self.message, from: index, to: end) {
+            return .invalidUTF8
+        }
+        if self.message.readableBytes > limit { return .messageTooLarge(limit: limit) }
+        return Self.violation(for: error, limit: limit)
     }
 
     static func violation(for error: any Error, limit: Int) -> ProtocolViolation {

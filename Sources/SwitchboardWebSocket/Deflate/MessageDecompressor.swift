@@ -28,14 +28,19 @@ public struct MessageDecompressor {
 
     /// The LZ77 window the peer agreed not to exceed (`*_max_window_bits`, RFC 7692 §7.1.2), 8...15.
     ///
-    /// The inflate window is sized to this agreement rather than to the maximum 15. RFC 7692 §7.1.2.1
-    /// would let a receiver inflate with any larger window, but the window is the receiver's memory
-    /// (2^bits bytes per connection, allocated by zlib on first output): negotiating a small window only
-    /// saves memory if the receiver then uses it. A peer that references data further back than it
-    /// agreed to violates RFC 7692 §7.1.2.2 and is rejected with ``DeflateFailure/corruptData``. For 8
-    /// this is exact too: zlib inflates raw DEFLATE with a 256-byte window (only *deflate* rejects 8),
-    /// and zlib-based peers that compress with 9 bits never reach further back than 250 bytes.
+    /// The inflate window is always the largest, 15 bits, whatever was agreed (RFC 7692 §7.1.2.1: a
+    /// receiver may inflate with a window larger than the one the sender uses). A narrower inflate window
+    /// cannot enforce the agreement reliably: zlib resolves a back-reference from the window *or* from
+    /// the bytes it already wrote in the same call, so a peer that reaches further back than it agreed
+    /// would be accepted when a read brought the whole message and rejected when TCP split it (found by
+    /// `FuzzTesting/FailCases/FuzzFrames/deflate-window-violation-split-dependent`). With the full window
+    /// every reference DEFLATE can encode resolves the same way however the payload arrives, so a
+    /// message is accepted or refused by its bytes alone. The cost is the window's memory: 32 KiB per
+    /// connection (allocated by zlib on first output), not 2^bits.
     public let windowBits: Int
+
+    /// The window zlib inflates with, whatever ``windowBits`` says (see there why).
+    static let inflateWindowBits = 15
 
     /// Created on first use; `nil` while idle or after ``releaseResources()``.
     private var inflater: ZlibDecompressor?
@@ -155,7 +160,7 @@ public struct MessageDecompressor {
         let inflater: ZlibDecompressor
         do {
             // Raw DEFLATE: CompressNIO negates the window bits for `.deflate`, so zlib expects no header.
-            inflater = try ZlibDecompressor(algorithm: .deflate, windowSize: Int32(self.windowBits))
+            inflater = try ZlibDecompressor(algorithm: .deflate, windowSize: Int32(Self.inflateWindowBits))
         } catch {
             throw .compressorFailure
         }
