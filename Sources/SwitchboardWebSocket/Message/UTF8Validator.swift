@@ -28,15 +28,7 @@ public struct UTF8Validator: Sendable, Hashable {
         let count = bytes.count
         var index = 0
         // Finish a sequence left open by the previous call.
-        while self.pending > 0 {
-            guard index < count else { return true }
-            let byte = base.load(fromByteOffset: index, as: UInt8.self)
-            guard byte >= self.lower && byte <= self.upper else { return false }
-            index += 1
-            self.pending -= 1
-            self.lower = 0x80
-            self.upper = 0xBF
-        }
+        guard self.continueOpenSequence(base, count: count, index: &index) else { return false }
         while index < count {
             let lead = base.load(fromByteOffset: index, as: UInt8.self)
             if lead < 0x80 {
@@ -85,15 +77,21 @@ public struct UTF8Validator: Sendable, Hashable {
             self.lower = lower
             self.upper = upper
             index += 1
-            while index < count {
-                let byte = base.load(fromByteOffset: index, as: UInt8.self)
-                guard byte >= self.lower && byte <= self.upper else { return false }
-                index += 1
-                self.pending -= 1
-                self.lower = 0x80
-                self.upper = 0xBF
-            }
-            return true
+            return self.continueOpenSequence(base, count: count, index: &index)
+        }
+        return true
+    }
+
+    /// Checks continuation bytes of the open sequence one at a time (it straddles a chunk boundary), up to
+    /// its end or the end of the chunk.
+    private mutating func continueOpenSequence(_ base: UnsafeRawPointer, count: Int, index: inout Int) -> Bool {
+        while self.pending > 0 && index < count {
+            let byte = base.load(fromByteOffset: index, as: UInt8.self)
+            guard byte >= self.lower && byte <= self.upper else { return false }
+            index += 1
+            self.pending -= 1
+            self.lower = 0x80
+            self.upper = 0xBF
         }
         return true
     }
