@@ -1,0 +1,144 @@
+import Foundation
+import NIOCore
+import Testing
+import SwitchboardWebSocket
+@testable import SwitchboardWebSocketNIO
+
+/// The Autobahn TestSuite (1.* framing … 13.* deflate parameters, via `kosoku`) against our server and our
+/// client. Every case must be OK or INFORMATIONAL, exchange and close; anything else fails the test with the
+/// list of cases.
+///
+/// Both ends run in-process rather than as `switchboard echo` / `autobahn-client` executables: nothing to
+/// build or locate beyond the test bundle, the server binds port 0 itself (no port race), and the code under
+/// test is the same as in those executables (a `WebSocketServer` with an event-loop echo handler and the
+/// 16 MiB `echoServer` limits; a `WebSocketClient` that echoes `inbound` and offers permessage-deflate).
+/// Reports stay in `reports/conformance/{server,client}/` (index.json plus kosoku's HTML).
+@Suite(.serialized, .enabled(if: Kosoku.shouldRun, Comment(rawValue: Kosoku.missingMessage)))
+struct AutobahnConformanceTests {
+    @Test(.timeLimit(.minutes(40)))
+    func serverPassesEveryCase() async throws {
+        guard let kosoku = Kosoku.executable else {
+            Issue.record("SWITCHBOARD_REQUIRE_CONFORMANCE=1 but \(Kosoku.missingMessage)")
+            return
+        }
+        let reports = try Kosoku.reportDirectory("server")
+        var configuration = WebSocketServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.connection = WebSocketConfiguration(limits: .echoServer, deflate: PerMessageDeflateConfiguration(),
+                                                          heartbeat: nil, maximumOutboundBufferSize: 64 << 20)
+        let server = WebSocketServer(configuration: configuration, handler: .eventLoop { _ in ConformanceEcho() })
+        try await server.start()
+        let port = server.localAddress!.port!
+
+        // Two cases at a time: the 12.*/13.* deflate cases are most of the run time.
+        let runner = try ChildProcess(kosoku, ["-m", "fuzzingclient", "127.0.0.1:\(port)", "-o", reports.path, "-p", "2"],
+                                      log: reports.appendingPathComponent("kosoku.log"))
+        let finished = await runner.waitForExit(timeout: Kosoku.timeout)
+        runner.stop()
+        await server.shutdown(gracePeriod: .seconds(2))
+        guard finished else {
+            Issue.record("kosoku did not finish within \(Kosoku.timeout); last output:\n\(runner.logTail())")
+            return
+        }
+        try Self.check(reportIn: reports, runner: runner, side: "server")
+    }
+
+    @Test(.timeLimit(.minutes(40)))
+    func clientPassesEveryCase() async throws {
+        guard let kosoku = Kosoku.executable else {
+            Issue.record("SWITCHBOARD_REQUIRE_CONFORMANCE=1 but \(Kosoku.missingMessage)")
+            return
+        }
+        let reports = try Kosoku.reportDirectory("client")
+        // Port 0: kosoku binds a free port itself and prints it, so there is no window for another process.
+        let runner = try ChildProcess(kosoku, ["-m", "fuzzingserver", "127.0.0.1:0", "-o", reports.path],
+                                      log: reports.appendingPathComponent("kosoku.log"))
+        defer { runner.stop() }
+        guard let port = try await runner.waitForLog(#"listening on ws://[^:\s]+:(\d+)"#, timeout: .seconds(60)) else {
+            Issue.record("kosoku fuzzingserver did not start; output:\n\(runner.logTail())")
+            return
+        }
+
+        // The client cases run one after another; a deadline stops kosoku, which ends whatever case hangs.
+        let deadline = Task {
+            try await Task.sleep(for: Kosoku.timeout)
+            runner.stop()
+        }
+        let caseCount: Int
+        do {
+            caseCount = try await Self.runClientCases(base: "ws://127.0.0.1:\(port)", agent: "switchboard")
+        } catch {
+            deadline.cancel()
+            Issue.record("client run failed: \(error); kosoku output:\n\(runner.logTail())")
+            return
+        }
+        deadline.cancel()
+        // kosoku 0.1.0 writes the client's reports and exits after the last case (it never answers
+        // /updateReports), so its exit is the end of the run.
+        guard await runner.waitForExit(timeout: .seconds(120)) else {
+            Issue.record("kosoku fuzzingserver did not exit after the last case; output:\n\(runner.logTail())")
+            return
+        }
+        let report = try Self.check(reportIn: reports, runner: runner, side: "client")
+        #expect(report?.cases.count == caseCount, "kosoku announced \(caseCount) cases")
+    }
+
+    /// Runs every case the fuzzing server offers, echoing what arrives; returns the case count.
+    static func runClientCases(base: String, agent: String) async throws -> Int {
+        var configuration = WebSocketClientConfiguration()
+        configuration.connection.limits = .echoServer
+        configuration.connection.deflate = PerMessageDeflateConfiguration()
+        configuration.connection.heartbeat = nil
+        configuration.connection.maximumOutboundBufferSize = 64 << 20
+        configuration.connectTimeout = .seconds(10)
+
+        let countConnection = try await WebSocketClient.connect(to: "\(base)/getCaseCount", configuration: configuration)
+        var caseCount = 0
+        for await message in countConnection.inbound {
+            caseCount = Int(message.text ?? "") ?? 0
+        }
+        guard caseCount > 0 else { throw ConformanceRunError("getCaseCount answered no cases") }
+
+        for index in 1...caseCount {
+            try Task.checkCancellation()
+            // A case whose handshake fails is reported by kosoku; the run goes on with the next one.
+            guard let connection = try? await WebSocketClient.connect(
+                to: "\(base)/runCase?case=\(index)&agent=\(agent)", configuration: configuration) else { continue }
+            for await message in connection.inbound {
+                // A send after the close began throws; keep reading until the close completes.
+                try? await connection.send(message)
+            }
+            _ = await connection.closeStatus
+        }
+        return caseCount
+    }
+
+    /// Reads `index.json` and records an issue listing every case that is not OK/INFORMATIONAL.
+    @discardableResult
+    static func check(reportIn directory: URL, runner: ChildProcess, side: String) throws -> AutobahnReport? {
+        let index = directory.appendingPathComponent("index.json")
+        guard FileManager.default.fileExists(atPath: index.path) else {
+            Issue.record("kosoku wrote no \(index.path) (exit \(runner.exitStatus.map(String.init) ?? "?")); output:\n\(runner.logTail())")
+            return nil
+        }
+        let report = try AutobahnReport(indexAt: index)
+        print("Autobahn \(side) cases (\(report.agents.sorted().joined(separator: ", "))): \(report.summary)")
+        #expect(report.agents.count == 1, "one agent expected in \(index.path), got \(report.agents.sorted())")
+        #expect(report.missingCategories.isEmpty, "no cases ran in categories \(report.missingCategories)")
+        if !report.failures.isEmpty {
+            Issue.record("\(report.failures.count) Autobahn \(side) cases not OK/INFORMATIONAL (details in \(directory.path)):\n\(report.failureList)")
+        }
+        return report
+    }
+}
+
+struct ConformanceRunError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Sends each message straight back on the event loop, like `switchboard echo`.
+final class ConformanceEcho: WebSocketEventLoopHandler {
+    func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {
+        try? connection.send(message)
+    }
+}
