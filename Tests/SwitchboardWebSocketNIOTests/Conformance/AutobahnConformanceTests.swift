@@ -30,7 +30,7 @@ struct AutobahnConformanceTests {
         let port = server.localAddress!.port!
 
         // Two cases at a time: the 12.*/13.* deflate cases are most of the run time.
-        let runner = try ChildProcess(kosoku, ["-m", "fuzzingclient", "127.0.0.1:\(port)", "-o", reports.path, "-p", "2"],
+        let runner = try ChildProcess(kosoku, ["-m", "fuzzingclient", "127.0.0.1:\(port)", "-o", reports.path, "-p", "2"] + Kosoku.caseSelection,
                                       log: reports.appendingPathComponent("kosoku.log"))
         let finished = await runner.waitForExit(timeout: Kosoku.timeout)
         runner.stop()
@@ -50,7 +50,7 @@ struct AutobahnConformanceTests {
         }
         let reports = try Kosoku.reportDirectory("client")
         // Port 0: kosoku binds a free port itself and prints it, so there is no window for another process.
-        let runner = try ChildProcess(kosoku, ["-m", "fuzzingserver", "127.0.0.1:0", "-o", reports.path],
+        let runner = try ChildProcess(kosoku, ["-m", "fuzzingserver", "127.0.0.1:0", "-o", reports.path] + Kosoku.caseSelection,
                                       log: reports.appendingPathComponent("kosoku.log"))
         defer { runner.stop() }
         guard let port = try await runner.waitForLog(#"listening on ws://[^:\s]+:(\d+)"#, timeout: .seconds(60)) else {
@@ -72,8 +72,10 @@ struct AutobahnConformanceTests {
             return
         }
         deadline.cancel()
-        // kosoku 0.1.0 writes the client's reports and exits after the last case (it never answers
-        // /updateReports), so its exit is the end of the run.
+        // kosoku 0.1.0 ends the run when the client asks for /updateReports: it writes the reports and exits
+        // (possibly before the handshake completes, so an error here is expected and ignored). Without that
+        // request it waits forever after the last case. Its exit is the end of the run.
+        await Self.requestReports(base: "ws://127.0.0.1:\(port)", agent: "switchboard")
         guard await runner.waitForExit(timeout: .seconds(120)) else {
             Issue.record("kosoku fuzzingserver did not exit after the last case; output:\n\(runner.logTail())")
             return
@@ -112,6 +114,14 @@ struct AutobahnConformanceTests {
         return caseCount
     }
 
+    static func requestReports(base: String, agent: String) async {
+        var configuration = WebSocketClientConfiguration()
+        configuration.connectTimeout = .seconds(10)
+        guard let connection = try? await WebSocketClient.connect(to: "\(base)/updateReports?agent=\(agent)",
+                                                                   configuration: configuration) else { return }
+        for await _ in connection.inbound {}
+    }
+
     /// Reads `index.json` and records an issue listing every case that is not OK/INFORMATIONAL.
     @discardableResult
     static func check(reportIn directory: URL, runner: ChildProcess, side: String) throws -> AutobahnReport? {
@@ -123,7 +133,9 @@ struct AutobahnConformanceTests {
         let report = try AutobahnReport(indexAt: index)
         print("Autobahn \(side) cases (\(report.agents.sorted().joined(separator: ", "))): \(report.summary)")
         #expect(report.agents.count == 1, "one agent expected in \(index.path), got \(report.agents.sorted())")
-        #expect(report.missingCategories.isEmpty, "no cases ran in categories \(report.missingCategories)")
+        if Kosoku.caseSelection.isEmpty {
+            #expect(report.missingCategories.isEmpty, "no cases ran in categories \(report.missingCategories)")
+        }
         if !report.failures.isEmpty {
             Issue.record("\(report.failures.count) Autobahn \(side) cases not OK/INFORMATIONAL (details in \(directory.path)):\n\(report.failureList)")
         }

@@ -45,6 +45,13 @@ enum Kosoku {
         return directory
     }
 
+    /// `-i` arguments from `SWITCHBOARD_CONFORMANCE_CASES` (space-separated ids or globs, e.g. `"1.* 9.1.1"`),
+    /// for a quick run while working on one area; empty runs every case (CI sets nothing).
+    static var caseSelection: [String] {
+        let globs = ProcessInfo.processInfo.environment["SWITCHBOARD_CONFORMANCE_CASES"] ?? ""
+        return globs.split(separator: " ").flatMap { ["-i", String($0)] }
+    }
+
     /// Overall bound on one kosoku run, in seconds (`SWITCHBOARD_CONFORMANCE_TIMEOUT`): a hung case fails the
     /// test instead of hanging CI.
     static var timeout: Duration {
