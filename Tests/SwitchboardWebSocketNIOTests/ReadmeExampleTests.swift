@@ -20,10 +20,10 @@ import SwitchboardWebSocketNIO
         try await connection.send(text: "hi")
         var echoed: String?
         for await message in connection.inbound {
-            echoed = message.text
-            break
+            echoed = message.text  // README: print(message.text ?? "<binary>")
+            await connection.close(code: .normalClosure)  // the loop ends once the close completes
         }
-        let status = await connection.close(code: .normalClosure)
+        let status = await connection.closeStatus
 
         #expect(echoed == "hi")
         #expect(status.code == .normalClosure)
