@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",
+                "AutobahnClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -44,7 +44,7 @@ struct EchoCommand: AsyncParsableCommand {
         let configuration = WebSocketServerConfiguration(host: self.host, port: self.port, connection: connection,
                                                          tls: try self.tls.makeServerContext())
         let server = WebSocketServer(configuration: configuration, eventLoopGroup: group, logger: logger,
-                                     handler: .eventLoop { _ in EchoHandler() })
+                                     handler: .eventLoop { _ in WebSocketEchoHandler() })
         try await server.start()
         let scheme = configuration.tls == nil ? "ws" : "wss"
         print("echo server on \(scheme)://\(self.host):\(server.localAddress?.port ?? self.port)/ (deflate \(self.noDeflate ? "off" : "on"))")
@@ -52,12 +52,5 @@ struct EchoCommand: AsyncParsableCommand {
         logger.info("shutting down", metadata: ["connections": "\(server.connectionCount)"])
         await server.shutdown(gracePeriod: .seconds(5))
         try await group.shutdownGracefully()
-    }
-}
-
-/// Sends each message straight back, on the event loop: one write per read batch, no task hops.
-final class EchoHandler: WebSocketEventLoopHandler {
-    func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {
-        try? connection.send(message)
     }
 }

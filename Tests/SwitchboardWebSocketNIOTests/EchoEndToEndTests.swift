@@ -16,7 +16,7 @@ import SwitchboardWebSocket
             let messages: [WebSocketMessage] = [.text("hello"), .binary([0, 1, 2, 255]), .text(big), .text("")]
             for message in messages { try await connection.send(message) }
             var received: [WebSocketMessage] = []
-            var iterator = connection.inbound.makeAsyncIterator()
+            let iterator = connection.inbound.makeAsyncIterator()
             while received.count < messages.count, let message = await iterator.next() { received.append(message) }
             #expect(received == messages)
             let status = await connection.close(code: .goingAway, reason: "done")

@@ -13,7 +13,8 @@ public protocol WebSocketEventLoopHandler: AnyObject {
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage)
     /// A pong arrived (answering our ping or unsolicited).
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceivePong data: ByteBuffer)
-    /// The connection is over; called exactly once, after which the connection drops this handler.
+    /// The connection is over; called exactly once for a connection that opened, after which the connection
+    /// drops this handler. (A client connection that never opened is reported by its connect future only.)
     func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus)
 }
 

@@ -4,15 +4,16 @@ import NIOPosix
 import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
+@testable import AutobahnClient
 
 /// The Autobahn TestSuite (1.* framing … 13.* deflate parameters, via `kosoku`) against our server and our
 /// client. Every case must be OK or INFORMATIONAL, exchange and close; anything else fails the test with the
 /// list of cases.
 ///
-/// Both ends run in-process rather than as `switchboard echo` / `autobahn-client` executables: nothing to
-/// build or locate beyond the test bundle, the server binds port 0 itself (no port race), and the code under
-/// test is the same as in those executables (a `WebSocketServer` with an event-loop echo handler and the
-/// 16 MiB `echoServer` limits; a `WebSocketClient` that echoes `inbound` and offers permessage-deflate).
+/// Both ends run in-process with the code of the executables: the server is a `WebSocketServer` with the
+/// ``WebSocketEchoHandler`` and 16 MiB limits, as `switchboard echo` serves; the client is the
+/// `autobahn-client` example's ``AutobahnRunner``. Nothing to build or locate beyond the test bundle, and the
+/// server binds port 0 itself (no port race).
 /// Reports stay in `reports/conformance/{server,client}/` (index.json plus kosoku's HTML).
 @Suite(.serialized, .enabled(if: Kosoku.shouldRun, Comment(rawValue: Kosoku.missingMessage)))
 struct AutobahnConformanceTests {
@@ -26,7 +27,7 @@ struct AutobahnConformanceTests {
         var configuration = WebSocketServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.connection = WebSocketConfiguration(limits: .echoServer, deflate: PerMessageDeflateConfiguration(),
                                                           heartbeat: nil, maximumOutboundBufferSize: 64 << 20)
-        let server = WebSocketServer(configuration: configuration, handler: .eventLoop { _ in ConformanceEcho() })
+        let server = WebSocketServer(configuration: configuration, handler: .eventLoop { _ in WebSocketEchoHandler() })
         try await server.start()
         let port = server.localAddress!.port!
 
@@ -87,52 +88,19 @@ struct AutobahnConformanceTests {
 
     /// Runs every case the fuzzing server offers, echoing what arrives; returns the case count.
     ///
-    /// Each case uses the event-loop API, like the server side: an echo is queued while the read batch that
-    /// carried the message is processed, so it goes out before a protocol error later in the same batch
-    /// closes the connection. With the `async` API the echo can come too late for that, and cases 3.2–3.4,
-    /// 4.1.3–4.2.5 and 5.15 turn NON-STRICT (the message was not echoed before the close).
-    ///
-    /// The offer includes `client_no_context_takeover`: Autobahn's server accepts deflate in 13.2, 13.5 and
-    /// 13.6 only from a client that announced it (RFC 7692 §7.1.1.2 lets a server ask for it unannounced,
-    /// which our client also accepts, but those cases never do), and reports UNIMPLEMENTED otherwise. Context
-    /// takeover itself is covered by the server run, which shares the compressor and decompressor.
+    /// The `autobahn-client` example's own runner, so CI checks exactly what that executable does.
     static func runClientCases(base: String, agent: String) async throws -> Int {
-        var configuration = WebSocketClientConfiguration()
-        configuration.connection.limits = .echoServer
-        configuration.connection.deflate = PerMessageDeflateConfiguration(requestClientNoContextTakeover: true)
-        configuration.connection.heartbeat = nil
-        configuration.connection.maximumOutboundBufferSize = 64 << 20
-        configuration.connectTimeout = .seconds(10)
-
-        let countConnection = try await WebSocketClient.connect(to: "\(base)/getCaseCount", configuration: configuration)
-        var caseCount = 0
-        for await message in countConnection.inbound {
-            caseCount = Int(message.text ?? "") ?? 0
-        }
+        let caseCount = try await AutobahnRunner.caseCount(base: base)
         guard caseCount > 0 else { throw ConformanceRunError("getCaseCount answered no cases") }
-
         for index in 1...caseCount {
             try Task.checkCancellation()
-            let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-            let closed = eventLoop.makePromise(of: Void.self)
-            let echo = ConformanceEcho(closed: closed)
-            // Touched only on `eventLoop` from here on (the connect callbacks run there).
-            let bound = HandOver(echo)
-            // A case whose handshake fails is reported by kosoku; the run goes on with the next one.
-            WebSocketClient.connect(to: "\(base)/runCase?case=\(index)&agent=\(agent)", configuration: configuration,
-                                    eventLoop: eventLoop, handler: echo)
-                .whenFailure { _ in bound.value.finish() }
-            try? await closed.futureResult.get()
+            _ = await AutobahnRunner.runCase(index, base: base, agent: agent)
         }
         return caseCount
     }
 
     static func requestReports(base: String, agent: String) async {
-        var configuration = WebSocketClientConfiguration()
-        configuration.connectTimeout = .seconds(10)
-        guard let connection = try? await WebSocketClient.connect(to: "\(base)/updateReports?agent=\(agent)",
-                                                                   configuration: configuration) else { return }
-        for await _ in connection.inbound {}
+        await AutobahnRunner.requestReports(base: base, agent: agent)
     }
 
     /// Reads `index.json` and records an issue listing every case that is not OK/INFORMATIONAL.
@@ -159,28 +127,4 @@ struct AutobahnConformanceTests {
 struct ConformanceRunError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Sends each message straight back on the event loop, like `switchboard echo`; completes `closed` (when
-/// given) once the connection is over or could not open.
-final class ConformanceEcho: WebSocketEventLoopHandler {
-    private var closed: EventLoopPromise<Void>?
-
-    init(closed: EventLoopPromise<Void>? = nil) {
-        self.closed = closed
-    }
-
-    func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {
-        try? connection.send(message)
-    }
-
-    func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus) {
-        self.finish()
-    }
-
-    /// On the event loop; the first call completes the promise, later ones do nothing.
-    func finish() {
-        self.closed?.succeed(())
-        self.closed = nil
-    }
 }

@@ -14,7 +14,7 @@ import Glibc
     @Test func eventLoopEchoPrecedesTheCloseInTheSameRead() async throws {
         var configuration = WebSocketServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.connection = WebSocketConfiguration(deflate: nil, heartbeat: nil)
-        let server = WebSocketServer(configuration: configuration, handler: .eventLoop { _ in ConformanceEcho() })
+        let server = WebSocketServer(configuration: configuration, handler: .eventLoop { _ in WebSocketEchoHandler() })
         try await server.start()
         let port = server.localAddress!.port!
         let received = try await Task.detached { try Self.exchange(port: port) }.value

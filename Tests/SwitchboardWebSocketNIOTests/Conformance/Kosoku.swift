@@ -68,7 +68,7 @@ final class ChildProcess: @unchecked Sendable {
 
     init(_ executable: URL, _ arguments: [String], log logURL: URL) throws {
         self.logURL = logURL
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONUNBUFFERED"] = "1"
