@@ -1,0 +1,86 @@
+import Logging
+import NIOCore
+import SwitchboardWebSocket
+
+/// The opening handshake: a server validates the request, asks the upgrade hook and answers; a client
+/// validates the response. Then the engine takes over.
+extension WebSocketChannelHandler {
+    /// Validates the request, asks the hook, writes the 101 and opens. Returns false when it rejected.
+    func acceptUpgrade(_ request: HandshakeRequest, context: ChannelHandlerContext) -> Bool {
+        let acceptance: ServerHandshake.Acceptance
+        switch ServerHandshake.accept(request, configuration: self.settings.serverHandshake!) {
+        case .success(let accepted): acceptance = accepted
+        case .failure(let rejection):
+            self.reject(rejection, context: context)
+            return false
+        }
+        let upgradeRequest = WebSocketUpgradeRequest(head: request, remoteAddress: context.channel.remoteAddress)
+        var response = acceptance.response
+        if let hook = self.settings.upgradeHook {
+            switch hook(upgradeRequest).verdict {
+            case .reject(let rejection):
+                self.reject(rejection, context: context)
+                return false
+            case .accept(let headers, let acceptedContext):
+                for (name, value) in headers { response.headers.add(name: name, value: value) }
+                self.acceptedContext = acceptedContext
+            }
+        }
+        self.subprotocol = acceptance.subprotocol
+        response.write(into: &self.output)
+        // The request goes to the handler's factory and is not kept here: its headers would be memory
+        // every idle connection holds.
+        self.open(deflate: acceptance.deflate, request: upgradeRequest, context: context)
+        return true
+    }
+
+    func reject(_ rejection: HandshakeRejection, context: ChannelHandlerContext) {
+        self.logger.debug("WebSocket handshake rejected", metadata: ["status": "\(rejection.status)", "reason": "\(rejection.reason)"])
+        self.phase = .closed
+        self.cancelTimers()
+        var response = context.channel.allocator.buffer(capacity: 256)
+        rejection.write(into: &response)
+        self.output.clear()
+        context.writeAndFlush(self.wrapOutboundOut(response)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func failHandshake(_ promise: EventLoopPromise<Void>, _ error: WebSocketTransportError, context: ChannelHandlerContext) {
+        self.phase = .closed
+        self.cancelTimers()
+        promise.fail(error)
+        context.close(promise: nil)
+    }
+
+    func handshakeTimedOut(after timeout: TimeAmount) {
+        self.handshakeTimer = nil
+        switch self.phase {
+        case .awaitingRequest:
+            // A client that never completes its request (slowloris) is dropped without an answer.
+            self.phase = .closed
+            self.context?.close(promise: nil)
+        case .awaitingResponse(_, _, let promise):
+            self.phase = .closed
+            promise.fail(WebSocketTransportError.handshakeTimedOut(timeout))
+            self.context?.close(promise: nil)
+        case .open, .closed:
+            break
+        }
+    }
+
+    func open(deflate: PerMessageDeflateParameters?, request: WebSocketUpgradeRequest?, context: ChannelHandlerContext) {
+        self.handshakeTimer?.cancel()
+        self.handshakeTimer = nil
+        self.engine = WebSocketEngine(role: self.settings.role, limits: self.configuration.limits, deflate: deflate,
+                                      deflateConfiguration: self.configuration.deflate ?? PerMessageDeflateConfiguration(),
+                                      maskingKeySource: self.settings.role == .client ? SystemMaskingKeySource() : nil)
+        self.phase = .open
+        self.startHeartbeat(context: context)
+        if let makeDelegate = self.settings.makeDelegate {
+            self.delegate = makeDelegate(request, context.eventLoop)
+        }
+        self.delegate?.webSocketDidOpen(WebSocketEventLoopConnection(handler: self))
+        if !self.inReadBatch { self.flushOutput(context: context) }
+    }
+}

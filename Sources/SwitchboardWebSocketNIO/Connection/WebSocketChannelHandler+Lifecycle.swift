@@ -1,0 +1,103 @@
+import Logging
+import NIOCore
+import SwitchboardWebSocket
+
+/// Reading control (backpressure), the heartbeat, the close timer, and the end of the connection.
+extension WebSocketChannelHandler {
+    func setReadingPaused(_ paused: Bool, by reason: PauseReasons) {
+        if paused {
+            self.pauseReasons.insert(reason)
+        } else {
+            self.pauseReasons.remove(reason)
+            if self.pauseReasons.isEmpty && self.readPending, let context {
+                self.readPending = false
+                context.read()
+            }
+        }
+    }
+
+
+    func startHeartbeat(context: ChannelHandlerContext) {
+        guard let heartbeat = self.configuration.heartbeat else { return }
+        self.heardFromPeer = false
+        self.silentSince = .now()
+        self.heartbeatSweeper = HeartbeatSweeper.on(context.eventLoop, heartbeat: heartbeat)
+        self.heartbeatSweeper!.add(self)
+    }
+
+    /// Called by the loop's ``HeartbeatSweeper``: a peer silent for `interval` gets a ping; one still
+    /// silent `timeout` after it is gone.
+    func heartbeatSweep(now: NIODeadline, heartbeat: WebSocketConfiguration.Heartbeat) {
+        guard case .open = self.phase, let context else { return }
+        if self.heardFromPeer {
+            self.heardFromPeer = false
+            self.silentSince = now
+            self.pingSent = nil
+            return
+        }
+        if let pingSent = self.pingSent {
+            guard now - pingSent >= heartbeat.timeout else { return }
+            self.logger.debug("WebSocket peer missed its heartbeat deadline", metadata: ["peer": "\(self.remoteAddress.map { "\($0)" } ?? "?")"])
+            if self.closeStatus == nil {
+                self.closeStatus = WebSocketCloseStatus(code: .abnormalClosure, reason: "no answer to ping within \(heartbeat.timeout)", initiatedLocally: true)
+            }
+            self.closeTransport(context: context)
+        } else if now - self.silentSince >= heartbeat.interval {
+            try? self.sendPing(ByteBuffer())
+            self.pingSent = now
+        }
+    }
+
+    func startCloseTimer(context: ChannelHandlerContext) {
+        guard self.closeTimer == nil else { return }
+        self.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.closeTimeout) { [self] in
+            self.closeTimer = nil
+            guard let context = self.context, self.engine != nil else { return }
+            if self.engine!.closeTimerFired() == .closeTransport { self.closeTransport(context: context) }
+        }
+    }
+
+    /// Writes what is pending (the close frame, usually), then closes TCP once it is out: closing with
+    /// writes still queued would discard them.
+    func closeTransport(context: ChannelHandlerContext) {
+        guard case .open = self.phase else { return }
+        self.phase = .closed
+        guard self.output.readableBytes > 0 || self.hasUnflushedWrites else {
+            context.close(promise: nil)
+            return
+        }
+        // Writes complete in order: when this last one is out, so is everything queued before it.
+        let bytes = self.output
+        self.output = ByteBuffer()
+        self.hasUnflushedWrites = false
+        context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func cancelTimers() {
+        self.handshakeTimer?.cancel()
+        self.handshakeTimer = nil
+        self.closeTimer?.cancel()
+        self.closeTimer = nil
+        self.heartbeatSweeper?.remove(self)
+        self.heartbeatSweeper = nil
+    }
+
+    /// The connection is gone: report once, then let go of everything that could hold memory or a cycle.
+    func finish() {
+        self.cancelTimers()
+        let waiters = self.writabilityWaiters
+        self.writabilityWaiters.removeAll()
+        for waiter in waiters { waiter.fail(WebSocketTransportError.connectionClosed) }
+        // Only a connection that opened is reported closed; a failed client connect is reported by its future.
+        let delegate = self.delegate
+        self.delegate = nil
+        if let delegate, self.engine != nil {
+            let status = self.closeStatus ?? WebSocketCloseStatus(code: .abnormalClosure, reason: "", initiatedLocally: self.closeInitiatedLocally)
+            delegate.webSocketDidClose(WebSocketEventLoopConnection(handler: self), status: status)
+        }
+        self.engine = nil
+        self.context = nil
+    }
+}

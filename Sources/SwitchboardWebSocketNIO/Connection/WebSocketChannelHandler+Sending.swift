@@ -1,0 +1,88 @@
+import Logging
+import NIOCore
+import SwitchboardWebSocket
+
+/// Sending: messages, pings and the close, into the batch's output buffer, flushed once per read batch (or at
+/// once outside one), with the outbound budget that protects the server from peers that stop reading.
+extension WebSocketChannelHandler {
+    func send(_ message: WebSocketMessage) throws {
+        guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
+        try self.checkOutboundBudget(adding: message.data.readableBytes, context: context)
+        do {
+            if message.data.readableBytes >= Self.zeroCopyThreshold,
+               try self.engine!.sendHeader(message.opcode, payload: message.data, output: &self.output) {
+                // Large and unchanged on the wire: queue the header and the payload as they are; the
+                // flush writes them with one writev, and the payload is never copied.
+                context.write(self.wrapOutboundOut(self.output), promise: nil)
+                context.write(self.wrapOutboundOut(message.data), promise: nil)
+                self.output = ByteBuffer()
+                self.hasUnflushedWrites = true
+            } else {
+                try self.engine!.send(message.opcode, payload: message.data, output: &self.output)
+            }
+        } catch {
+            throw WebSocketTransportError.connectionClosed
+        }
+        if !self.inReadBatch { self.flushOutput(context: context) }
+    }
+
+    func sendPing(_ data: ByteBuffer) throws {
+        guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
+        do {
+            try self.engine!.ping(data, output: &self.output)
+        } catch {
+            throw WebSocketTransportError.connectionClosed
+        }
+        if !self.inReadBatch { self.flushOutput(context: context) }
+    }
+
+    /// A future that completes when the socket is writable again (immediately if it is).
+    func waitUntilWritable() -> EventLoopFuture<Void> {
+        guard case .open = self.phase, let context else { return self.eventLoop.makeFailedFuture(WebSocketTransportError.connectionClosed) }
+        if context.channel.isWritable { return self.eventLoop.makeSucceededVoidFuture() }
+        let promise = self.eventLoop.makePromise(of: Void.self)
+        self.writabilityWaiters.append(promise)
+        return promise.futureResult
+    }
+
+    /// Closes a peer whose unread backlog would pass the configured limit (it has stopped reading).
+    func checkOutboundBudget(adding count: Int, context: ChannelHandlerContext) throws {
+        guard !context.channel.isWritable else { return }
+        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        if buffered + self.output.readableBytes + count > self.configuration.maximumOutboundBufferSize {
+            self.logger.info("Closing a WebSocket peer that stopped reading", metadata: ["buffered": "\(buffered)"])
+            self.closeStatus = WebSocketCloseStatus(code: .policyViolation, reason: "peer stopped reading", initiatedLocally: true)
+            self.closeTransport(context: context)
+            throw WebSocketTransportError.outboundBufferFull
+        }
+    }
+
+    func initiateClose(code: CloseCode, reason: String) {
+        guard case .open = self.phase, let context else { return }
+        self.closeInitiatedLocally = true
+        let action: WebSocketAction?
+        do {
+            action = try self.engine!.close(code: code, reason: reason, output: &self.output)
+        } catch {
+            // An unsendable code or an over-long reason from the caller: close normally instead.
+            action = try? self.engine!.close(code: .normalClosure, reason: "", output: &self.output)
+        }
+        if action == .startCloseTimer { self.startCloseTimer(context: context) }
+        if !self.inReadBatch { self.flushOutput(context: context) }
+    }
+
+    /// Below this a payload is copied into the batch's output buffer (one small write beats two).
+    static let zeroCopyThreshold = 8 << 10
+
+    func flushOutput(context: ChannelHandlerContext) {
+        if self.output.readableBytes > 0 {
+            // Hand the buffer over whole; the next batch starts a fresh one, so a quiet connection holds none.
+            context.write(self.wrapOutboundOut(self.output), promise: nil)
+            self.output = ByteBuffer()
+        } else if !self.hasUnflushedWrites {
+            return
+        }
+        self.hasUnflushedWrites = false
+        context.flush()
+    }
+}
