@@ -201,3 +201,40 @@ import Testing
         #expect(throws: WebSocketError.notOpen) { try closed.sendHeader(.text, payload: payload, output: &untouched) }
     }
 }
+
+@Suite struct WebSocketEngineRoundTripTests {
+    /// Encoder → parser round trip with the stream cut in two at every byte boundary: lengths of every
+    /// encoding (7/16/64-bit), text and binary, fragmented and whole, with control frames between.
+    @Test func everySplitPointGivesTheSameEvents() throws {
+        var client = WebSocketEngine(role: .client, maskingKeySource: CountingKeySource())
+        var wire = ByteBuffer()
+        let payloads = [0, 1, 125, 126, 127, 65535, 65536].map { size in ByteBuffer(bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }) }
+        var frameStarts: [Int] = []
+        for payload in payloads {
+            frameStarts.append(wire.writerIndex)
+            try client.send(.binary, payload: payload, output: &wire)
+        }
+        try client.ping(ByteBuffer(string: "p"), output: &wire)
+        try client.send(.text, payload: ByteBuffer(string: "κόσμε"), output: &wire)
+        // A fragmented text message, its code points cut across fragments, with a pong in the middle.
+        let utf8 = Array("𝄞 fragments ✓".utf8)
+        wire.writeBytes(frameBytes(0x1, Array(utf8[0..<2]), fin: false, key: (1, 2, 3, 4)))
+        try client.pong(ByteBuffer(), output: &wire)
+        wire.writeBytes(frameBytes(0x0, Array(utf8[2...]), key: (5, 6, 7, 8)))
+        let bytes = Array(wire.readableBytesView)
+
+        let expected: [WebSocketEvent] = payloads.map { .binary($0) }
+            + [.ping(ByteBuffer(string: "p")), .text(ByteBuffer(string: "κόσμε")), .pong(ByteBuffer()),
+               .text(ByteBuffer(string: "𝄞 fragments ✓"))]
+        // Every boundary within 16 bytes of a frame start and through the small frames; every 97th inside the
+        // two 64 KiB payloads (cutting them at every offset modulo 4) keeps the test fast.
+        let nearFrameStart = { (split: Int) in frameStarts.contains { abs($0 - split) <= 16 } }
+        let bigStart = frameStarts[5]
+        for split in 0...bytes.count where split < bigStart || split % 97 == 0 || split > bytes.count - 200 || nearFrameStart(split) {
+            var server = WebSocketEngine(role: .server, limits: .echoServer)
+            let transcript = run(&server, chunks: [Array(bytes[..<split]), Array(bytes[split...])])
+            #expect(transcript.events == expected, "split at \(split)")
+            if transcript.events != expected { break }
+        }
+    }
+}
