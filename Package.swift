@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "SwitchboardWebSocket", targets: ["SwitchboardWebSocket"]),
         .library(name: "SwitchboardWebSocketNIO", targets: ["SwitchboardWebSocketNIO"]),
+        .library(name: "SwitchboardProtocol", targets: ["SwitchboardProtocol"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "autobahn-client", targets: ["AutobahnClient"]),
     ],
@@ -42,6 +43,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The real-time wire schema shared by the server and the clients: Codable commands, replies, pushes, codes.
+        .target(name: "SwitchboardProtocol"),
         .executableTarget(
             name: "switchboard",
             dependencies: [
@@ -76,6 +79,10 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "SwitchboardProtocolTests",
+            dependencies: ["SwitchboardProtocol"]
         ),
     ]
 )
