@@ -45,6 +45,8 @@ let package = Package(
         ),
         // The real-time wire schema shared by the server and the clients: Codable commands, replies, pushes, codes.
         .target(name: "SwitchboardProtocol"),
+        // The real-time server (issue 3, in progress): channels, history and recovery, auth, limits, transports.
+        .target(name: "SwitchboardServer", dependencies: ["SwitchboardProtocol"]),
         .executableTarget(
             name: "switchboard",
             dependencies: [
@@ -83,6 +85,10 @@ let package = Package(
         .testTarget(
             name: "SwitchboardProtocolTests",
             dependencies: ["SwitchboardProtocol"]
+        ),
+        .testTarget(
+            name: "SwitchboardServerTests",
+            dependencies: ["SwitchboardServer", "SwitchboardProtocol"]
         ),
     ]
 )

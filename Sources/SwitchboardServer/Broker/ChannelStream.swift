@@ -1,0 +1,91 @@
+import SwitchboardProtocol
+
+/// One channel's ordered stream in memory: monotonic offsets within an epoch, and a history bounded by
+/// size and age from which a returning client recovers what it missed.
+///
+/// A value type with no clock: callers pass the time (milliseconds on any monotonic scale) with each call,
+/// so tests can fast-forward two hours.
+struct ChannelStream: Sendable {
+    /// Names this stream's history; a new stream (after the channel's history was lost) has a new epoch.
+    let epoch: String
+    let channel: String
+    /// Retain at most this many publications...
+    let capacity: Int
+    /// ...and none older than this (milliseconds).
+    let retentionMilliseconds: UInt64
+
+    /// The offset of the newest publication; 0 before the first (offsets start at 1).
+    private(set) var lastOffset: UInt64 = 0
+    /// Retained publications, oldest first, in a ring of `capacity` slots.
+    private var ring: [Entry?]
+    private var oldestIndex = 0
+    private(set) var count = 0
+
+    private struct Entry: Sendable {
+        var publication: Publication
+        var publishedAt: UInt64
+    }
+
+    init(channel: String, epoch: String, capacity: Int, retentionMilliseconds: UInt64) {
+        precondition(capacity >= 0, "history capacity cannot be negative")
+        self.channel = channel
+        self.epoch = epoch
+        self.capacity = capacity
+        self.retentionMilliseconds = retentionMilliseconds
+        self.ring = Array(repeating: nil, count: capacity)
+    }
+
+    var position: StreamPosition { StreamPosition(offset: self.lastOffset, epoch: self.epoch) }
+
+    /// Gives the next offset to `data` and retains it (dropping the oldest when full).
+    mutating func append(_ data: JSONValue, info: ClientInfo?, now: UInt64) -> Publication {
+        self.lastOffset += 1
+        let publication = Publication(channel: self.channel, offset: self.lastOffset, epoch: self.epoch, data: data, info: info)
+        guard self.capacity > 0 else { return publication }
+        self.prune(now: now)
+        let slot = (self.oldestIndex + self.count) % self.capacity
+        self.ring[slot] = Entry(publication: publication, publishedAt: now)
+        if self.count == self.capacity {
+            self.oldestIndex = (self.oldestIndex + 1) % self.capacity
+        } else {
+            self.count += 1
+        }
+        return publication
+    }
+
+    /// Drops publications older than the retention window.
+    mutating func prune(now: UInt64) {
+        while self.count > 0, let oldest = self.ring[self.oldestIndex],
+              now >= oldest.publishedAt, now - oldest.publishedAt > self.retentionMilliseconds {
+            self.ring[self.oldestIndex] = nil
+            self.oldestIndex = (self.oldestIndex + 1) % self.capacity
+            self.count -= 1
+        }
+    }
+
+    enum Recovery: Sendable, Hashable {
+        /// Every publication after the position, in order (possibly none); nothing is missing.
+        case recovered([Publication])
+        /// The position is in another epoch, ahead of the stream, or older than what is retained.
+        case notRecoverable
+    }
+
+    /// Everything after `position`, or `.notRecoverable` when any of it is no longer retained: a client
+    /// either gets the complete gap or is told plainly, never a partial list.
+    mutating func publications(after position: StreamPosition, now: UInt64) -> Recovery {
+        self.prune(now: now)
+        guard position.epoch == self.epoch, position.offset <= self.lastOffset else { return .notRecoverable }
+        let missed = self.lastOffset - position.offset
+        guard missed > 0 else { return .recovered([]) }
+        guard missed <= UInt64(self.count) else { return .notRecoverable }
+        let skip = self.count - Int(missed)
+        return .recovered((skip..<self.count).map { self.ring[(self.oldestIndex + $0) % self.capacity]!.publication })
+    }
+
+    /// The retained publications, oldest first, at most `limit` of the newest ones when given.
+    mutating func history(limit: Int?, now: UInt64) -> [Publication] {
+        self.prune(now: now)
+        let take = min(self.count, limit ?? self.count)
+        return ((self.count - take)..<self.count).map { self.ring[(self.oldestIndex + $0) % self.capacity]!.publication }
+    }
+}
