@@ -1,3 +1,5 @@
+// Both code types encode as bare numbers (the standard library's `Codable` for `RawRepresentable`).
+
 /// Why a command failed: the `code` of an `error` reply. The connection stays open.
 ///
 /// Ranges say what a client should do (STYLE rule 8): 100–199 the request itself is wrong, sending it again
@@ -40,12 +42,6 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     public var isTemporary: Bool { (200...299).contains(self.rawValue) }
 
     public var description: String { String(self.rawValue) }
-
-    public init(from decoder: any Decoder) throws { self.rawValue = try decoder.singleValueContainer().decode(UInt16.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(self.rawValue)
-    }
 }
 
 /// Why the server ends a connection: the WebSocket close code (RFC 6455 §7.4.2 private-use range) and the
@@ -83,10 +79,4 @@ public struct DisconnectCode: RawRepresentable, Sendable, Hashable, Codable, Cus
     public var shouldReconnect: Bool { (4000...4499).contains(self.rawValue) }
 
     public var description: String { String(self.rawValue) }
-
-    public init(from decoder: any Decoder) throws { self.rawValue = try decoder.singleValueContainer().decode(UInt16.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(self.rawValue)
-    }
 }
