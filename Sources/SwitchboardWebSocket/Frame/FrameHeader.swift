@@ -34,7 +34,4 @@ public struct FrameHeader: Sendable, Hashable {
         if self.maskingKey != nil { size += 4 }
         return size
     }
-
-    /// The largest header: 2 + 8 bytes of length + 4 bytes of masking key.
-    public static let maximumEncodedSize = 14
 }

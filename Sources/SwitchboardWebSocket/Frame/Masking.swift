@@ -1,3 +1,10 @@
+// The word-at-a-time loops rely on a native load putting the first byte in memory into the low bits of
+// the word (the key is packed that way, and the tail loops shift it out low byte first). Every Swift server
+// platform is little-endian; refuse to build elsewhere rather than mask wrongly.
+#if _endian(big)
+#error("SwitchboardWebSocket's masking assumes a little-endian host")
+#endif
+
 /// Masking and unmasking (RFC 6455 §5.3): `transformed[i] = original[i] XOR key[i mod 4]`.
 ///
 /// Both loops work a machine word at a time; the copying variant also reports whether every byte it
