@@ -79,6 +79,43 @@ import SwitchboardWebSocket
         }
     }
 
+    /// Floods from inside a read batch (replying to a message): sends queued in a batch are not flushed yet,
+    /// and the limit must count them too, then close the connection.
+    final class RequestFlooder: WebSocketEventLoopHandler {
+        let error: NIOLockedValueBox<WebSocketTransportError?>
+        init(error: NIOLockedValueBox<WebSocketTransportError?>) { self.error = error }
+
+        func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {
+            try? connection.send(.text("ack"))  // small: stays in the batch's output buffer
+            let chunk = WebSocketMessage.binary(ByteBuffer(repeating: 0x5A, count: 64 << 10))
+            for _ in 0..<1024 {
+                do {
+                    try connection.send(chunk)
+                } catch {
+                    self.error.withLockedValue { $0 = error as? WebSocketTransportError }
+                    return
+                }
+            }
+        }
+    }
+
+    @Test func aPeerOverflowedInsideAReadBatchIsClosedAtOnce() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.connection.maximumOutboundBufferSize = 256 << 10
+        configuration.connection.deflate = nil
+        configuration.connection.heartbeat = nil
+        let error = NIOLockedValueBox<WebSocketTransportError?>(nil)
+        try await withServer(configuration: configuration, handler: .eventLoop { _ in RequestFlooder(error: error) }) { server, _ in
+            let raw = try await RawConnection.connect(port: server.localAddress!.port!, receiveBufferSize: 16 << 10)
+            try await raw.stopReading()
+            try await raw.write(RawHTTP.upgradeRequest())
+            raw.channel.read()
+            try await raw.send(RawFrame(opcode: RawFrame.text, payload: Array("flood me".utf8)))
+            #expect(await eventually { error.withLockedValue { $0 }?.code == .outboundBufferFull })
+            #expect(await eventually { server.connectionCount == 0 }, "the overflowed connection is still open")
+        }
+    }
+
     @Test func anApplicationThatDoesNotReadStallsTheSenderUntilItReads() async throws {
         let messageSize = 128 << 10
         let count = 256  // 32 MiB: far more than loopback socket buffers hold for a reader that stopped

@@ -41,7 +41,7 @@ extension WebSocketChannelHandler {
             if self.closeStatus == nil {
                 self.closeStatus = WebSocketCloseStatus(code: .abnormalClosure, reason: "no answer to ping within \(heartbeat.timeout)", initiatedLocally: true)
             }
-            self.closeTransport(context: context)
+            self.closeTransport(context: context, abruptly: true)
         } else if now - self.silentSince >= heartbeat.interval {
             try? self.sendPing(ByteBuffer())
             self.pingSent = now
@@ -59,18 +59,25 @@ extension WebSocketChannelHandler {
 
     /// Writes what is pending (the close frame, usually), then closes TCP once it is out: closing with
     /// writes still queued would discard them.
-    func closeTransport(context: ChannelHandlerContext) {
+    /// - Parameter abruptly: the peer is gone or not reading (heartbeat deadline, outbound limit): close at
+    ///   once and drop what is queued, since waiting for those writes could last forever.
+    func closeTransport(context: ChannelHandlerContext, abruptly: Bool = false) {
         guard case .open = self.phase else { return }
         self.phase = .closed
-        guard self.output.readableBytes > 0 || self.hasUnflushedWrites else {
+        guard !abruptly, self.output.readableBytes > 0 || self.hasUnflushedWrites else {
             context.close(promise: nil)
             return
         }
-        // Writes complete in order: when this last one is out, so is everything queued before it.
+        // Writes complete in order: when this last one is out, so is everything queued before it. A peer
+        // that stops reading right now must not keep the connection: the close timeout bounds the wait.
         let bytes = self.output
         self.output = ByteBuffer()
         self.hasUnflushedWrites = false
+        let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.closeTimeout) {
+            context.close(promise: nil)
+        }
         context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+            deadline.cancel()
             context.close(promise: nil)
         }
     }

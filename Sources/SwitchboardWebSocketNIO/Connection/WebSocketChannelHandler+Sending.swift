@@ -52,7 +52,7 @@ extension WebSocketChannelHandler {
         if buffered + self.output.readableBytes + count > self.configuration.maximumOutboundBufferSize {
             self.logger.info("Closing a WebSocket peer that stopped reading", metadata: ["buffered": "\(buffered)"])
             self.closeStatus = WebSocketCloseStatus(code: .policyViolation, reason: "peer stopped reading", initiatedLocally: true)
-            self.closeTransport(context: context)
+            self.closeTransport(context: context, abruptly: true)
             throw WebSocketTransportError.outboundBufferFull
         }
     }
