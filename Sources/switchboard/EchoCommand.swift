@@ -1,4 +1,9 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -48,6 +53,7 @@ struct EchoCommand: AsyncParsableCommand {
         try await server.start()
         let scheme = configuration.tls == nil ? "ws" : "wss"
         print("echo server on \(scheme)://\(self.host):\(server.localAddress?.port ?? self.port)/ (deflate \(self.noDeflate ? "off" : "on"))")
+        fflush(nil)  // scripts wait for this line; stdout is block-buffered when it is not a terminal
         _ = await SignalWaiter.waitForTermination()
         logger.info("shutting down", metadata: ["connections": "\(server.connectionCount)"])
         await server.shutdown(gracePeriod: .seconds(5))
