@@ -14,11 +14,17 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // jwt-kit 5 needs swift-crypto 4; our own use (SHA-1, CSPRNG) works with 3 and 4.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The sans-I/O RFC 6455 + RFC 7692 engine: bytes in, events out. No sockets, clocks or randomness.
@@ -46,12 +52,30 @@ let package = Package(
         // The real-time wire schema shared by the server and the clients: Codable commands, replies, pushes, codes.
         .target(name: "SwitchboardProtocol"),
         // The real-time server (issue 3, in progress): channels, history and recovery, auth, limits, transports.
-        .target(name: "SwitchboardServer", dependencies: ["SwitchboardProtocol"]),
+        .target(
+            name: "SwitchboardServer",
+            dependencies: [
+                "SwitchboardProtocol",
+                "SwitchboardWebSocket",
+                "SwitchboardWebSocketNIO",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources/public")]
+        ),
         .executableTarget(
             name: "switchboard",
             dependencies: [
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",
+                "SwitchboardServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -88,7 +112,16 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchboardServerTests",
-            dependencies: ["SwitchboardServer", "SwitchboardProtocol"]
+            dependencies: [
+                "SwitchboardServer",
+                "SwitchboardProtocol",
+                "SwitchboardWebSocket",
+                "SwitchboardWebSocketNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ]
         ),
     ]
 )

@@ -1,0 +1,94 @@
+import SwitchboardProtocol
+
+/// What carries publications between nodes and keeps each channel's ordered history: the embedded
+/// ``MemoryBroker`` on one node, Redis when many nodes share channels.
+///
+/// ## Contract
+/// Every implementation keeps these promises; the hub and the recovery logic rely on them.
+/// - **Ordering.** Within a channel, offsets grow by exactly one per publication in the current epoch, and
+///   ``BrokerEventHandler/broker(didPublish:)`` is called in offset order, one call at a time per channel.
+/// - **Atomicity.** `publish` assigns the offset and appends to history as one step: a publication that
+///   got an offset is in history (until size or age evicts it) and is delivered to every node subscribed
+///   to the channel; a `publish` that throws did neither. Offsets never skip or repeat.
+/// - **Delivery.** A node receives every publication of a channel from the moment its `subscribe(_:)`
+///   returns until it unsubscribes. A publication it missed (a broker outage) is never replayed live; its
+///   clients recover it from history.
+/// - **Epochs.** A channel's epoch changes exactly when its history is lost (a restart without persistence,
+///   an evicted stream), so a position in an older epoch is reported as not recoverable, never answered
+///   with a partial or wrong list.
+/// - **Presence** entries expire after their `ttl` unless refreshed, so a crashed node's clients disappear.
+public protocol Broker: Sendable {
+    /// Starts delivering this node's events to `handler`. Called once, before any other method.
+    func start(handler: any BrokerEventHandler) async throws
+
+    /// Stops delivery and releases connections.
+    func shutdown() async
+
+    /// This node wants the channel's publications and presence events (a client here subscribed).
+    func subscribe(_ channel: String) async throws
+
+    /// No client on this node is subscribed any more.
+    func unsubscribe(_ channel: String) async throws
+
+    /// Assigns the next offset, appends to the channel's history (bounded by `history`) and delivers to every
+    /// subscribed node.
+    func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication
+
+    /// The channel's current position and the retained publications after `since` (all retained ones when
+    /// nil), oldest first, at most `limit` (the newest `limit` when `since` is nil).
+    func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory
+
+    /// Records that a client is in a channel, until `removePresence` or `ttl` seconds without a refresh.
+    func addPresence(_ client: ClientInfo, to channel: String, ttl: Int) async throws
+
+    func removePresence(client: String, from channel: String) async throws
+
+    /// Everyone in the channel now.
+    func presence(of channel: String) async throws -> [ClientInfo]
+
+    /// Tells every subscribed node that `client` joined or left `channel`.
+    func publishPresenceEvent(_ event: PresenceChange, client: ClientInfo, channel: String) async throws
+}
+
+/// Whether a client joined or left.
+public enum PresenceChange: String, Sendable, Hashable {
+    case join, leave
+}
+
+/// How much history a channel keeps: set by its namespace.
+public struct HistoryRetention: Sendable, Hashable {
+    public var size: Int
+    public var seconds: Int
+    public init(size: Int, seconds: Int) {
+        self.size = size
+        self.seconds = seconds
+    }
+}
+
+/// A channel's history as the broker answers it.
+public enum BrokerHistory: Sendable, Hashable {
+    /// The publications asked for, and the channel's position when they were read.
+    case publications([Publication], current: StreamPosition)
+    /// `since` is in another epoch, or older than what is retained: the gap cannot be filled.
+    case notRecoverable(current: StreamPosition)
+
+    public var current: StreamPosition {
+        switch self {
+        case .publications(_, let current), .notRecoverable(let current): current
+        }
+    }
+}
+
+/// Receives what the broker delivers to this node.
+public protocol BrokerEventHandler: AnyObject, Sendable {
+    /// A publication in a channel this node is subscribed to; per channel, in offset order and one at a time.
+    func broker(didPublish publication: Publication)
+    /// A client joined or left a channel this node is subscribed to.
+    func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String)
+}
+
+/// A broker operation failed; nothing was done (callers report ``ErrorCode/unavailable``).
+public struct BrokerError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
