@@ -16,8 +16,10 @@ struct ChannelStream: Sendable {
 
     /// The offset of the newest publication; 0 before the first (offsets start at 1).
     private(set) var lastOffset: UInt64 = 0
-    /// Retained publications, oldest first, in a ring of `capacity` slots.
-    private var ring: [Entry?]
+    /// Retained publications, oldest first, in a ring of at most `capacity` slots. It grows as publications
+    /// arrive: a node may hold many quiet channels (one per user), and a full-size ring for each would be
+    /// memory nobody uses.
+    private var ring: [Entry?] = []
     private var oldestIndex = 0
     private(set) var count = 0
 
@@ -32,7 +34,6 @@ struct ChannelStream: Sendable {
         self.epoch = epoch
         self.capacity = capacity
         self.retentionMilliseconds = retentionMilliseconds
-        self.ring = Array(repeating: nil, count: capacity)
     }
 
     var position: StreamPosition { StreamPosition(offset: self.lastOffset, epoch: self.epoch) }
@@ -43,14 +44,30 @@ struct ChannelStream: Sendable {
         let publication = Publication(channel: self.channel, offset: self.lastOffset, epoch: self.epoch, data: data, info: info)
         guard self.capacity > 0 else { return publication }
         self.prune(now: now)
-        let slot = (self.oldestIndex + self.count) % self.capacity
-        self.ring[slot] = Entry(publication: publication, publishedAt: now)
-        if self.count == self.capacity {
-            self.oldestIndex = (self.oldestIndex + 1) % self.capacity
-        } else {
-            self.count += 1
+        if self.count == self.ring.count {
+            if self.ring.count < self.capacity {
+                self.grow()
+            } else {
+                // Full: the oldest publication makes room.
+                self.ring[self.oldestIndex] = nil
+                self.oldestIndex = (self.oldestIndex + 1) % self.ring.count
+                self.count -= 1
+            }
         }
+        self.ring[(self.oldestIndex + self.count) % self.ring.count] = Entry(publication: publication, publishedAt: now)
+        self.count += 1
         return publication
+    }
+
+    /// Doubles the ring (up to `capacity`), laying the entries out oldest first from slot 0.
+    private mutating func grow() {
+        let size = min(self.capacity, max(8, self.ring.count * 2))
+        var grown = [Entry?]()
+        grown.reserveCapacity(size)
+        for index in 0..<self.count { grown.append(self.ring[(self.oldestIndex + index) % self.ring.count]) }
+        grown.append(contentsOf: repeatElement(nil, count: size - self.count))
+        self.ring = grown
+        self.oldestIndex = 0
     }
 
     /// Drops publications older than the retention window.
@@ -58,7 +75,7 @@ struct ChannelStream: Sendable {
         while self.count > 0, let oldest = self.ring[self.oldestIndex],
               now >= oldest.publishedAt, now - oldest.publishedAt > self.retentionMilliseconds {
             self.ring[self.oldestIndex] = nil
-            self.oldestIndex = (self.oldestIndex + 1) % self.capacity
+            self.oldestIndex = (self.oldestIndex + 1) % self.ring.count
             self.count -= 1
         }
     }
@@ -79,13 +96,13 @@ struct ChannelStream: Sendable {
         guard missed > 0 else { return .recovered([]) }
         guard missed <= UInt64(self.count) else { return .notRecoverable }
         let skip = self.count - Int(missed)
-        return .recovered((skip..<self.count).map { self.ring[(self.oldestIndex + $0) % self.capacity]!.publication })
+        return .recovered((skip..<self.count).map { self.ring[(self.oldestIndex + $0) % self.ring.count]!.publication })
     }
 
     /// The retained publications, oldest first, at most `limit` of the newest ones when given.
     mutating func history(limit: Int?, now: UInt64) -> [Publication] {
         self.prune(now: now)
         let take = min(self.count, limit ?? self.count)
-        return ((self.count - take)..<self.count).map { self.ring[(self.oldestIndex + $0) % self.capacity]!.publication }
+        return ((self.count - take)..<self.count).map { self.ring[(self.oldestIndex + $0) % self.ring.count]!.publication }
     }
 }

@@ -1,0 +1,144 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import SwitchboardProtocol
+
+/// The embedded broker: every channel's stream and presence in this process. The default for a single node.
+///
+/// Keeps the ``Broker`` contract: a publication's offset, its place in history and its hand-off to the
+/// event handler happen under the channel's lock, so the handler sees each channel in offset order. Streams
+/// live in shards chosen by channel name, so publishing to different channels rarely contends.
+///
+/// Nothing survives the process: after a restart every channel has a new epoch, and returning clients are
+/// told their position is not recoverable.
+public final class MemoryBroker: Broker {
+    /// Milliseconds on a monotonic scale; injectable so tests can move time forward.
+    public typealias Clock = @Sendable () -> UInt64
+
+    private struct Shard {
+        var streams: [String: ChannelStream] = [:]
+        /// channel → client id → (who, expiry in clock milliseconds)
+        var presence: [String: [String: (info: ClientInfo, expiresAt: UInt64)]] = [:]
+    }
+
+    private let shards: [NIOLockedValueBox<Shard>]
+    private let handler = NIOLockedValueBox<(any BrokerEventHandler)?>(nil)
+    private let clock: Clock
+    private let makeEpoch: @Sendable () -> String
+
+    /// - Parameters:
+    ///   - clock: milliseconds on a monotonic scale (default: the system's uptime clock).
+    ///   - makeEpoch: names a new stream (default: 8 random characters).
+    public init(shardCount: Int = 16, clock: @escaping Clock = MemoryBroker.uptimeMilliseconds,
+                makeEpoch: @escaping @Sendable () -> String = MemoryBroker.randomEpoch) {
+        self.shards = (0..<max(1, shardCount)).map { _ in NIOLockedValueBox(Shard()) }
+        self.clock = clock
+        self.makeEpoch = makeEpoch
+    }
+
+    public static let uptimeMilliseconds: Clock = { UInt64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+
+    public static let randomEpoch: @Sendable () -> String = {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return String((0..<8).map { _ in alphabet.randomElement()! })
+    }
+
+    public func start(handler: any BrokerEventHandler) async throws {
+        self.handler.withLockedValue { $0 = handler }
+    }
+
+    public func shutdown() async {
+        self.handler.withLockedValue { $0 = nil }
+    }
+
+    // One process is the only node: every publication reaches the handler, which ignores channels nobody
+    // here is subscribed to.
+    public func subscribe(_ channel: String) async throws {}
+    public func unsubscribe(_ channel: String) async throws {}
+
+    public func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+        let handler = self.handler.withLockedValue { $0 }
+        let now = self.clock()
+        return self.shard(for: channel).withLockedValue { shard in
+            var stream = shard.streams.removeValue(forKey: channel) ?? self.newStream(channel, history)
+            let publication = stream.append(data, info: info, now: now)
+            shard.streams[channel] = stream
+            // Still under the lock: the handler sees this channel's publications in offset order.
+            handler?.broker(didPublish: publication)
+            return publication
+        }
+    }
+
+    public func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory {
+        let now = self.clock()
+        return self.shard(for: channel).withLockedValue { shard in
+            var stream = shard.streams.removeValue(forKey: channel) ?? self.newStream(channel, retention)
+            defer { shard.streams[channel] = stream }
+            let current = stream.position
+            guard let since else {
+                return .publications(limit > 0 ? stream.history(limit: limit, now: now) : [], current: current)
+            }
+            switch stream.publications(after: since, now: now) {
+            case .recovered(let publications) where publications.count <= limit:
+                return .publications(publications, current: current)
+            case .recovered, .notRecoverable:
+                return .notRecoverable(current: current)
+            }
+        }
+    }
+
+    public func addPresence(_ client: ClientInfo, to channel: String, ttl: Int) async throws {
+        let expiresAt = self.clock() + UInt64(max(ttl, 1)) * 1000
+        self.shard(for: channel).withLockedValue { shard in
+            shard.presence[channel, default: [:]][client.client] = (client, expiresAt)
+        }
+    }
+
+    public func removePresence(client: String, from channel: String) async throws {
+        self.shard(for: channel).withLockedValue { shard in
+            shard.presence[channel]?[client] = nil
+            if shard.presence[channel]?.isEmpty == true { shard.presence[channel] = nil }
+        }
+    }
+
+    public func presence(of channel: String) async throws -> [ClientInfo] {
+        let now = self.clock()
+        return self.shard(for: channel).withLockedValue { shard in
+            guard var members = shard.presence[channel] else { return [] }
+            members = members.filter { $0.value.expiresAt > now }
+            shard.presence[channel] = members.isEmpty ? nil : members
+            return members.values.map(\.info).sorted { ($0.user, $0.client) < ($1.user, $1.client) }
+        }
+    }
+
+    public func publishPresenceEvent(_ event: PresenceChange, client: ClientInfo, channel: String) async throws {
+        let handler = self.handler.withLockedValue { $0 }
+        self.shard(for: channel).withLockedValue { _ in
+            handler?.broker(didChangePresence: event, client: client, channel: channel)
+        }
+    }
+
+    /// Drops streams whose history has aged out entirely and that nobody published to since: their epoch
+    /// is then forgotten, which the contract allows (history lost means a new epoch). Call periodically.
+    public func removeIdleStreams() {
+        let now = self.clock()
+        for shard in self.shards {
+            shard.withLockedValue { shard in
+                for (channel, var stream) in shard.streams {
+                    stream.prune(now: now)
+                    if stream.count == 0 { shard.streams[channel] = nil } else { shard.streams[channel] = stream }
+                }
+            }
+        }
+    }
+
+    private func newStream(_ channel: String, _ retention: HistoryRetention) -> ChannelStream {
+        ChannelStream(channel: channel, epoch: self.makeEpoch(), capacity: max(0, retention.size),
+                      retentionMilliseconds: UInt64(max(0, retention.seconds)) * 1000)
+    }
+
+    private func shard(for channel: String) -> NIOLockedValueBox<Shard> {
+        var hasher = Hasher()
+        hasher.combine(channel)
+        return self.shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(self.shards.count))]
+    }
+}

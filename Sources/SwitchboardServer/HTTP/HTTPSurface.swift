@@ -1,0 +1,30 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Everything the node serves over plain HTTP on its one port: `/health`, the back-end API, the SSE
+/// fallback, development tokens, and the static pages (demo on `/`, `switchboard.js`, the dashboard).
+enum HTTPSurface {
+    static func makeRouter(context: ServerContext, limiter: ConnectionLimiter, origins: OriginPolicy,
+                           ready: @escaping @Sendable () -> Bool, stats: @escaping @Sendable () -> ServerInfo)
+        -> Router<SwitchboardRequestContext>
+    {
+        let router = Router(context: SwitchboardRequestContext.self)
+        router.get("health") { _, _ -> Response in
+            // Ready means listening with the broker started, and not draining.
+            ready() ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+                : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "not ready\n")))
+        }
+        HTTPAPIRoutes(context: context, stats: stats).register(on: router)
+        SSERoutes(context: context, limiter: limiter, origins: origins).register(on: router)
+        if let secret = context.developmentSecret {
+            DevelopmentTokenRoute(secret: secret, context: context).register(on: router)
+        }
+        if let folder = Bundle.module.url(forResource: "public", withExtension: nil)?.path {
+            router.add(middleware: FileMiddleware(folder, searchForIndexHtml: true, logger: context.logger))
+        } else {
+            context.logger.warning("Static pages not found in the resource bundle: no demo page or dashboard")
+        }
+        return router
+    }
+}

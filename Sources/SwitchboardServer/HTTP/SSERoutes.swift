@@ -1,0 +1,140 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwitchboardProtocol
+
+/// The Server-Sent Events fallback, for networks where WebSocket is blocked.
+///
+/// `GET /connection/sse?token=…&channel=a&channel=b` opens a stream: the connect reply, then a subscribe
+/// reply per channel, then publications, each an event whose `data` is the protocol's JSON. The browser
+/// sends `Last-Event-ID` when it reconnects (or the page passes `lastEventId=`): every channel resumes
+/// where it stopped. Commands go to `POST /connection/sse/command?client=<id>` with the same token, and
+/// the reply is the response body.
+struct SSERoutes {
+    let context: ServerContext
+    let limiter: ConnectionLimiter
+    let origins: OriginPolicy
+
+    static let streamPath = "/connection/sse"
+    static let commandPath = "/connection/sse/command"
+
+    func register(on router: Router<SwitchboardRequestContext>) {
+        router.get("connection/sse") { request, requestContext in
+            try self.openStream(request, requestContext)
+        }
+        router.post("connection/sse/command") { request, _ in
+            try await self.command(request)
+        }
+    }
+
+    private func openStream(_ request: Request, _ requestContext: SwitchboardRequestContext) throws -> Response {
+        if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.headers[.host] ?? request.head.authority) {
+            throw APIError(.forbidden, .permissionDenied, reason)
+        }
+        let channels = Self.channels(in: request)
+        guard channels.count <= self.context.limits.maxChannelsPerClient else {
+            throw APIError(.badRequest, .limitExceeded, "at most \(self.context.limits.maxChannelsPerClient) channels per client")
+        }
+        let lease: ConnectionLease
+        switch self.limiter.acquire(ip: requestContext.remoteIP) {
+        case .success(let acquired): lease = acquired
+        case .failure(let refusal):
+            throw APIError(refusal.httpStatus == 429 ? .tooManyRequests : .serviceUnavailable, .limitExceeded, refusal.reason)
+        }
+        let token = request.uri.queryParameters.get("token") ?? Self.bearerToken(request)
+        let resume = SSEEventID.decode(request.headers[values: HTTPField.Name("Last-Event-ID")!].first
+            ?? request.uri.queryParameters.get("lastEventId"))
+        let eventLoop = requestContext.channel.eventLoop
+        let transport = SSESessionTransport(eventLoop: eventLoop, maximumQueuedBytes: self.context.limits.maxOutboundBytes)
+        let context = self.context
+        let session = eventLoop.submit {
+            let session = ClientSession(context: context, eventLoop: eventLoop, transport: transport, remoteAddress: requestContext.remoteIP)
+            transport.session = session
+            // The stream starts like a WebSocket client would: connect, then one subscribe per channel.
+            session.opened(token: token)
+            session.enqueue(ClientCommand(id: 0, .connect(.init())))
+            for (index, channel) in channels.enumerated() {
+                session.enqueue(ClientCommand(id: UInt64(index + 1), .subscribe(.init(channel: channel, since: resume[channel]))))
+            }
+            return session
+        }
+        let heartbeat = TimeAmount.seconds(Int64(self.context.configuration.pingInterval))
+        let body = ResponseBody { writer in
+            // Holds the session for as long as the stream is open.
+            let session = try await session.get()
+            let pings = eventLoop.scheduleRepeatedTask(initialDelay: heartbeat, delay: heartbeat) { _ in transport.sendHeartbeat() }
+            defer {
+                pings.cancel()
+                transport.finish()
+                eventLoop.execute { session.transportClosed() }
+                lease.release()
+            }
+            // Tells EventSource how long to wait before reconnecting (ms).
+            try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+            for await event in transport.events {
+                try await writer.write(event)
+                transport.wrote(event.readableBytes)
+            }
+            try await writer.finish(nil)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        // nginx and other buffering proxies must pass events through at once.
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    private func command(_ request: Request) async throws -> Response {
+        guard let client = request.uri.queryParameters.get("client"),
+              let session = self.context.sessions.session(client: client) else {
+            throw APIError(.notFound, .notConnected, "no SSE session with that client id on this node")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: self.context.limits.maxMessageSize)
+        } catch {
+            throw APIError(.contentTooLarge, .messageTooLarge, "command over \(self.context.limits.maxMessageSize) bytes")
+        }
+        let token = request.uri.queryParameters.get("token") ?? Self.bearerToken(request)
+        let verifier = self.context.verifier
+        let now = self.context.now()
+        // The client id travels in URLs; the token proves the command comes from the session's user.
+        let user = try await session.eventLoop.submit { session.identity?.user }.get()
+        guard let user else { throw APIError(.forbidden, .notConnected, "the session is not connected yet") }
+        if !user.isEmpty {
+            switch await verifier.check(token, now: now) {
+            case .success(let credentials) where credentials.user == user: break
+            case .success: throw APIError(.forbidden, .permissionDenied, "the token is for another user")
+            case .failure(let error): throw APIError(APIError.status(for: error.errorCode), error.errorCode, error.message)
+            }
+        }
+        let reply: ServerMessage
+        switch ClientCommand.decode(body.readableBytesView) {
+        case .failure(let error):
+            reply = .error(id: error.id, .init(code: error.code, message: error.message))
+        case .success(let command):
+            let promise = session.eventLoop.makePromise(of: ServerMessage.self)
+            session.eventLoop.execute {
+                session.execute(command) { promise.succeed($0) }
+            }
+            reply = try await promise.futureResult.get()
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ServerMessageEncoder.encode(reply)))
+    }
+
+    /// `channel=a&channel=b` or `channels=a,b`.
+    static func channels(in request: Request) -> [String] {
+        var channels = request.uri.queryParameters.getAll("channel").map(String.init)
+        if let list = request.uri.queryParameters.get("channels") {
+            channels += list.split(separator: ",").map(String.init)
+        }
+        var seen = Set<String>()
+        return channels.filter { seen.insert($0).inserted }
+    }
+
+    static func bearerToken(_ request: Request) -> String? {
+        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(authorization.dropFirst("bearer ".count))
+    }
+}

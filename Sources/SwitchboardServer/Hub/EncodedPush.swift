@@ -1,0 +1,35 @@
+import Foundation
+import NIOCore
+import SwitchboardProtocol
+
+/// A push encoded once for every recipient on the node: the JSON text of a `ServerMessage`.
+///
+/// A publication to 10,000 subscribers is encoded here once, not 10,000 times; transports frame these
+/// bytes (a WebSocket text frame, an SSE `data:` line) without re-encoding the JSON.
+struct EncodedPush: Sendable {
+    let json: ByteBuffer
+    /// When the broker handed the push to this node: the start of its delivery latency.
+    let receivedAt: NIODeadline
+
+    init(_ message: ServerMessage, receivedAt: NIODeadline = .now()) {
+        self.json = ServerMessageEncoder.encode(message)
+        self.receivedAt = receivedAt
+    }
+}
+
+/// Encodes server messages to JSON bytes.
+enum ServerMessageEncoder {
+    static func encode(_ message: ServerMessage) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        // Stable output (tests compare bytes; caches and diffs stay quiet) and no escaped slashes in channels.
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return ByteBuffer(bytes: try encoder.encode(message))
+        } catch {
+            // Every ServerMessage field is plain data (strings, numbers, JSONValue): encoding cannot fail
+            // short of a non-finite Double in application data, which JSON cannot carry.
+            let fallback = ServerMessage.error(id: nil, .init(code: .internalError, message: "unencodable message: \(error)"))
+            return ByteBuffer(bytes: (try? encoder.encode(fallback)) ?? Data())
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import SwitchboardProtocol
+import SwitchboardWebSocket
+import SwitchboardWebSocketNIO
+
+/// A Switchboard node: the real-time protocol over WebSocket (and SSE), channels with history and recovery,
+/// presence, the back-end HTTP API, metrics and the dashboard, all on one port.
+///
+/// ```swift
+/// let server = try await RealtimeServer(configuration: .load())
+/// try await server.run()   // until SIGTERM/SIGINT via ServiceLifecycle, then drains
+/// ```
+public final class RealtimeServer: Service, Sendable {
+    public let configuration: ServerConfiguration
+    let context: ServerContext
+    let limiter: ConnectionLimiter
+    private let webSocketServer: WebSocketServer
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - broker: where channels live; the embedded ``MemoryBroker`` when nil.
+    ///   - developmentSecret: the HS256 secret `serve` generated because none was configured; enables
+    ///     `GET /dev/token?user=…`, which the demo page uses to sign in. Never set in production.
+    ///   - now: wall-clock time for token expiry (tests pass a fixed clock).
+    public init(configuration: ServerConfiguration, broker: (any Broker)? = nil,
+                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                logger: Logger = Logger(label: "switchboard.server"),
+                developmentSecret: String? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        let broker = broker ?? MemoryBroker()
+        let hub = Hub(eventLoopGroup: eventLoopGroup, broker: broker)
+        let verifier = try await TokenVerifier(configuration: configuration.auth)
+        let context = ServerContext(configuration: configuration, broker: broker, hub: hub, verifier: verifier, logger: logger,
+                                    developmentSecret: developmentSecret, now: now)
+        self.context = context
+        let limiter = ConnectionLimiter(configuration.limits)
+        self.limiter = limiter
+        let origins = try OriginPolicy(allowedOrigins: configuration.allowedOrigins)
+        let path = configuration.webSocketPath
+
+        var transport = WebSocketServerConfiguration(host: configuration.host, port: configuration.port)
+        transport.connection.limits = WebSocketLimits(maximumMessageSize: configuration.limits.maxMessageSize)
+        // Every client of a channel gets the same frame bytes (encode once); per-connection compression
+        // contexts would make each copy different.
+        transport.connection.deflate = nil
+        transport.connection.heartbeat = .init(interval: .seconds(Int64(configuration.pingInterval)),
+                                               timeout: .seconds(Int64(configuration.pingTimeout)))
+        transport.connection.maximumOutboundBufferSize = configuration.limits.maxOutboundBytes
+        transport.tls = try Self.makeTLSContext(configuration)
+
+        self.webSocketServer = WebSocketServer(
+            configuration: transport, eventLoopGroup: eventLoopGroup, logger: logger,
+            upgradeHook: { request in
+                guard request.path == path || request.path.hasPrefix(path + "?") else {
+                    return .reject(status: 404, reason: "no WebSocket endpoint at \(request.path); use \(path)")
+                }
+                if case .refuse(let reason) = origins.decide(origin: request.headers.first(name: "origin"),
+                                                              host: request.headers.first(name: "host")) {
+                    return .reject(status: 403, reason: reason)
+                }
+                switch limiter.acquire(ip: request.remoteAddress?.ipAddress ?? "unknown") {
+                case .success(let lease):
+                    return .accept(context: UpgradeContext(lease: lease, token: request.queryValue("token")))
+                case .failure(let refusal):
+                    return .reject(status: refusal.httpStatus, reason: refusal.reason)
+                }
+            },
+            handler: .eventLoop { _ in WebSocketSessionHandler(context: context) }
+        )
+    }
+
+    /// The address the node listens on, once started (useful with port 0).
+    public var localAddress: SocketAddress? { self.webSocketServer.localAddress }
+
+    /// Starts the broker and begins accepting connections.
+    public func start() async throws {
+        try await self.context.broker.start(handler: self.context.hub)
+        try await self.webSocketServer.start()
+        self.logger.info("Switchboard node ready", metadata: ["address": "\(self.localAddress.map { "\($0)" } ?? "?")",
+                                                             "websocket": "\(self.configuration.webSocketPath)"])
+    }
+
+    /// Runs until graceful shutdown is triggered (ServiceLifecycle: SIGTERM, SIGINT), then drains.
+    public func run() async throws {
+        try await self.start()
+        try? await gracefulShutdown()
+        await self.shutdown()
+    }
+
+    /// Drains the node: every client is told to reconnect elsewhere after a random delay (so the others
+    /// are not hit all at once), connections get `shutdownGracePeriod` to close, then the broker stops.
+    public func shutdown() async {
+        let maximumDelay = max(1, self.configuration.reconnectDelayMax) * 1000
+        self.context.sessions.forEach { session in
+            session.disconnect(.init(code: .shutdown, reason: "node shutting down", delay: Int.random(in: 0...maximumDelay)))
+        }
+        await self.webSocketServer.shutdown(code: CloseCode(DisconnectCode.shutdown.rawValue), reason: "node shutting down",
+                                            gracePeriod: .seconds(Int64(self.configuration.shutdownGracePeriod)))
+        await self.context.broker.shutdown()
+        self.logger.info("Switchboard node stopped")
+    }
+
+    private static func makeTLSContext(_ configuration: ServerConfiguration) throws -> NIOSSLContext? {
+        guard let certificatePath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath else { return nil }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            return try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+        } catch {
+            throw ConfigurationError(description: "TLS: cannot load \(certificatePath) / \(keyPath): \(error)")
+        }
+    }
+}
+
+/// What the upgrade hook hands to the connection: its slot in the connection limits and the URL's token.
+struct UpgradeContext: Sendable {
+    let lease: ConnectionLease
+    let token: String?
+}

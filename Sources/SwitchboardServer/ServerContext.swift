@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import NIOCore
+import SwitchboardProtocol
+
+/// What every session and HTTP handler of one node shares: configuration, broker, hub, token checks,
+/// the session registry. Immutable after start.
+final class ServerContext: Sendable {
+    let configuration: ServerConfiguration
+    let broker: any Broker
+    let hub: Hub
+    let verifier: TokenVerifier
+    let permissions: ChannelPermissions
+    let apiKeys: APIKeyAuthenticator
+    let sessions: SessionRegistry
+    let logger: Logger
+    /// Set only when `serve` generated the secret (no keys configured): enables development token minting.
+    let developmentSecret: String?
+    /// Wall-clock time for token expiry (`exp` is a Unix time); injectable for tests.
+    let now: @Sendable () -> Date
+
+    init(configuration: ServerConfiguration, broker: any Broker, hub: Hub, verifier: TokenVerifier,
+         logger: Logger, developmentSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.configuration = configuration
+        self.broker = broker
+        self.hub = hub
+        self.verifier = verifier
+        self.permissions = ChannelPermissions(configuration: configuration)
+        self.apiKeys = APIKeyAuthenticator(keys: configuration.apiKeys)
+        self.sessions = SessionRegistry()
+        self.logger = logger
+        self.developmentSecret = developmentSecret
+        self.now = now
+    }
+
+    var limits: LimitsConfiguration { self.configuration.limits }
+
+    func retention(for options: NamespaceOptions) -> HistoryRetention {
+        HistoryRetention(size: options.historySize, seconds: options.historyTTL)
+    }
+
+    /// Presence entries outlive a missed refresh or two, and vanish soon after a node dies.
+    static let presenceTTL = 60
+}

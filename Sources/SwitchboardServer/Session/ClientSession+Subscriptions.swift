@@ -1,0 +1,159 @@
+import NIOCore
+import SwitchboardProtocol
+
+/// Subscriptions: joining with recovery, live delivery without duplicates or gaps, leaving.
+///
+/// Recovery without gaps or duplicates: the session registers with the hub *before* it reads history, and
+/// buffers live publications while the read is in flight. Every publication is then either in the history
+/// read, or in the buffer, or both; after the reply (which carries the recovered publications) the buffer is
+/// replayed from the first offset past what the reply covered, and the subscription goes live.
+enum Subscription {
+    /// Waiting for the hub (`registered` false), then for history. Live publications wait here, in order.
+    case joining(buffered: [(Publication, EncodedPush)], registered: Bool)
+    /// Delivering; `position` is the last publication the client has (nil before the first in a new stream).
+    case live(position: StreamPosition)
+}
+
+extension ClientSession: HubSubscriber {
+    /// Buffered publications a joining subscription may hold before the client counts as too slow.
+    static let joiningBufferLimit = 10_000
+
+    func subscribe(_ request: ClientCommand.Subscribe, identity: SessionIdentity, id: UInt64, reply: @escaping (ServerMessage) -> Void) {
+        let channel = request.channel
+        let fail = { (code: ErrorCode, message: String) in reply(.error(id: id, .init(code: code, message: message))) }
+        if let refusal = self.context.permissions.canSubscribe(to: channel, credentials: identity.credentials).refusal {
+            return reply(.error(id: id, refusal))
+        }
+        guard self.subscriptions[channel] == nil else { return fail(.alreadySubscribed, "already subscribed to \(channel)") }
+        guard self.subscriptions.count < self.context.limits.maxChannelsPerClient else {
+            return fail(.limitExceeded, "at most \(self.context.limits.maxChannelsPerClient) channels per client")
+        }
+        let options = self.context.configuration.namespace(of: channel)!.options
+        let hub = self.context.hub
+        let broker = self.context.broker
+        let retention = self.context.retention(for: options)
+        let maximum = self.context.limits.maxHistoryPerRequest
+        self.subscriptions[channel] = .joining(buffered: [], registered: false)
+
+        self.run({ try await hub.retain(channel) }) { [self] retained in
+            guard case .joining? = self.subscriptions[channel], !self.isClosed else {
+                if case .success = retained { hub.release(channel) }
+                return
+            }
+            if case .failure(let error) = retained {
+                self.subscriptions[channel] = nil
+                return fail(.unavailable, "subscribe failed: \(error)")
+            }
+            hub.shard(for: self.eventLoop).add(self, to: channel)
+            self.subscriptions[channel] = .joining(buffered: [], registered: true)
+            let since = request.since
+            self.run({ try await broker.history(of: channel, since: since, limit: since == nil ? 0 : maximum, retention: retention) }) { [self] history in
+                // Gone meanwhile: whoever removed it (the connection closing) also left the hub.
+                guard case .joining(let buffered, _)? = self.subscriptions[channel] else { return }
+                let result: ServerMessage.SubscribeResult
+                switch history {
+                case .failure(let error):
+                    self.subscriptions[channel] = nil
+                    self.leave(channel, identity: identity, announce: false)
+                    return fail(.unavailable, "subscribe failed: \(error)")
+                case .success(.publications(let publications, let current)):
+                    result = .init(epoch: current.epoch, offset: current.offset,
+                                   recovered: since == nil ? nil : true, publications: since == nil ? nil : publications)
+                case .success(.notRecoverable(let current)):
+                    result = .init(epoch: current.epoch, offset: current.offset, recovered: false, publications: [])
+                }
+                reply(.reply(id: id, .subscribe(result)))
+                let position = StreamPosition(offset: result.offset, epoch: result.epoch)
+                self.subscriptions[channel] = .live(position: position)
+                for (publication, encoded) in buffered { self.hubDeliver(publication, encoded: encoded) }
+                if options.presence || options.joinLeave { self.join(channel, identity: identity, options: options) }
+            }
+        }
+    }
+
+    /// Presence entry and join event, after the subscribe reply.
+    private func join(_ channel: String, identity: SessionIdentity, options: NamespaceOptions) {
+        let broker = self.context.broker
+        let info = identity.info
+        Task {
+            if options.presence { try? await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
+            if options.joinLeave { try? await broker.publishPresenceEvent(.join, client: info, channel: channel) }
+        }
+    }
+
+    /// Drops the hub registration (the caller removed the subscription) and announces the leave.
+    func leave(_ channel: String, identity: SessionIdentity?, announce: Bool = true) {
+        let hub = self.context.hub
+        hub.shard(for: self.eventLoop).remove(self, from: channel)
+        hub.release(channel)
+        guard announce, let identity, let options = self.context.configuration.namespace(of: channel)?.options,
+              options.presence || options.joinLeave else { return }
+        let broker = self.context.broker
+        let client = self.clientID
+        let info = identity.info
+        Task {
+            if options.presence { try? await broker.removePresence(client: client, from: channel) }
+            if options.joinLeave { try? await broker.publishPresenceEvent(.leave, client: info, channel: channel) }
+        }
+    }
+
+    /// Keeps this session's presence entries from expiring (the registry calls it periodically).
+    func refreshPresence() {
+        guard let identity = self.identity else { return }
+        let channels = self.subscriptions.keys.filter { self.context.configuration.namespace(of: $0)?.options.presence == true }
+        guard !channels.isEmpty else { return }
+        let broker = self.context.broker
+        let info = identity.info
+        Task {
+            for channel in channels { try? await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
+        }
+    }
+
+    // MARK: - HubSubscriber
+
+    func hubDeliver(_ publication: Publication, encoded: EncodedPush) {
+        switch self.subscriptions[publication.channel] {
+        case .joining(var buffered, let registered)?:
+            guard buffered.count < Self.joiningBufferLimit else {
+                return self.disconnect(.init(code: .slowConsumer, reason: "too many publications while subscribing"))
+            }
+            buffered.append((publication, encoded))
+            self.subscriptions[publication.channel] = .joining(buffered: buffered, registered: registered)
+        case .live(let position)?:
+            if publication.epoch == position.epoch {
+                // Already delivered (in the subscribe reply, or the buffer overlapped history).
+                guard publication.offset > position.offset else { return }
+                guard publication.offset == position.offset + 1 else {
+                    // The broker lost publications (an outage): only history can fill the gap. The client
+                    // resubscribes from its position and recovers.
+                    return self.dropSubscription(publication.channel, reason: "missed publications: resubscribe from your position to recover")
+                }
+            }
+            self.subscriptions[publication.channel] = .live(position: publication.position)
+            do {
+                try self.transport?.sendPush(encoded)
+            } catch {
+                self.transportClosed()
+            }
+        case nil:
+            return
+        }
+    }
+
+    func hubDeliverPresence(_ change: PresenceChange, client: ClientInfo, channel: String, encoded: EncodedPush) {
+        guard case .live? = self.subscriptions[channel],
+              self.context.configuration.namespace(of: channel)?.options.joinLeave == true else { return }
+        do {
+            try self.transport?.sendPush(encoded)
+        } catch {
+            self.transportClosed()
+        }
+    }
+
+    /// The server ends a subscription and says why (`unsubscribed` push).
+    func dropSubscription(_ channel: String, reason: String) {
+        guard self.subscriptions.removeValue(forKey: channel) != nil else { return }
+        self.leave(channel, identity: self.identity)
+        self.reply(.unsubscribed(.init(channel: channel, reason: reason)))
+    }
+}

@@ -1,0 +1,21 @@
+import NIOCore
+import SwitchboardProtocol
+
+/// What a ``ClientSession`` needs from the connection it runs on: a WebSocket or a Server-Sent Events
+/// stream. Every call happens on the session's event loop.
+protocol SessionTransport: AnyObject {
+    /// Queues one encoded server message for the client. Throws when the connection is gone or the client
+    /// stopped reading (the transport then closes it).
+    func send(_ json: ByteBuffer) throws
+    /// Queues a push encoded once for many recipients (transports may share framing across recipients).
+    func sendPush(_ push: EncodedPush) throws
+    /// Tells the client why and ends the connection.
+    func disconnect(_ disconnect: ServerMessage.Disconnect)
+    /// "websocket" or "sse", for metrics and logs.
+    var kind: TransportKind { get }
+}
+
+enum TransportKind: String, Sendable {
+    case webSocket = "websocket"
+    case sse
+}

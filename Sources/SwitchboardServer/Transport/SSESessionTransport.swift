@@ -1,0 +1,89 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import SwitchboardProtocol
+
+/// Runs a ``ClientSession`` over a Server-Sent Events response: every server message becomes an event whose
+/// `data` is the same JSON a WebSocket client gets; publications carry an `id` with every channel's
+/// position (``SSEEventID``), so `EventSource` resumes by itself.
+///
+/// Events are queued for the response writer; the queue is bounded in bytes like a WebSocket's outbound
+/// buffer, and a client that does not read is disconnected as a slow consumer.
+final class SSESessionTransport: SessionTransport, @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let events: AsyncStream<ByteBuffer>
+    private let continuation: AsyncStream<ByteBuffer>.Continuation
+    /// Bytes queued and not yet written to the socket; shared with the writer task.
+    private let queuedBytes = NIOLockedValueBox(0)
+    private let maximumQueuedBytes: Int
+    weak var session: ClientSession?
+    private var finished = false
+
+    init(eventLoop: any EventLoop, maximumQueuedBytes: Int) {
+        self.eventLoop = eventLoop
+        self.maximumQueuedBytes = maximumQueuedBytes
+        (self.events, self.continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+    }
+
+    var kind: TransportKind { .sse }
+
+    func send(_ json: ByteBuffer) throws {
+        try self.enqueue(Self.event(json, id: nil))
+    }
+
+    func sendPush(_ push: EncodedPush) throws {
+        // Called after the session recorded the publication's position: the id covers it.
+        try self.enqueue(Self.event(push.json, id: self.session.map { SSEEventID.encode($0.positions) }))
+    }
+
+    /// A comment line: keeps proxies from timing the stream out, and finds dead clients (the write fails).
+    func sendHeartbeat() {
+        try? self.enqueue(ByteBuffer(string: ": ping\n\n"))
+    }
+
+    func disconnect(_ disconnect: ServerMessage.Disconnect) {
+        try? self.enqueue(Self.event(ServerMessageEncoder.encode(.disconnect(disconnect)), id: nil), checkingLimit: false)
+        self.finish()
+    }
+
+    func finish() {
+        guard !self.finished else { return }
+        self.finished = true
+        self.continuation.finish()
+    }
+
+    /// The writer task wrote `count` bytes.
+    func wrote(_ count: Int) {
+        self.queuedBytes.withLockedValue { $0 -= count }
+    }
+
+    private func enqueue(_ event: ByteBuffer, checkingLimit: Bool = true) throws {
+        guard !self.finished else { throw SessionTransportClosed() }
+        let queued = self.queuedBytes.withLockedValue { queued -> Int in
+            queued += event.readableBytes
+            return queued
+        }
+        if checkingLimit, queued > self.maximumQueuedBytes {
+            self.session?.slowConsumer()
+            throw SessionTransportClosed()
+        }
+        self.continuation.yield(event)
+    }
+
+    /// `id: …` (optional) and `data: …` lines. The JSON is one line: JSONEncoder escapes newlines in strings.
+    static func event(_ json: ByteBuffer, id: String?) -> ByteBuffer {
+        var event = ByteBuffer()
+        event.reserveCapacity(json.readableBytes + (id?.utf8.count ?? 0) + 16)
+        if let id {
+            event.writeString("id: ")
+            event.writeString(id)
+            event.writeString("\n")
+        }
+        event.writeString("data: ")
+        event.writeImmutableBuffer(json)
+        event.writeString("\n\n")
+        return event
+    }
+}
+
+/// The connection is gone or over its limits; the session stops using it.
+struct SessionTransportClosed: Error {}

@@ -1,0 +1,86 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SwitchboardServer
+
+/// `switchboard serve`: a real-time node with embedded defaults (in-memory broker, demo page on `/`).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run a Switchboard real-time node (channels, history, presence, HTTP API, SSE, dashboard).",
+        discussion: "Reads --config (or SWITCHBOARD_CONFIG) and SWITCHBOARD_* environment variables; flags win. See README.md."
+    )
+
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default 8000).")
+    var port: Int?
+
+    @Option(help: "JSON config file.")
+    var config: String?
+
+    @Option(help: "Event-loop threads (default: one per available core).")
+    var threads: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        var configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration.load(file: self.config)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        if let host = self.host { configuration.host = host }
+        if let port = self.port { configuration.port = port }
+        let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "switchboard")
+        var developmentSecret: String?
+        if !configuration.auth.hasKeys {
+            let secret = Self.randomSecret()
+            configuration.auth.hmacSecrets = [secret]
+            developmentSecret = secret
+            logger.warning("No token keys configured: using a development HS256 secret. Do not use this in production.",
+                           metadata: ["secret": "\(secret)"])
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads ?? System.coreCount)
+        let server = try await RealtimeServer(configuration: configuration, eventLoopGroup: group, logger: logger,
+                                              developmentSecret: developmentSecret)
+        let services = ServiceGroup(configuration: .init(
+            services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            // Scripts and tests wait for this line.
+            while server.localAddress == nil { try await Task.sleep(for: .milliseconds(20)) }
+            let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
+            print("switchboard serving on \(scheme)://\(configuration.host):\(server.localAddress?.port ?? configuration.port)/")
+            if let developmentSecret { print("development secret: \(developmentSecret)") }
+            fflush(nil)
+            try await tasks.waitForAll()
+        }
+        try await group.shutdownGracefully()
+    }
+
+    /// 32 random bytes, base64url: a development secret nobody can guess.
+    static func randomSecret() -> String {
+        let key = SymmetricKey(size: .bits256)
+        return key.withUnsafeBytes { Data($0) }.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
