@@ -59,6 +59,8 @@ let package = Package(
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // HTTP1Channel and ResponseWriter: serving HTTP connections the WebSocket server hands over.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -67,6 +69,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                // HTTPParserError: a malformed request body is answered 400, not 500.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             resources: [.copy("Resources/public")]
         ),
@@ -104,6 +108,8 @@ let package = Package(
                 "AutobahnClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The HTTP handover tests answer plain HTTP with a tiny NIOHTTP1 responder.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -121,8 +127,10 @@ let package = Package(
                 "SwitchboardWebSocketNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
     ]

@@ -196,10 +196,19 @@ public struct WebSocketEngine {
     /// the payload (a client masks it, permessage-deflate compresses it); use ``send(_:payload:output:)``.
     public mutating func sendHeader(_ opcode: Opcode, payload: ByteBuffer, output: inout ByteBuffer) throws(WebSocketError) -> Bool {
         precondition(opcode == .text || opcode == .binary, "sendHeader(_:payload:output:) sends data messages")
-        guard self.state == .open else { throw .notOpen }
-        guard self.role == .server, self.compressor == nil || payload.readableBytes < self.compressionThreshold else { return false }
+        guard try self.sendsUnchanged(payloadLength: payload.readableBytes) else { return false }
         FrameEncoder.writeHeader(FrameHeader(opcode: opcode, payloadLength: payload.readableBytes), into: &output)
         return true
+    }
+
+    /// Whether a text or binary message of `payloadLength` bytes would go on the wire as one plain frame:
+    /// unmasked (a server) and uncompressed (no permessage-deflate, or a payload below the compression
+    /// threshold). Such a frame is the same on every connection, so a broadcast can encode it once with
+    /// ``FrameEncoder/writeFrame(_:payload:into:)`` and the transport can write those bytes for each
+    /// connection where this answers true. Throws when the connection no longer sends messages.
+    public func sendsUnchanged(payloadLength: Int) throws(WebSocketError) -> Bool {
+        guard self.state == .open else { throw .notOpen }
+        return self.role == .server && (self.compressor == nil || payloadLength < self.compressionThreshold)
     }
 
     /// Appends a ping frame (payload ≤ 125 bytes) to `output`.

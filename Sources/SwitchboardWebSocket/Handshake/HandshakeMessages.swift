@@ -28,6 +28,14 @@ public struct HandshakeRequest: Sendable, Hashable {
         guard let question = target.firstIndex(of: "?") else { return nil }
         return String(target[target.index(after: question)...])
     }
+
+    /// Whether the request asks to switch to WebSocket: its `Upgrade` field lists the token `websocket`,
+    /// compared ASCII case-insensitively (RFC 6455 §4.2.1 item 3). Only such a request is an opening
+    /// handshake, valid or not; any other request is plain HTTP, for a server that shares its port with
+    /// an HTTP application.
+    public var asksForWebSocketUpgrade: Bool {
+        HTTPGrammar.listContainsToken(headers.values(for: "Upgrade"), "websocket")
+    }
 }
 
 /// An HTTP/1.1 response head: the server's 101 or a rejection.

@@ -126,7 +126,7 @@ public enum ServerHandshake {
 
         // §4.2.1 item 3: "An |Upgrade| header field containing the value "websocket", treated as an
         // ASCII case-insensitive value."
-        guard HTTPGrammar.listContainsToken(headers.values(for: "Upgrade"), "websocket") else {
+        guard request.asksForWebSocketUpgrade else {
             return HandshakeRejection(.upgradeRequired, "missing Upgrade: websocket header")
         }
         // §4.2.1 item 4: "A |Connection| header field that includes the token "Upgrade", treated as an

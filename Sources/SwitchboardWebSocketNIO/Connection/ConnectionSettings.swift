@@ -10,15 +10,17 @@ final class ConnectionSettings: Sendable {
     let logger: Logger
     let maximumHandshakeSize: Int
     let handshakeTimeout: TimeAmount
-    /// Server only: what the handshake negotiates, the application's hook, the handler factory, and the
+    /// Server only: what the handshake negotiates, the application's hooks, the handler factory, and the
     /// registry shutdown uses.
     let serverHandshake: ServerHandshake.Configuration?
     let upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?
+    let httpHandover: WebSocketServer.HTTPHandover?
     let makeDelegate: (@Sendable (WebSocketUpgradeRequest?, any EventLoop) -> (any WebSocketEventLoopHandler)?)?
     let registry: ConnectionRegistry?
 
     init(server configuration: WebSocketServerConfiguration, logger: Logger, registry: ConnectionRegistry,
          upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?,
+         httpHandover: WebSocketServer.HTTPHandover?,
          makeDelegate: @escaping @Sendable (WebSocketUpgradeRequest?, any EventLoop) -> (any WebSocketEventLoopHandler)?) {
         self.role = .server
         self.configuration = configuration.connection
@@ -27,6 +29,7 @@ final class ConnectionSettings: Sendable {
         self.handshakeTimeout = configuration.handshakeTimeout
         self.serverHandshake = ServerHandshake.Configuration(subprotocols: configuration.subprotocols, deflate: configuration.connection.deflate)
         self.upgradeHook = upgradeHook
+        self.httpHandover = httpHandover
         self.makeDelegate = makeDelegate
         self.registry = registry
     }
@@ -39,6 +42,7 @@ final class ConnectionSettings: Sendable {
         self.handshakeTimeout = configuration.connectTimeout
         self.serverHandshake = nil
         self.upgradeHook = nil
+        self.httpHandover = nil
         self.makeDelegate = nil
         self.registry = nil
     }

@@ -26,6 +26,32 @@ extension WebSocketChannelHandler {
         if !self.inReadBatch { self.flushOutput(context: context) }
     }
 
+    /// Writes a frame encoded once for many connections as it is, when this connection would send exactly
+    /// those bytes; otherwise (permessage-deflate compresses this message) sends the message the usual way.
+    func send(_ prepared: WebSocketPreparedMessage) throws {
+        guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
+        let writesSharedFrame: Bool
+        do {
+            writesSharedFrame = try self.engine!.sendsUnchanged(payloadLength: prepared.payloadLength)
+        } catch {
+            throw WebSocketTransportError.connectionClosed
+        }
+        guard writesSharedFrame else {
+            try self.send(prepared.message)
+            return
+        }
+        try self.checkOutboundBudget(adding: prepared.frame.readableBytes, context: context)
+        // The shared bytes are queued as a write of their own, after what the batch has so far to keep the
+        // order; the flush sends them all with one writev, and the frame is never copied.
+        if self.output.readableBytes > 0 {
+            context.write(self.wrapOutboundOut(self.output), promise: nil)
+            self.output = ByteBuffer()
+        }
+        context.write(self.wrapOutboundOut(prepared.frame), promise: nil)
+        self.hasUnflushedWrites = true
+        if !self.inReadBatch { self.flushOutput(context: context) }
+    }
+
     func sendPing(_ data: ByteBuffer) throws {
         guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
         do {

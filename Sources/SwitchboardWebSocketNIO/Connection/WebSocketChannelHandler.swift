@@ -10,19 +10,25 @@ import SwitchboardWebSocket
 /// asks (inbound backpressure); a peer whose unread backlog passes the outbound limit is closed.
 final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    /// Only for a connection handed over to HTTP: the bytes read before the handover.
+    typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Where the connection is in its life.
     enum Phase {
-        /// Server: reading the client's upgrade request.
-        case awaitingRequest(HTTPHeadParser)
+        /// Server: reading the client's upgrade request. `earlierReads` keeps the reads of a head still
+        /// incomplete, only when an HTTP handover may need them (it gets every byte of a plain HTTP request).
+        case awaitingRequest(HTTPHeadParser, earlierReads: ByteBuffer)
         /// Client: our request is out; reading the server's response.
         case awaitingResponse(HTTPHeadParser, ClientHandshake, EventLoopPromise<Void>)
         /// Frames flow through ``engine``.
         case open
         /// The TCP connection is closed or closing; nothing more is processed.
         case closed
+        /// Server: the request was plain HTTP and the connection went to the server's HTTP handover; this
+        /// handler has left the pipeline.
+        case handedOver
     }
 
     /// Who paused reading; reading resumes when nobody holds it.
@@ -65,7 +71,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// A server-side handler: parses the upgrade request, asks the hook, answers, then runs the engine.
     init(server settings: ConnectionSettings, eventLoop: any EventLoop) {
         self.settings = settings
-        self.phase = .awaitingRequest(HTTPHeadParser(kind: .request, maximumSize: settings.maximumHandshakeSize))
+        self.phase = .awaitingRequest(HTTPHeadParser(kind: .request, maximumSize: settings.maximumHandshakeSize), earlierReads: ByteBuffer())
         self.eventLoop = eventLoop
     }
 
@@ -123,13 +129,20 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.inReadBatch = true
         self.heardFromPeer = true
         switch self.phase {
-        case .awaitingRequest(var parser):
+        case .awaitingRequest(var parser, var earlierReads):
             self.phase = .closed  // placeholder while the parser is mutated
+            let read = input  // shares the storage: parsing only moves the copy's reader index
             switch parser.parse(&input) {
             case .needMoreBytes:
-                self.phase = .awaitingRequest(parser)
+                if self.settings.httpHandover != nil { Self.keep(read, in: &earlierReads) }
+                self.phase = .awaitingRequest(parser, earlierReads: earlierReads)
                 return
             case .request(let request):
+                if let handover = self.settings.httpHandover, !request.asksForWebSocketUpgrade {
+                    Self.keep(read, in: &earlierReads)
+                    self.handOver(to: handover, receivedBytes: earlierReads, context: context)
+                    return
+                }
                 guard self.acceptUpgrade(request, context: context) else { return }
             case .failure(let rejection):
                 self.reject(rejection, context: context)
@@ -163,7 +176,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             }
         case .open:
             break
-        case .closed:
+        case .closed, .handedOver:
             return
         }
         self.processFrames(&input, context: context)
@@ -227,7 +240,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             switch self.phase {
             case .open: self.initiateClose(code: shutdown.code, reason: shutdown.reason)
             case .awaitingRequest, .awaitingResponse: context.close(promise: nil)
-            case .closed: break
+            case .closed, .handedOver: break
             }
             promise?.succeed()
         } else {

@@ -53,6 +53,20 @@ public final class WebSocketConnection: Sendable {
         }.get()
     }
 
+    /// Sends a message framed once for many connections (see ``WebSocketPreparedMessage``); waits while the
+    /// peer is not keeping up.
+    public func send(_ prepared: WebSocketPreparedMessage) async throws {
+        let handler = self.handler
+        try await self.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            do {
+                try handler.value.send(prepared)
+            } catch {
+                return handler.value.eventLoop.makeFailedFuture(error)
+            }
+            return handler.value.waitUntilWritable()
+        }.get()
+    }
+
     public func send(text: String) async throws {
         try await self.send(.text(text))
     }

@@ -48,6 +48,13 @@ public struct WebSocketEventLoopConnection {
         try self.handler.send(message)
     }
 
+    /// Queues a message framed once for many connections (a broadcast): its frame bytes are written as they
+    /// are, with no encoding or copy, unless permessage-deflate compresses the message on this connection.
+    /// Throws as sending a ``WebSocketMessage`` does.
+    public func send(_ prepared: WebSocketPreparedMessage) throws {
+        try self.handler.send(prepared)
+    }
+
     public func ping(_ data: ByteBuffer = ByteBuffer()) throws {
         try self.handler.sendPing(data)
     }

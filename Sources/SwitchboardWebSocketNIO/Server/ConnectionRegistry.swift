@@ -2,38 +2,71 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// The server's live connections, so shutdown can ask each to close and wait until all have.
+///
+/// Two kinds: WebSocket connections (and connections still in their opening handshake), which the
+/// WebSocket handler runs and ends; and connections handed over to the HTTP handover, which someone else
+/// runs but which shutdown must still close.
 final class ConnectionRegistry: Sendable {
     private struct State {
-        var channels: [ObjectIdentifier: any Channel] = [:]
+        var webSocketChannels: [ObjectIdentifier: any Channel] = [:]
+        var handedOverChannels: [ObjectIdentifier: any Channel] = [:]
         var drainWaiters: [EventLoopPromise<Void>] = []
+
+        var isEmpty: Bool { self.webSocketChannels.isEmpty && self.handedOverChannels.isEmpty }
+
+        /// The waiters to succeed now that the last connection is gone (none while some remain).
+        mutating func takeDrainWaitersIfEmpty() -> [EventLoopPromise<Void>] {
+            guard self.isEmpty else { return [] }
+            defer { self.drainWaiters.removeAll() }
+            return self.drainWaiters
+        }
     }
 
     private let state = NIOLockedValueBox(State())
 
     func add(_ channel: any Channel) {
-        self.state.withLockedValue { $0.channels[ObjectIdentifier(channel)] = channel }
+        self.state.withLockedValue { $0.webSocketChannels[ObjectIdentifier(channel)] = channel }
     }
 
     /// Called by the connection's handler when its channel goes inactive (no per-channel callback to keep).
+    /// A connection handed over is not touched: it stays registered until its channel closes.
     func remove(_ channel: any Channel) {
-        let waiters: [EventLoopPromise<Void>] = self.state.withLockedValue { state in
-            state.channels[ObjectIdentifier(channel)] = nil
-            guard state.channels.isEmpty else { return [] }
-            defer { state.drainWaiters.removeAll() }
-            return state.drainWaiters
+        let waiters = self.state.withLockedValue { state in
+            state.webSocketChannels[ObjectIdentifier(channel)] = nil
+            return state.takeDrainWaitersIfEmpty()
         }
         for waiter in waiters { waiter.succeed() }
     }
 
-    var count: Int { self.state.withLockedValue { $0.channels.count } }
+    /// Moves `channel` to the handed-over connections until it closes. Handed-over connections are rare
+    /// next to idle WebSocket connections, so a close callback each is affordable.
+    func handOver(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        self.state.withLockedValue { state in
+            state.webSocketChannels[id] = nil
+            state.handedOverChannels[id] = channel
+        }
+        channel.closeFuture.whenComplete { _ in
+            let waiters = self.state.withLockedValue { state in
+                state.handedOverChannels[id] = nil
+                return state.takeDrainWaitersIfEmpty()
+            }
+            for waiter in waiters { waiter.succeed() }
+        }
+    }
 
-    var channels: [any Channel] { self.state.withLockedValue { Array($0.channels.values) } }
+    /// WebSocket connections, including those still in their opening handshake.
+    var count: Int { self.state.withLockedValue { $0.webSocketChannels.count } }
 
-    /// Completes when no connection is left.
+    var webSocketChannels: [any Channel] { self.state.withLockedValue { Array($0.webSocketChannels.values) } }
+
+    var handedOverChannels: [any Channel] { self.state.withLockedValue { Array($0.handedOverChannels.values) } }
+
+    /// Completes when no connection of either kind is left.
     func drained(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         let empty = self.state.withLockedValue { state -> Bool in
-            if state.channels.isEmpty { return true }
+            if state.isEmpty { return true }
             state.drainWaiters.append(promise)
             return false
         }

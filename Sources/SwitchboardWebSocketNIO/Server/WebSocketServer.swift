@@ -7,6 +7,9 @@ import SwitchboardWebSocket
 
 /// A WebSocket server: HTTP/1.1 upgrade, optional TLS, one handler per connection, graceful shutdown.
 ///
+/// With an ``HTTPHandover`` it shares its port with an HTTP application: requests that do not ask for a
+/// WebSocket upgrade are handed to it.
+///
 /// ```swift
 /// let server = WebSocketServer(configuration: .init(port: 9001)) { connection in
 ///     for await message in connection.inbound { try await connection.send(message) }
@@ -22,10 +25,32 @@ public final class WebSocketServer: Sendable {
         case eventLoop(@Sendable (WebSocketUpgradeRequest?) -> any WebSocketEventLoopHandler)
     }
 
+    /// Takes over a connection whose first request is plain HTTP rather than a WebSocket upgrade, so that
+    /// one port serves both the WebSocket endpoint and an HTTP application.
+    ///
+    /// Called on the connection's event loop once the first request head is complete and its `Upgrade`
+    /// field does not list `websocket` (see `HandshakeRequest.asksForWebSocketUpgrade`). The handshake
+    /// timeout is cancelled by then, and the TLS handler, if any, stays first in the pipeline. Install the
+    /// HTTP handlers with `channel.pipeline.syncOperations` before returning. When the hook returns, the
+    /// transport passes every byte read so far to the handlers behind it — the request head exactly as
+    /// received, then whatever followed it (a body, pipelined requests) — as one `ByteBuffer` read and a
+    /// read-complete, and leaves the pipeline; later reads go straight to the new handlers. Throwing closes
+    /// the connection.
+    ///
+    /// The transport passes the bytes on itself, from its own place in the pipeline, because re-firing
+    /// them from the pipeline's head would run already-decrypted bytes through the TLS handler again.
+    ///
+    /// Upgrade attempts, valid or not, stay WebSocket's (a bad one gets the handshake's precise 400, 405 or
+    /// 426), and so do heads the server's parser refuses (400, or 431 past
+    /// ``WebSocketServerConfiguration/maximumHandshakeSize``, which therefore bounds HTTP heads too).
+    /// ``shutdown(code:reason:gracePeriod:)`` still closes handed-over connections.
+    public typealias HTTPHandover = @Sendable (_ channel: any Channel) throws -> Void
+
     public let configuration: WebSocketServerConfiguration
     private let group: any EventLoopGroup
     private let logger: Logger
     private let upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?
+    private let httpHandover: HTTPHandover?
     private let handler: Handler
     private let registry = ConnectionRegistry()
     private let listener = NIOLockedValueBox<(any Channel)?>(nil)
@@ -33,14 +58,18 @@ public final class WebSocketServer: Sendable {
     /// - Parameters:
     ///   - upgradeHook: sees every valid upgrade request (path, query, headers, peer) before it is accepted;
     ///     reject to answer with an HTTP status (authentication, Origin checks, routing).
+    ///   - httpHandover: takes connections whose request is not a WebSocket upgrade (see ``HTTPHandover``);
+    ///     nil refuses them as failed handshakes (426 Upgrade Required for a GET, 405 for other methods).
     public init(configuration: WebSocketServerConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger = Logger(label: "switchboard.websocket.server"),
                 upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
+                httpHandover: HTTPHandover? = nil,
                 handler: Handler) {
         self.configuration = configuration
         self.group = eventLoopGroup
         self.logger = logger
         self.upgradeHook = upgradeHook
+        self.httpHandover = httpHandover
         self.handler = handler
     }
 
@@ -48,15 +77,17 @@ public final class WebSocketServer: Sendable {
     public convenience init(configuration: WebSocketServerConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                             logger: Logger = Logger(label: "switchboard.websocket.server"),
                             upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
+                            httpHandover: HTTPHandover? = nil,
                             handler: @escaping @Sendable (WebSocketConnection) async -> Void) {
         self.init(configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger, upgradeHook: upgradeHook,
-                  handler: .async(handler))
+                  httpHandover: httpHandover, handler: .async(handler))
     }
 
     /// The address the server listens on, once started.
     public var localAddress: SocketAddress? { self.listener.withLockedValue { $0?.localAddress } }
 
-    /// Connections currently open.
+    /// WebSocket connections currently open, including those still in their opening handshake (connections
+    /// handed to the ``HTTPHandover`` are not counted).
     public var connectionCount: Int { self.registry.count }
 
     /// Binds and starts accepting connections.
@@ -64,7 +95,7 @@ public final class WebSocketServer: Sendable {
         let configuration = self.configuration
         let settings = ConnectionSettings(
             server: configuration, logger: self.logger, registry: self.registry, upgradeHook: self.upgradeHook,
-            makeDelegate: Self.delegateFactory(for: self.handler, inboundBufferSize: configuration.connection.inboundBufferSize))
+            httpHandover: self.httpHandover, makeDelegate: Self.delegateFactory(for: self.handler, inboundBufferSize: configuration.connection.inboundBufferSize))
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: Int32(configuration.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -94,6 +125,10 @@ public final class WebSocketServer: Sendable {
 
     /// Stops accepting, sends every connection a close frame (1001 by default), waits up to `gracePeriod`
     /// for them to finish closing, then drops whatever is left.
+    ///
+    /// Connections handed to the ``HTTPHandover`` get NIO's `ChannelShouldQuiesceEvent` instead (HTTP
+    /// servers on NIO close an idle keep-alive connection on it, and a busy one after its response) and are
+    /// closed with the rest when the grace period ends.
     public func shutdown(code: CloseCode = .goingAway, reason: String = "server shutting down", gracePeriod: TimeAmount = .seconds(10)) async {
         let listener = self.listener.withLockedValue { channel -> (any Channel)? in
             defer { channel = nil }
@@ -101,8 +136,11 @@ public final class WebSocketServer: Sendable {
         }
         try? await listener?.close()
         let event = GracefulShutdownEvent(code: code, reason: reason)
-        for channel in self.registry.channels {
+        for channel in self.registry.webSocketChannels {
             channel.triggerUserOutboundEvent(event, promise: nil)
+        }
+        for channel in self.registry.handedOverChannels {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
         let eventLoop = self.group.next()
         let deadline = eventLoop.scheduleTask(in: gracePeriod) {}
@@ -113,7 +151,7 @@ public final class WebSocketServer: Sendable {
         deadline.futureResult.whenComplete { _ in first.succeed() }
         try? await first.futureResult.get()
         deadline.cancel()
-        for channel in self.registry.channels {
+        for channel in self.registry.webSocketChannels + self.registry.handedOverChannels {
             channel.close(promise: nil)
         }
         try? await self.registry.drained(on: eventLoop).get()

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SwitchboardWebSocket
 
 /// A bare TCP client for tests that must speak to the server byte by byte: malformed handshakes, frames
@@ -23,17 +24,28 @@ final class RawConnection: Sendable {
     }
 
     /// Connects to `127.0.0.1:port`; a small `receiveBufferSize` (`SO_RCVBUF`) makes a peer that stops
-    /// reading push back sooner.
-    static func connect(port: Int, receiveBufferSize: Int? = nil) async throws -> RawConnection {
+    /// reading push back sooner; `tls` speaks TLS (the bytes kept are the decrypted ones); `noDelay` sends
+    /// each write at once (`TCP_NODELAY`), so that small writes reach the server as separate reads.
+    static func connect(port: Int, receiveBufferSize: Int? = nil, tls: TLSConfiguration? = nil,
+                        noDelay: Bool = false) async throws -> RawConnection {
         let state = NIOLockedValueBox(State())
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(2))
         if let receiveBufferSize {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
         }
+        if noDelay {
+            bootstrap = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
+        }
+        let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
         let channel = try await bootstrap
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(state: state)) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(Collector(state: state))
+                }
             }
             .connect(host: "127.0.0.1", port: port)
             .get()

@@ -53,6 +53,18 @@ struct RawHTTPResponse: Sendable {
         return RawHTTPResponse(status: status, headers: headers, body: "")
     }
 
+    /// Takes a complete response with a `Content-Length` body off the front of `buffer` (a keep-alive
+    /// connection: the server does not close after it); nothing is consumed until all of it arrived.
+    @Sendable static func parseWithContentLength(_ buffer: inout ByteBuffer) -> RawHTTPResponse? {
+        var rest = buffer
+        guard var response = parseHead(&rest) else { return nil }
+        let length = response.header("Content-Length").flatMap { Int($0) } ?? 0
+        guard let body = rest.readString(length: length) else { return nil }
+        response.body = body
+        buffer = rest
+        return response
+    }
+
     /// A whole response: the head and everything after it as the body (read after the server closed).
     static func parse(_ buffer: ByteBuffer) -> RawHTTPResponse? {
         var buffer = buffer

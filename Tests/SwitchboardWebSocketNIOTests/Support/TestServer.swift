@@ -8,13 +8,14 @@ import SwitchboardWebSocket
 func withServer<Result>(
     configuration: WebSocketServerConfiguration = WebSocketServerConfiguration(),
     upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
+    httpHandover: WebSocketServer.HTTPHandover? = nil,
     handler: WebSocketServer.Handler,
     _ body: (WebSocketServer, String) async throws -> Result
 ) async throws -> Result {
     var configuration = configuration
     configuration.host = "127.0.0.1"
     configuration.port = 0
-    let server = WebSocketServer(configuration: configuration, upgradeHook: upgradeHook, handler: handler)
+    let server = WebSocketServer(configuration: configuration, upgradeHook: upgradeHook, httpHandover: httpHandover, handler: handler)
     try await server.start()
     let scheme = configuration.tls == nil ? "ws" : "wss"
     let url = "\(scheme)://127.0.0.1:\(server.localAddress!.port!)"

@@ -200,6 +200,25 @@ import Testing
         try closed.close(output: &untouched)
         #expect(throws: WebSocketError.notOpen) { try closed.sendHeader(.text, payload: payload, output: &untouched) }
     }
+
+    /// The question a broadcast asks before writing a frame it encoded once: the same answers as
+    /// `sendHeader`, without writing anything.
+    @Test func sendsUnchangedAnswersLikeSendHeader() throws {
+        let server = WebSocketEngine(role: .server)
+        let client = WebSocketEngine(role: .client, maskingKeySource: CountingKeySource())
+        let deflating = WebSocketEngine(role: .server, deflate: PerMessageDeflateParameters(),
+                                        deflateConfiguration: PerMessageDeflateConfiguration(compressionThreshold: 128))
+        #expect(try server.sendsUnchanged(payloadLength: 70_000))
+        #expect(try server.sendsUnchanged(payloadLength: 0))
+        #expect(try !client.sendsUnchanged(payloadLength: 10))
+        #expect(try !deflating.sendsUnchanged(payloadLength: 128))
+        #expect(try deflating.sendsUnchanged(payloadLength: 127))
+
+        var closed = WebSocketEngine(role: .server)
+        var output = ByteBuffer()
+        try closed.close(output: &output)
+        #expect(throws: WebSocketError.notOpen) { try closed.sendsUnchanged(payloadLength: 1) }
+    }
 }
 
 @Suite struct WebSocketEngineRoundTripTests {

@@ -88,6 +88,19 @@ import Testing
         #expect(rejection(handshakeRequest(replacing: "Upgrade", with: nil))?.reason == "missing Upgrade: websocket header")
     }
 
+    /// What a server sharing its port with HTTP uses to tell an opening handshake (valid or not) from a
+    /// plain request: the `websocket` token in `Upgrade`, in any case, alone or in a list.
+    @Test func onlyAnUpgradeFieldListingWebSocketAsksForTheUpgrade() {
+        for value in ["websocket", "WebSocket", "h2c, websocket", " WEBSOCKET ,h2c"] {
+            #expect(handshakeRequest(replacing: "Upgrade", with: value).asksForWebSocketUpgrade, "Upgrade: \(value)")
+        }
+        for value in [nil, "h2c", "websocket2", "web socket", ""] as [String?] {
+            #expect(!handshakeRequest(replacing: "Upgrade", with: value).asksForWebSocketUpgrade, "Upgrade: \(value ?? "absent")")
+        }
+        // A broken handshake still asks for the upgrade: it gets the handshake's precise rejection.
+        #expect(handshakeRequest(method: "POST", versionMinor: 0).asksForWebSocketUpgrade)
+    }
+
     @Test func missingConnectionUpgradeIs400() {
         for value in [nil, "keep-alive", "upgraded", ""] as [String?] {
             #expect(rejection(handshakeRequest(replacing: "Connection", with: value))?.status == 400,

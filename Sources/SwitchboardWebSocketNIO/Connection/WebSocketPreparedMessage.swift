@@ -1,0 +1,45 @@
+import NIOCore
+import SwitchboardWebSocket
+
+/// A text or binary message framed once for many recipients: the broadcast path.
+///
+/// The server's frame for the message (one unmasked, uncompressed frame) is encoded when the value is
+/// made. Sending it on a connection without permessage-deflate writes those same bytes — no encoding and no
+/// copy per recipient — so a publication to 10,000 subscribers is framed once. A connection with
+/// permessage-deflate has a compression context of its own and compresses the message itself, unless the
+/// message is below its compression threshold (then it too writes the shared frame).
+///
+/// ```swift
+/// let prepared = WebSocketPreparedMessage(.text(json))
+/// for subscriber in subscribers {           // NIOLoopBound<WebSocketEventLoopConnection>
+///     subscriber.eventLoop.execute { try? subscriber.value.send(prepared) }
+/// }
+/// ```
+///
+/// Immutable and `Sendable`: one value may be sent from every event loop at once.
+public struct WebSocketPreparedMessage: Sendable {
+    /// Text or binary.
+    public let kind: WebSocketMessage.Kind
+    /// The whole frame: its header, then the payload unchanged.
+    let frame: ByteBuffer
+    /// Where the payload starts in ``frame``, counted from its reader index.
+    private let headerLength: Int
+
+    /// Encodes `message`'s frame; text must be valid UTF-8 (as for any send).
+    public init(_ message: WebSocketMessage) {
+        let header = FrameHeader(opcode: message.opcode, payloadLength: message.data.readableBytes)
+        var frame = ByteBufferAllocator().buffer(capacity: header.encodedSize + message.data.readableBytes)
+        FrameEncoder.writeFrame(header, payload: message.data, into: &frame)
+        self.kind = message.kind
+        self.frame = frame
+        self.headerLength = header.encodedSize
+    }
+
+    /// The payload's length in bytes.
+    public var payloadLength: Int { self.frame.readableBytes - self.headerLength }
+
+    /// The message itself; its payload is a view into the frame, so keeping both costs no extra memory.
+    public var message: WebSocketMessage {
+        WebSocketMessage(kind: self.kind, data: self.frame.getSlice(at: self.frame.readerIndex + self.headerLength, length: self.payloadLength)!)
+    }
+}

@@ -1,0 +1,227 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import Testing
+import SwitchboardWebSocket
+@testable import SwitchboardWebSocketNIO
+
+/// One port for WebSocket and plain HTTP: requests that do not ask for the upgrade go to the HTTP handover
+/// with every byte read so far, however the head and body were split, and upgrades keep working beside them.
+@Suite struct HTTPHandoverEndToEndTests {
+    /// Answers each request with `200` and a body naming its method, target and body.
+    final class EchoResponder: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private var head: HTTPRequestHead?
+        private var body = ByteBuffer()
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch self.unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                self.body.clear()
+            case .body(var chunk):
+                self.body.writeBuffer(&chunk)
+            case .end:
+                guard let head = self.head else { return }
+                let text = "\(head.method) \(head.uri) \(String(buffer: self.body))"
+                var headers = HTTPHeaders([("Content-Length", "\(text.utf8.count)")])
+                if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+
+    /// The handover a server with an HTTP application would install: NIOHTTP1's server pipeline and a
+    /// responder. `quiescing: false` leaves out the handler that closes idle connections on shutdown.
+    static func tinyHTTPServer(quiescing: Bool = true) -> WebSocketServer.HTTPHandover {
+        { channel in
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: quiescing)
+            try channel.pipeline.syncOperations.addHandler(EchoResponder())
+        }
+    }
+
+    private func connect(_ server: WebSocketServer, noDelay: Bool = false) async throws -> RawConnection {
+        try await RawConnection.connect(port: server.localAddress!.port!, noDelay: noDelay)
+    }
+
+    private func response(on raw: RawConnection) async throws -> RawHTTPResponse {
+        guard let response = try await raw.receive(RawHTTPResponse.parseWithContentLength) else {
+            throw TestFailure("the connection ended before a whole response arrived")
+        }
+        return response
+    }
+
+    @Test func aGetIsHandedOverAndAnswered() async throws {
+        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+            let raw = try await connect(server)
+            defer { Task { await raw.close() } }
+            try await raw.write("GET /health?verbose=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let answer = try await response(on: raw)
+            #expect(answer.status == 200)
+            #expect(answer.body == "GET /health?verbose=1 ")
+            // Handed over: no longer a WebSocket connection of this server.
+            #expect(await eventually { server.connectionCount == 0 })
+        }
+    }
+
+    @Test func aPostWhoseBodyArrivesInSeveralWritesIsAnswered() async throws {
+        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+            let raw = try await connect(server, noDelay: true)
+            defer { Task { await raw.close() } }
+            // The first write ends inside the body: the bytes after the head must reach the HTTP handlers too.
+            try await raw.write("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 26\r\n\r\nabcdefgh")
+            try await Task.sleep(for: .milliseconds(20))
+            try await raw.write("ijklmnopq")
+            try await Task.sleep(for: .milliseconds(20))
+            try await raw.write("rstuvwxyz")
+            let answer = try await response(on: raw)
+            #expect(answer.status == 200)
+            #expect(answer.body == "POST /echo abcdefghijklmnopqrstuvwxyz")
+        }
+    }
+
+    @Test func aHeadSplitByteByByteIsAnswered() async throws {
+        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+            let raw = try await connect(server, noDelay: true)
+            defer { Task { await raw.close() } }
+            let request = "POST /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\nbody"
+            for byte in request.utf8 { try await raw.write([byte]) }
+            let answer = try await response(on: raw)
+            #expect(answer.body == "POST /slow body")
+        }
+    }
+
+    @Test func pipelinedRequestsInOneWriteAreAllAnsweredInOrder() async throws {
+        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+            let raw = try await connect(server)
+            defer { Task { await raw.close() } }
+            try await raw.write("GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
+                + "POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"
+                + "GET /three HTTP/1.1\r\nHost: a\r\n\r\n")
+            var bodies: [String] = []
+            for _ in 0..<3 { bodies.append(try await response(on: raw).body) }
+            #expect(bodies == ["GET /one ", "POST /two xyz", "GET /three "])
+        }
+    }
+
+    /// The handshake timeout is for WebSocket handshakes: a handed-over keep-alive connection outlives it.
+    @Test func aKeepAliveConnectionOutlivesTheHandshakeTimeout() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.handshakeTimeout = .milliseconds(200)
+        try await withServer(configuration: configuration, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+            let raw = try await connect(server)
+            defer { Task { await raw.close() } }
+            try await raw.write("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await response(on: raw).body == "GET /first ")
+            try await Task.sleep(for: .milliseconds(500))
+            try await raw.write("GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await response(on: raw).body == "GET /second ")
+        }
+    }
+
+    @Test func webSocketUpgradesOnTheSameServerStillWork() async throws {
+        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, url in
+            let connection = try await WebSocketClient.connect(to: url + "/ws")
+            // Dropping the inbound sequence would close the connection (1001): keep it until the end.
+            let inbound = connection.inbound.makeAsyncIterator()
+            try await connection.send(.text("still WebSocket"))
+            #expect(await inbound.next() == .text("still WebSocket"))
+            #expect(server.connectionCount == 1)
+
+            // HTTP beside it.
+            let raw = try await connect(server)
+            try await raw.write("GET /beside HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await response(on: raw).body == "GET /beside ")
+            await raw.close()
+            #expect(await connection.close().code == .normalClosure)
+            withExtendedLifetime(inbound) {}
+        }
+    }
+
+    /// A request that asks for the upgrade stays WebSocket's even when it is broken, so it gets the
+    /// handshake's precise answer rather than whatever the HTTP application says.
+    @Test func aBrokenUpgradeGetsTheHandshakeRejectionNotTheHandover() async throws {
+        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+            let raw = try await connect(server)
+            try await raw.write(RawHTTP.upgradeRequest(omitting: ["Sec-WebSocket-Key"]))
+            let response = RawHTTPResponse.parse(try await raw.readToEnd())
+            #expect(response?.status == 400)
+            #expect(response?.body.contains("Sec-WebSocket-Key") == true)
+        }
+    }
+
+    @Test func withoutAHandoverAPlainGetIsStillRefused() async throws {
+        try await withServer(handler: asyncEcho) { server, _ in
+            let raw = try await connect(server)
+            try await raw.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let response = RawHTTPResponse.parse(try await raw.readToEnd())
+            #expect(response?.status == 426)
+        }
+    }
+
+    @Test func aThrowingHandoverClosesTheConnection() async throws {
+        struct Refused: Error {}
+        try await withServer(httpHandover: { _ in throw Refused() }, handler: asyncEcho) { server, _ in
+            let raw = try await connect(server)
+            try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await raw.readToEnd().readableBytes == 0)
+        }
+    }
+
+    /// With TLS the handed-over bytes are plaintext already: they must reach the HTTP handlers without
+    /// passing through the TLS handler a second time.
+    @Test func overTLSTheHandedOverRequestIsAnswered() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.tls = try TestCertificates.serverContext()
+        try await withServer(configuration: configuration, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, url in
+            let raw = try await RawConnection.connect(port: server.localAddress!.port!, tls: try TestCertificates.trustingClientConfiguration())
+            defer { Task { await raw.close() } }
+            try await raw.write("POST /secure HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nsecret")
+            #expect(try await response(on: raw).body == "POST /secure secret")
+            try await raw.write("GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await response(on: raw).body == "GET /again ")
+
+            var client = WebSocketClientConfiguration()
+            client.tls = try TestCertificates.trustingClientConfiguration()
+            let connection = try await WebSocketClient.connect(to: url, configuration: client)
+            let inbound = connection.inbound.makeAsyncIterator()
+            try await connection.send(.text("wss beside https"))
+            #expect(await inbound.next() == .text("wss beside https"))
+            #expect(await connection.close().code == .normalClosure)
+            withExtendedLifetime(inbound) {}
+        }
+    }
+
+    /// Shutdown asks handed-over connections to quiesce: an idle keep-alive connection closes at once, so
+    /// shutdown does not wait out its grace period.
+    @Test func shutdownClosesAnIdleKeepAliveConnectionPromptly() async throws {
+        let server = WebSocketServer(configuration: WebSocketServerConfiguration(), httpHandover: Self.tinyHTTPServer(), handler: asyncEcho)
+        try await server.start()
+        let raw = try await connect(server)
+        try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        _ = try await response(on: raw)
+        let started = ContinuousClock.now
+        try await withTimeout(.seconds(6), "shutdown") { await server.shutdown(gracePeriod: .seconds(5)) }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        try await raw.readToEnd()
+    }
+
+    /// HTTP handlers that ignore the quiesce event are closed when the grace period ends.
+    @Test func shutdownClosesHandedOverConnectionsThatIgnoreQuiescingAfterTheGracePeriod() async throws {
+        let server = WebSocketServer(configuration: WebSocketServerConfiguration(),
+                                     httpHandover: Self.tinyHTTPServer(quiescing: false), handler: asyncEcho)
+        try await server.start()
+        let raw = try await connect(server)
+        try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        _ = try await response(on: raw)
+        let started = ContinuousClock.now
+        try await withTimeout(.seconds(6), "shutdown") { await server.shutdown(gracePeriod: .milliseconds(300)) }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(2), "shutdown took \(elapsed)")
+        try await raw.readToEnd()
+    }
+}
