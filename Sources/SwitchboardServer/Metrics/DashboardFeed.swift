@@ -38,6 +38,10 @@ public final class DashboardFeed: Sendable {
     /// How many unread events a stream holds before it drops the oldest.
     static let streamBuffer = 16
 
+    /// - Parameters:
+    ///   - stats: the totals to sample (``ServerMetrics/stats``).
+    ///   - capacity: samples kept for a new page's history; 300 is five minutes at one a second.
+    ///   - maxSubscribers: open streams beyond this are refused.
     public init(stats: ServerStats, capacity: Int = 300, maxSubscribers: Int = 100) {
         self.stats = stats
         self.maxSubscribers = maxSubscribers

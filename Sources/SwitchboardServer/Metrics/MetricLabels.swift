@@ -10,7 +10,9 @@ extension ServerMetrics {
         /// The label value.
         public let description: String
 
+        /// A WebSocket connection.
         public static let webSocket = Transport(index: 0, description: "websocket")
+        /// A Server-Sent Events stream (the fallback transport).
         public static let sse = Transport(index: 1, description: "sse")
         static let all: [Transport] = [.webSocket, .sse]
 
@@ -21,6 +23,7 @@ extension ServerMetrics {
     /// Who published: the `source` label of `switchboard_publications_total`.
     public struct PublicationSource: Sendable, Hashable, CustomStringConvertible {
         let index: Int
+        /// The label value.
         public let description: String
 
         /// A client's `publish` command.
@@ -37,6 +40,7 @@ extension ServerMetrics {
     /// `switchboard_refused_connections_total`.
     public struct RefusalReason: Sendable, Hashable, CustomStringConvertible {
         let index: Int
+        /// The label value.
         public let description: String
 
         /// The node's `maxConnections` (503).

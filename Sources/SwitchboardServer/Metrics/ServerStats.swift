@@ -21,6 +21,7 @@ public final class ServerStats: Sendable {
     let publications = ManagedAtomic(0)
     let slowConsumerDisconnects = ManagedAtomic(0)
 
+    /// Zero totals; uptime counts from `startedAt`.
     public init(startedAt: ContinuousClock.Instant = .now) {
         self.startedAt = startedAt
     }
@@ -59,8 +60,9 @@ public final class ServerStats: Sendable {
         public var messagesIn: Int
         /// Messages written to clients, since the start.
         public var messagesOut: Int
-        /// Bytes of those messages (payload as sent or received, not counting framing).
+        /// Bytes of the messages received (payloads, not counting framing), since the start.
         public var bytesIn: Int
+        /// Bytes of the messages written, since the start.
         public var bytesOut: Int
         /// Publications accepted, from clients and the HTTP API, since the start.
         public var publications: Int

@@ -58,6 +58,7 @@ public struct StatsSampler: Sendable {
     private var oldest = 0
     private var previous: ServerStats.Snapshot?
 
+    /// An empty sampler that keeps the newest `capacity` samples.
     public init(capacity: Int = 300) {
         precondition(capacity >= 1, "a sampler keeps at least one sample")
         self.capacity = capacity
