@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Already in the graph through Hummingbird, which re-exports only some of its types.
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         // Lock-free counters on the hot path; Synchronization.Atomic would need macOS 15.
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
     ],
@@ -74,6 +76,7 @@ let package = Package(
                 // HTTPParserError: a malformed request body is answered 400, not 500.
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             resources: [.copy("Resources/public")]
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -21,6 +22,15 @@ public final class RealtimeServer: Service, Sendable {
     let limiter: ConnectionLimiter
     private let webSocketServer: WebSocketServer
     private let logger: Logger
+    private let state = NIOLockedValueBox(Lifecycle.created)
+    private let startedAt = NIODeadline.now()
+
+    private enum Lifecycle {
+        case created, serving, draining
+    }
+
+    /// The node's version, reported by `/api/info`.
+    public static let version = "0.3.0"
 
     /// - Parameters:
     ///   - broker: where channels live; the embedded ``MemoryBroker`` when nil.
@@ -46,7 +56,8 @@ public final class RealtimeServer: Service, Sendable {
         let path = configuration.webSocketPath
 
         var transport = WebSocketServerConfiguration(host: configuration.host, port: configuration.port)
-        transport.connection.limits = WebSocketLimits(maximumMessageSize: configuration.limits.maxMessageSize)
+        transport.connection.limits = WebSocketLimits(maximumFrameSize: configuration.limits.maxMessageSize,
+                                                           maximumMessageSize: configuration.limits.maxMessageSize)
         // Every client of a channel gets the same frame bytes (encode once); per-connection compression
         // contexts would make each copy different.
         transport.connection.deflate = nil
@@ -55,14 +66,22 @@ public final class RealtimeServer: Service, Sendable {
         transport.connection.maximumOutboundBufferSize = configuration.limits.maxOutboundBytes
         transport.tls = try Self.makeTLSContext(configuration)
 
+        // Filled in below: the router's closures need `self`, which exists only once every property is set.
+        let infoSource = NIOLockedValueBox<(@Sendable () -> ServerInfo)?>(nil)
+        let readySource = NIOLockedValueBox<(@Sendable () -> Bool)?>(nil)
+        let router = HTTPSurface.makeRouter(context: context, limiter: limiter, origins: origins,
+                                            ready: { readySource.withLockedValue { $0?() } ?? false },
+                                            stats: { infoSource.withLockedValue { $0?() }! })
+        let bridge = HummingbirdBridge(responder: router.buildResponder(), serverName: "switchboard", logger: logger)
+
         self.webSocketServer = WebSocketServer(
             configuration: transport, eventLoopGroup: eventLoopGroup, logger: logger,
             upgradeHook: { request in
                 guard request.path == path || request.path.hasPrefix(path + "?") else {
                     return .reject(status: 404, reason: "no WebSocket endpoint at \(request.path); use \(path)")
                 }
-                if case .refuse(let reason) = origins.decide(origin: request.headers.first(name: "origin"),
-                                                              host: request.headers.first(name: "host")) {
+                if case .refuse(let reason) = origins.decide(origin: request.headers.first("origin"),
+                                                              host: request.headers.first("host")) {
                     return .reject(status: 403, reason: reason)
                 }
                 switch limiter.acquire(ip: request.remoteAddress?.ipAddress ?? "unknown") {
@@ -72,8 +91,22 @@ public final class RealtimeServer: Service, Sendable {
                     return .reject(status: refusal.httpStatus, reason: refusal.reason)
                 }
             },
+            httpHandover: bridge.handover,
             handler: .eventLoop { _ in WebSocketSessionHandler(context: context) }
         )
+        infoSource.withLockedValue { $0 = { [unowned self] in self.info } }
+        readySource.withLockedValue { $0 = { [unowned self] in self.isReady } }
+    }
+
+    /// Listening, broker started, not draining: what `/health` reports.
+    public var isReady: Bool {
+        self.state.withLockedValue { if case .serving = $0 { true } else { false } }
+    }
+
+    var info: ServerInfo {
+        ServerInfo(version: Self.version, uptimeSeconds: Int((NIODeadline.now() - self.startedAt).nanoseconds / 1_000_000_000),
+                   connections: self.limiter.openConnections, subscriptions: self.context.hub.subscriptionCount,
+                   channels: self.context.hub.channelCount, broker: self.configuration.broker)
     }
 
     /// The address the node listens on, once started (useful with port 0).
@@ -83,6 +116,7 @@ public final class RealtimeServer: Service, Sendable {
     public func start() async throws {
         try await self.context.broker.start(handler: self.context.hub)
         try await self.webSocketServer.start()
+        self.state.withLockedValue { $0 = .serving }
         self.logger.info("Switchboard node ready", metadata: ["address": "\(self.localAddress.map { "\($0)" } ?? "?")",
                                                              "websocket": "\(self.configuration.webSocketPath)"])
     }
@@ -97,6 +131,7 @@ public final class RealtimeServer: Service, Sendable {
     /// Drains the node: every client is told to reconnect elsewhere after a random delay (so the others
     /// are not hit all at once), connections get `shutdownGracePeriod` to close, then the broker stops.
     public func shutdown() async {
+        self.state.withLockedValue { $0 = .draining }
         let maximumDelay = max(1, self.configuration.reconnectDelayMax) * 1000
         self.context.sessions.forEach { session in
             session.disconnect(.init(code: .shutdown, reason: "node shutting down", delay: Int.random(in: 0...maximumDelay)))

@@ -13,13 +13,14 @@ final class ServerContext: Sendable {
     let permissions: ChannelPermissions
     let apiKeys: APIKeyAuthenticator
     let sessions: SessionRegistry
+    let metrics: ServerMetrics
     let logger: Logger
     /// Set only when `serve` generated the secret (no keys configured): enables development token minting.
     let developmentSecret: String?
     /// Wall-clock time for token expiry (`exp` is a Unix time); injectable for tests.
     let now: @Sendable () -> Date
 
-    init(configuration: ServerConfiguration, broker: any Broker, hub: Hub, verifier: TokenVerifier,
+    init(configuration: ServerConfiguration, broker: any Broker, hub: Hub, verifier: TokenVerifier, metrics: ServerMetrics,
          logger: Logger, developmentSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
         self.broker = broker
@@ -28,6 +29,7 @@ final class ServerContext: Sendable {
         self.permissions = ChannelPermissions(configuration: configuration)
         self.apiKeys = APIKeyAuthenticator(keys: configuration.apiKeys)
         self.sessions = SessionRegistry()
+        self.metrics = metrics
         self.logger = logger
         self.developmentSecret = developmentSecret
         self.now = now

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import SwitchboardProtocol
@@ -125,9 +126,9 @@ struct SSERoutes {
 
     /// `channel=a&channel=b` or `channels=a,b`.
     static func channels(in request: Request) -> [String] {
-        var channels = request.uri.queryParameters.getAll("channel").map(String.init)
+        var channels = request.uri.queryParameters.getAll("channel").map { String($0) }
         if let list = request.uri.queryParameters.get("channels") {
-            channels += list.split(separator: ",").map(String.init)
+            channels += list.split(separator: ",").map { String($0) }
         }
         var seen = Set<String>()
         return channels.filter { seen.insert($0).inserted }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SwitchboardProtocol
+import SwitchboardWebSocketNIO
 
 /// A push encoded once for every recipient on the node: the JSON text of a `ServerMessage`.
 ///
@@ -8,11 +9,14 @@ import SwitchboardProtocol
 /// bytes (a WebSocket text frame, an SSE `data:` line) without re-encoding the JSON.
 struct EncodedPush: Sendable {
     let json: ByteBuffer
+    /// The same JSON as one WebSocket text frame, shared by every WebSocket recipient.
+    let frame: WebSocketPreparedMessage
     /// When the broker handed the push to this node: the start of its delivery latency.
     let receivedAt: NIODeadline
 
     init(_ message: ServerMessage, receivedAt: NIODeadline = .now()) {
         self.json = ServerMessageEncoder.encode(message)
+        self.frame = WebSocketPreparedMessage(WebSocketMessage(kind: .text, data: self.json))
         self.receivedAt = receivedAt
     }
 }

@@ -14,8 +14,11 @@ final class Hub: BrokerEventHandler {
     /// channel → local subscriptions on every shard together
     private let interest = NIOLockedValueBox<[String: Int]>([:])
 
-    init(eventLoopGroup: any EventLoopGroup, broker: any Broker) {
-        let shards = eventLoopGroup.makeIterator().map { HubShard(eventLoop: $0) }
+    private let metrics: ServerMetrics
+
+    init(eventLoopGroup: any EventLoopGroup, broker: any Broker, metrics: ServerMetrics) {
+        let shards = eventLoopGroup.makeIterator().map { HubShard(eventLoop: $0, metrics: metrics) }
+        self.metrics = metrics
         self.orderedShards = shards
         self.shards = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
         self.broker = broker
@@ -41,10 +44,14 @@ final class Hub: BrokerEventHandler {
             counts[channel, default: 0] += 1
             return counts[channel] == 1
         }
+        self.metrics.subscribed()
         guard first else { return }
+        self.metrics.channelOpened()
         do {
             try await self.broker.subscribe(channel)
         } catch {
+            self.metrics.unsubscribed()
+            self.metrics.channelClosed()
             self.interest.withLockedValue { counts in
                 counts[channel, default: 1] -= 1
                 if counts[channel] == 0 { counts[channel] = nil }
@@ -56,11 +63,16 @@ final class Hub: BrokerEventHandler {
     /// Undoes one ``retain(_:)``.
     func release(_ channel: String) {
         let last = self.interest.withLockedValue { counts -> Bool in
-            guard let count = counts[channel] else { return false }
+            guard let count = counts[channel] else {
+                assertionFailure("Internal inconsistency: released \(channel) more often than it was retained")
+                return false
+            }
             counts[channel] = count > 1 ? count - 1 : nil
             return count == 1
         }
+        self.metrics.unsubscribed()
         guard last else { return }
+        self.metrics.channelClosed()
         let broker = self.broker
         Task { try? await broker.unsubscribe(channel) }
     }

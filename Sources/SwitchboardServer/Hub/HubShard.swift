@@ -5,10 +5,12 @@ import SwitchboardProtocol
 /// no lock: the hub hands each shard a publication with one `execute`.
 final class HubShard: @unchecked Sendable {
     let eventLoop: any EventLoop
+    private let metrics: ServerMetrics
     private var channels: [String: [ObjectIdentifier: any HubSubscriber]] = [:]
 
-    init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop, metrics: ServerMetrics) {
         self.eventLoop = eventLoop
+        self.metrics = metrics
     }
 
     func add(_ subscriber: any HubSubscriber, to channel: String) {
@@ -25,6 +27,10 @@ final class HubShard: @unchecked Sendable {
     func deliver(_ publication: Publication, encoded: EncodedPush) {
         guard let subscribers = self.channels[publication.channel] else { return }
         for subscriber in subscribers.values { subscriber.hubDeliver(publication, encoded: encoded) }
+        // Once per shard, not per recipient: these counters are shared across event loops.
+        self.metrics.messagesSent(count: subscribers.count, bytes: subscribers.count * encoded.json.readableBytes)
+        let latency = NIODeadline.now() - encoded.receivedAt
+        self.metrics.publicationDelivered(latency: .nanoseconds(latency.nanoseconds))
     }
 
     func deliverPresence(_ change: PresenceChange, client: ClientInfo, channel: String, encoded: EncodedPush) {

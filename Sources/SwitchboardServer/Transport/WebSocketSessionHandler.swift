@@ -51,12 +51,13 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     // MARK: - SessionTransport
 
     func send(_ json: ByteBuffer) throws {
-        guard let connection = self.connection else { throw WebSocketTransportError.connectionClosed }
+        guard let connection = self.connection else { throw SessionTransportClosed() }
         try connection.send(WebSocketMessage(kind: .text, data: json))
     }
 
     func sendPush(_ push: EncodedPush) throws {
-        try self.send(push.json)
+        guard let connection = self.connection else { throw SessionTransportClosed() }
+        try connection.send(push.frame)
     }
 
     func disconnect(_ disconnect: ServerMessage.Disconnect) {

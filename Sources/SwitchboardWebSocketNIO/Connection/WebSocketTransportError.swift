@@ -32,5 +32,7 @@ public struct WebSocketTransportError: Error, Sendable, Hashable, CustomStringCo
     static let outboundBufferFull = Self(.outboundBufferFull, "the peer is not reading: outbound buffer limit reached")
 
     public var isConnectionClosed: Bool { self.code == .connectionClosed }
+    /// The peer stopped reading and the outbound limit was reached; the transport has closed the connection.
+    public var isOutboundBufferFull: Bool { self.code == .outboundBufferFull }
     public var description: String { self.message }
 }
