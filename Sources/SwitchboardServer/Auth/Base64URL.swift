@@ -1,0 +1,53 @@
+/// Base64url without padding, the only encoding a compact JWS may use (RFC 7515 §2, §7.1).
+///
+/// Strict on purpose: a character outside the alphabet, padding, or an impossible length is refused, so two
+/// different strings never decode to the same token.
+enum Base64URL {
+    /// The decoded bytes, or nil when `text` is not canonical unpadded base64url.
+    static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        var sextets = [UInt8]()
+        sextets.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            guard let value = Self.value(of: byte) else { return nil }
+            sextets.append(value)
+        }
+        // A single leftover character carries 6 bits: not even one byte.
+        guard sextets.count % 4 != 1 else { return nil }
+        var output = [UInt8]()
+        output.reserveCapacity(sextets.count * 3 / 4)
+        var index = 0
+        while index + 4 <= sextets.count {
+            let value = UInt32(sextets[index]) << 18 | UInt32(sextets[index + 1]) << 12
+                | UInt32(sextets[index + 2]) << 6 | UInt32(sextets[index + 3])
+            output.append(UInt8(value >> 16 & 0xFF))
+            output.append(UInt8(value >> 8 & 0xFF))
+            output.append(UInt8(value & 0xFF))
+            index += 4
+        }
+        switch sextets.count - index {
+        case 2:
+            // RFC 4648 §3.5: the unused low bits must be zero, or the encoding is not canonical.
+            guard sextets[index + 1] & 0x0F == 0 else { return nil }
+            output.append(sextets[index] << 2 | sextets[index + 1] >> 4)
+        case 3:
+            guard sextets[index + 2] & 0x03 == 0 else { return nil }
+            let value = UInt32(sextets[index]) << 12 | UInt32(sextets[index + 1]) << 6 | UInt32(sextets[index + 2])
+            output.append(UInt8(value >> 10 & 0xFF))
+            output.append(UInt8(value >> 2 & 0xFF))
+        default:
+            break
+        }
+        return output
+    }
+
+    private static func value(of byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "-"): 62
+        case UInt8(ascii: "_"): 63
+        default: nil
+        }
+    }
+}
