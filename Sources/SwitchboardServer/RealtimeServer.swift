@@ -21,6 +21,9 @@ public final class RealtimeServer: Service, Sendable {
     let context: ServerContext
     let limiter: ConnectionLimiter
     private let webSocketServer: WebSocketServer
+    let metrics: ServerMetrics
+    private let dashboard: DashboardFeed
+    private let dashboardTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let logger: Logger
     private let state = NIOLockedValueBox(Lifecycle.created)
     private let startedAt = NIODeadline.now()
@@ -45,9 +48,14 @@ public final class RealtimeServer: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         let broker = broker ?? MemoryBroker()
-        let hub = Hub(eventLoopGroup: eventLoopGroup, broker: broker)
+        // Each node has its own registry: no global metrics bootstrap, so several nodes (tests) can share a process.
+        let exporter = PrometheusExporter()
+        let metrics = ServerMetrics(factory: exporter.factory)
+        self.metrics = metrics
+        self.dashboard = DashboardFeed(stats: metrics.stats)
+        let hub = Hub(eventLoopGroup: eventLoopGroup, broker: broker, metrics: metrics)
         let verifier = try await TokenVerifier(configuration: configuration.auth)
-        let context = ServerContext(configuration: configuration, broker: broker, hub: hub, verifier: verifier, logger: logger,
+        let context = ServerContext(configuration: configuration, broker: broker, hub: hub, verifier: verifier, metrics: metrics, logger: logger,
                                     developmentSecret: developmentSecret, now: now)
         self.context = context
         let limiter = ConnectionLimiter(configuration.limits)
@@ -69,7 +77,8 @@ public final class RealtimeServer: Service, Sendable {
         // Filled in below: the router's closures need `self`, which exists only once every property is set.
         let infoSource = NIOLockedValueBox<(@Sendable () -> ServerInfo)?>(nil)
         let readySource = NIOLockedValueBox<(@Sendable () -> Bool)?>(nil)
-        let router = HTTPSurface.makeRouter(context: context, limiter: limiter, origins: origins,
+        let router = HTTPSurface.makeRouter(context: context, limiter: limiter, origins: origins, exporter: exporter,
+                                            dashboard: configuration.dashboard ? self.dashboard : nil,
                                             ready: { readySource.withLockedValue { $0?() } ?? false },
                                             stats: { infoSource.withLockedValue { $0?() }! })
         let bridge = HummingbirdBridge(responder: router.buildResponder(), serverName: "switchboard", logger: logger)
@@ -82,12 +91,14 @@ public final class RealtimeServer: Service, Sendable {
                 }
                 if case .refuse(let reason) = origins.decide(origin: request.headers.first("origin"),
                                                               host: request.headers.first("host")) {
+                    metrics.connectionRefused(.forbiddenOrigin)
                     return .reject(status: 403, reason: reason)
                 }
                 switch limiter.acquire(ip: request.remoteAddress?.ipAddress ?? "unknown") {
                 case .success(let lease):
                     return .accept(context: UpgradeContext(lease: lease, token: request.queryValue("token")))
                 case .failure(let refusal):
+                    metrics.connectionRefused(.init(refusal))
                     return .reject(status: refusal.httpStatus, reason: refusal.reason)
                 }
             },
@@ -116,6 +127,8 @@ public final class RealtimeServer: Service, Sendable {
     public func start() async throws {
         try await self.context.broker.start(handler: self.context.hub)
         try await self.webSocketServer.start()
+        let dashboard = self.dashboard
+        self.dashboardTask.withLockedValue { $0 = Task { await dashboard.run(every: .seconds(1)) } }
         self.state.withLockedValue { $0 = .serving }
         self.logger.info("Switchboard node ready", metadata: ["address": "\(self.localAddress.map { "\($0)" } ?? "?")",
                                                              "websocket": "\(self.configuration.webSocketPath)"])
@@ -132,12 +145,16 @@ public final class RealtimeServer: Service, Sendable {
     /// are not hit all at once), connections get `shutdownGracePeriod` to close, then the broker stops.
     public func shutdown() async {
         self.state.withLockedValue { $0 = .draining }
+        // Dashboard pages are long-lived streams: end them first so connections can close.
+        self.dashboard.finish()
         let maximumDelay = max(1, self.configuration.reconnectDelayMax) * 1000
         self.context.sessions.forEach { session in
             session.disconnect(.init(code: .shutdown, reason: "node shutting down", delay: Int.random(in: 0...maximumDelay)))
         }
         await self.webSocketServer.shutdown(code: CloseCode(DisconnectCode.shutdown.rawValue), reason: "node shutting down",
                                             gracePeriod: .seconds(Int64(self.configuration.shutdownGracePeriod)))
+        self.dashboard.finish()
+        self.dashboardTask.withLockedValue { $0?.cancel() }
         await self.context.broker.shutdown()
         self.logger.info("Switchboard node stopped")
     }

@@ -6,6 +6,7 @@ import Logging
 /// fallback, development tokens, and the static pages (demo on `/`, `switchboard.js`, the dashboard).
 enum HTTPSurface {
     static func makeRouter(context: ServerContext, limiter: ConnectionLimiter, origins: OriginPolicy,
+                           exporter: PrometheusExporter, dashboard: DashboardFeed?,
                            ready: @escaping @Sendable () -> Bool, stats: @escaping @Sendable () -> ServerInfo)
         -> Router<SwitchboardRequestContext>
     {
@@ -14,6 +15,20 @@ enum HTTPSurface {
             // Ready means listening with the broker started, and not draining.
             ready() ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
                 : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "not ready\n")))
+        }
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: PrometheusExporter.contentType],
+                     body: .init(byteBuffer: ByteBuffer(bytes: exporter.renderBytes())))
+        }
+        if let dashboard {
+            router.get("dashboard") { _, _ in Response(status: .seeOther, headers: [.location: "/dashboard.html"]) }
+            router.get("dashboard/events") { _, _ -> Response in
+                guard let events = dashboard.events() else {
+                    throw APIError(.serviceUnavailable, .limitExceeded, "too many dashboard pages open")
+                }
+                return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                                body: ResponseBody(asyncSequence: events.map { ByteBuffer(string: $0) }))
+            }
         }
         HTTPAPIRoutes(context: context, stats: stats).register(on: router)
         SSERoutes(context: context, limiter: limiter, origins: origins).register(on: router)

@@ -29,7 +29,7 @@ struct SSERoutes {
     }
 
     private func openStream(_ request: Request, _ requestContext: SwitchboardRequestContext) throws -> Response {
-        if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.headers[.host] ?? request.head.authority) {
+        if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.head.authority) {
             throw APIError(.forbidden, .permissionDenied, reason)
         }
         let channels = Self.channels(in: request)
