@@ -24,6 +24,8 @@ public final class RealtimeServer: Service, Sendable {
     let metrics: ServerMetrics
     private let dashboard: DashboardFeed
     private let dashboardTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let housekeeping = NIOLockedValueBox<RepeatedTask?>(nil)
+    private let group: any EventLoopGroup
     private let logger: Logger
     private let state = NIOLockedValueBox(Lifecycle.created)
     private let startedAt = NIODeadline.now()
@@ -47,6 +49,7 @@ public final class RealtimeServer: Service, Sendable {
                 now: @escaping @Sendable () -> Date = { Date() }) async throws {
         self.configuration = configuration
         self.logger = logger
+        self.group = eventLoopGroup
         let broker = broker ?? MemoryBroker()
         // Each node has its own registry: no global metrics bootstrap, so several nodes (tests) can share a process.
         let exporter = PrometheusExporter()
@@ -128,7 +131,15 @@ public final class RealtimeServer: Service, Sendable {
         try await self.context.broker.start(handler: self.context.hub)
         try await self.webSocketServer.start()
         let dashboard = self.dashboard
+        let sessions = self.context.sessions
+        let broker = self.context.broker
         self.dashboardTask.withLockedValue { $0 = Task { await dashboard.run(every: .seconds(1)) } }
+        // Presence entries expire unless refreshed (so a crashed node's clients vanish); idle streams go.
+        let housekeeping = self.group.next().scheduleRepeatedTask(initialDelay: .seconds(20), delay: .seconds(20)) { _ in
+            sessions.forEach { $0.refreshPresence() }
+            (broker as? MemoryBroker)?.removeIdleStreams()
+        }
+        self.housekeeping.withLockedValue { $0 = housekeeping }
         self.state.withLockedValue { $0 = .serving }
         self.logger.info("Switchboard node ready", metadata: ["address": "\(self.localAddress.map { "\($0)" } ?? "?")",
                                                              "websocket": "\(self.configuration.webSocketPath)"])
@@ -155,6 +166,7 @@ public final class RealtimeServer: Service, Sendable {
                                             gracePeriod: .seconds(Int64(self.configuration.shutdownGracePeriod)))
         self.dashboard.finish()
         self.dashboardTask.withLockedValue { $0?.cancel() }
+        self.housekeeping.withLockedValue { $0?.cancel() }
         await self.context.broker.shutdown()
         self.logger.info("Switchboard node stopped")
     }

@@ -16,6 +16,8 @@ public final class MemoryBroker: Broker {
 
     private struct Shard {
         var streams: [String: ChannelStream] = [:]
+        /// Channels this node's clients are subscribed to: their streams are never dropped as idle.
+        var subscribed: Set<String> = []
         /// channel → client id → (who, expiry in clock milliseconds)
         var presence: [String: [String: (info: ClientInfo, expiresAt: UInt64)]] = [:]
     }
@@ -51,9 +53,14 @@ public final class MemoryBroker: Broker {
     }
 
     // One process is the only node: every publication reaches the handler, which ignores channels nobody
-    // here is subscribed to.
-    public func subscribe(_ channel: String) async throws {}
-    public func unsubscribe(_ channel: String) async throws {}
+    // here is subscribed to. Interest only keeps a channel's stream (and its epoch) alive.
+    public func subscribe(_ channel: String) async throws {
+        _ = self.shard(for: channel).withLockedValue { $0.subscribed.insert(channel) }
+    }
+
+    public func unsubscribe(_ channel: String) async throws {
+        _ = self.shard(for: channel).withLockedValue { $0.subscribed.remove(channel) }
+    }
 
     public func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
         let handler = self.handler.withLockedValue { $0 }
@@ -117,13 +124,14 @@ public final class MemoryBroker: Broker {
         }
     }
 
-    /// Drops streams whose history has aged out entirely and that nobody published to since: their epoch
-    /// is then forgotten, which the contract allows (history lost means a new epoch). Call periodically.
+    /// Drops streams nobody here is subscribed to whose history has aged out (or was never kept): their epoch
+    /// is then forgotten, which the contract allows (history lost means a new epoch). Without this, every
+    /// channel ever published to would hold memory forever. Call periodically.
     public func removeIdleStreams() {
         let now = self.clock()
         for shard in self.shards {
             shard.withLockedValue { shard in
-                for (channel, var stream) in shard.streams {
+                for (channel, var stream) in shard.streams where !shard.subscribed.contains(channel) {
                     stream.prune(now: now)
                     if stream.count == 0 { shard.streams[channel] = nil } else { shard.streams[channel] = stream }
                 }

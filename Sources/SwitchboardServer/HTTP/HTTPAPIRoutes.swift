@@ -132,7 +132,9 @@ struct HTTPAPIRoutes {
     private func publish(_ data: JSONValue, to channel: String) async throws -> Publication {
         let options = try self.namespace(of: channel)
         do {
-            return try await self.context.broker.publish(data, to: channel, info: nil, history: self.context.retention(for: options))
+            let publication = try await self.context.broker.publish(data, to: channel, info: nil, history: self.context.retention(for: options))
+            self.context.metrics.publicationAccepted(.api)
+            return publication
         } catch {
             throw APIError(.serviceUnavailable, .unavailable, "publish failed, nothing was published: \(error)")
         }

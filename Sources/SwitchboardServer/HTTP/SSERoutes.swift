@@ -40,6 +40,7 @@ struct SSERoutes {
         switch self.limiter.acquire(ip: requestContext.remoteIP) {
         case .success(let acquired): lease = acquired
         case .failure(let refusal):
+            self.context.metrics.connectionRefused(.init(refusal))
             throw APIError(refusal.httpStatus == 429 ? .tooManyRequests : .serviceUnavailable, .limitExceeded, refusal.reason)
         }
         let token = request.uri.queryParameters.get("token") ?? Self.bearerToken(request)
@@ -63,12 +64,14 @@ struct SSERoutes {
         let body = ResponseBody { writer in
             // Holds the session for as long as the stream is open.
             let session = try await session.get()
+            context.metrics.connectionOpened(.sse)
             let pings = eventLoop.scheduleRepeatedTask(initialDelay: heartbeat, delay: heartbeat) { _ in transport.sendHeartbeat() }
             defer {
                 pings.cancel()
                 transport.finish()
                 eventLoop.execute { session.transportClosed() }
                 lease.release()
+                context.metrics.connectionClosed(.sse, code: transport.closeCode)
             }
             // Tells EventSource how long to wait before reconnecting (ms).
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))

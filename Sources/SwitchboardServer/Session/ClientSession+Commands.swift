@@ -153,9 +153,11 @@ extension ClientSession {
         let broker = self.context.broker
         let retention = self.context.retention(for: options)
         let info = identity.info
+        let metrics = self.context.metrics
         self.run({ try await broker.publish(publish.data, to: channel, info: info, history: retention) }) { result in
             switch result {
             case .success(let publication):
+                metrics.publicationAccepted(.client)
                 reply(.reply(id: id, .publish(.init(offset: publication.offset, epoch: publication.epoch))))
             case .failure(let error):
                 reply(.error(id: id, .init(code: .unavailable, message: "publish failed, nothing was published: \(error)")))

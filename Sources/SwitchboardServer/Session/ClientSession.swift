@@ -89,6 +89,7 @@ final class ClientSession: @unchecked Sendable {
                 case .success(let command): command.id
                 case .failure(let error): error.id
                 }
+                self.context.metrics.commandFailed(.rateLimited)
                 self.reply(.error(id: id, .init(code: .rateLimited,
                                                 message: "too many commands: at most \(self.context.limits.commandsPerSecond) per second")))
             }
@@ -99,13 +100,29 @@ final class ClientSession: @unchecked Sendable {
         case .success(let command):
             self.enqueue(command)
         case .failure(let error):
+            self.context.metrics.commandFailed(error.code)
             self.reply(.error(id: error.id, .init(code: error.code, message: error.message)))
         }
     }
 
     /// Runs one command and answers it, outside the queue (the SSE transport's HTTP commands).
     func execute(_ command: ClientCommand, reply: @escaping (ServerMessage) -> Void) {
-        self.perform(command, reply: reply)
+        guard self.rateLimit.take(now: NIODeadline.now().uptimeNanoseconds) else {
+            self.context.metrics.commandFailed(.rateLimited)
+            return reply(.error(id: command.id, .init(code: .rateLimited, message: "too many commands")))
+        }
+        self.performMeasured(command, reply: reply)
+    }
+
+    /// Runs a command and records its duration and, for an error, its code.
+    private func performMeasured(_ command: ClientCommand, reply: @escaping (ServerMessage) -> Void) {
+        let started = NIODeadline.now()
+        let metrics = self.context.metrics
+        self.perform(command) { message in
+            metrics.commandCompleted(command, duration: .nanoseconds((NIODeadline.now() - started).nanoseconds))
+            if case .error(_, let error) = message { metrics.commandFailed(error.code) }
+            reply(message)
+        }
     }
 
     /// The connection is gone (closed by either side).
@@ -146,7 +163,7 @@ final class ClientSession: @unchecked Sendable {
         guard !self.executing, !self.isClosed, !self.queue.isEmpty else { return }
         let command = self.queue.removeFirst()
         self.executing = true
-        self.perform(command) { [self] message in
+        self.performMeasured(command) { [self] message in
             self.reply(message)
             self.commandFinished()
         }

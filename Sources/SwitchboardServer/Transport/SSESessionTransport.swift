@@ -17,6 +17,9 @@ final class SSESessionTransport: SessionTransport, @unchecked Sendable {
     private let maximumQueuedBytes: Int
     weak var session: ClientSession?
     private var finished = false
+    /// How the stream ended, for metrics: the disconnect code, or 1000 when the client went away.
+    private let recordedCloseCode = NIOLockedValueBox<UInt16>(1000)
+    var closeCode: UInt16 { self.recordedCloseCode.withLockedValue { $0 } }
 
     init(eventLoop: any EventLoop, maximumQueuedBytes: Int) {
         self.eventLoop = eventLoop
@@ -41,6 +44,7 @@ final class SSESessionTransport: SessionTransport, @unchecked Sendable {
     }
 
     func disconnect(_ disconnect: ServerMessage.Disconnect) {
+        self.recordedCloseCode.withLockedValue { $0 = disconnect.code.rawValue }
         try? self.enqueue(Self.event(ServerMessageEncoder.encode(.disconnect(disconnect)), id: nil), checkingLimit: false)
         self.finish()
     }

@@ -14,6 +14,8 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     private var session: ClientSession?
     /// The connection's slot in the node's connection limits, given back when it closes.
     private var lease: ConnectionLease?
+    /// Set when the transport dropped the client for not reading: counted as a 4001 disconnect.
+    private var droppedAsSlowConsumer = false
 
     init(context: ServerContext) {
         self.context = context
@@ -25,6 +27,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
         self.connection = connection
         let upgrade = connection.context as? UpgradeContext
         self.lease = upgrade?.lease
+        self.context.metrics.connectionOpened(.webSocket)
         let session = ClientSession(context: self.context, eventLoop: connection.eventLoop, transport: self,
                                     remoteAddress: connection.remoteAddress?.ipAddress)
         self.session = session
@@ -32,6 +35,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     }
 
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {
+        self.context.metrics.messageReceived(bytes: message.data.readableBytes)
         switch message.kind {
         case .text:
             self.session?.received(message.data)
@@ -41,6 +45,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     }
 
     func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus) {
+        self.context.metrics.connectionClosed(.webSocket, code: self.droppedAsSlowConsumer ? DisconnectCode.slowConsumer.rawValue : status.code.rawValue)
         self.session?.transportClosed()
         self.session = nil
         self.connection = nil
@@ -52,12 +57,23 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
 
     func send(_ json: ByteBuffer) throws {
         guard let connection = self.connection else { throw SessionTransportClosed() }
-        try connection.send(WebSocketMessage(kind: .text, data: json))
+        try self.noticingSlowConsumer { try connection.send(WebSocketMessage(kind: .text, data: json)) }
+        self.context.metrics.messagesSent(bytes: json.readableBytes)
+    }
+
+    private func noticingSlowConsumer(_ send: () throws -> Void) throws {
+        do {
+            try send()
+        } catch let error as WebSocketTransportError where error.isOutboundBufferFull {
+            self.droppedAsSlowConsumer = true
+            self.context.logger.info("Dropped a slow consumer", metadata: ["client": "\(self.session?.clientID ?? "?")"])
+            throw error
+        }
     }
 
     func sendPush(_ push: EncodedPush) throws {
         guard let connection = self.connection else { throw SessionTransportClosed() }
-        try connection.send(push.frame)
+        try self.noticingSlowConsumer { try connection.send(push.frame) }
     }
 
     func disconnect(_ disconnect: ServerMessage.Disconnect) {
