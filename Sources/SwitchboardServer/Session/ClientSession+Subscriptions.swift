@@ -62,9 +62,9 @@ extension ClientSession: HubSubscriber {
                 case .success(.notRecoverable(let current)):
                     result = .init(epoch: current.epoch, offset: current.offset, recovered: false, publications: [])
                 }
+                // Live before the reply goes out, so an SSE reply's event id already carries this channel.
+                self.subscriptions[channel] = .live(position: StreamPosition(offset: result.offset, epoch: result.epoch))
                 reply(.reply(id: id, .subscribe(result)))
-                let position = StreamPosition(offset: result.offset, epoch: result.epoch)
-                self.subscriptions[channel] = .live(position: position)
                 for (publication, encoded) in buffered { self.hubDeliver(publication, encoded: encoded) }
                 if options.presence || options.joinLeave { self.join(channel, identity: identity, options: options) }
             }
