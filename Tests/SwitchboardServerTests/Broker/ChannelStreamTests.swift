@@ -68,3 +68,27 @@ import SwitchboardProtocol
         #expect(stream.publications(after: StreamPosition(offset: 5, epoch: "e1"), now: 0) == .recovered([]))
     }
 }
+
+@Suite struct ChannelStreamGrowthTests {
+    /// The ring grows as publications arrive; pruning by age while it is still growing must not lose order.
+    @Test func agePruningWhileTheRingGrowsKeepsTheNewestInOrder() {
+        var stream = ChannelStream(channel: "c", epoch: "e", capacity: 1000, retentionMilliseconds: 10)
+        var now: UInt64 = 0
+        for index in 1...700 {
+            now += 1  // publication i at time i: at most the last ~10 are young enough
+            _ = stream.append(.integer(Int64(index)), info: nil, now: now)
+        }
+        let kept = stream.history(limit: nil, now: now)
+        #expect(kept.map(\.offset) == Array(690...700))
+        #expect(stream.publications(after: StreamPosition(offset: 695, epoch: "e"), now: now) == .recovered(Array(kept.suffix(5))))
+    }
+
+    @Test func aFullRingDropsTheOldestAndKeepsCapacity() {
+        var stream = ChannelStream(channel: "c", epoch: "e", capacity: 50, retentionMilliseconds: 1_000_000)
+        for index in 1...123 { _ = stream.append(.integer(Int64(index)), info: nil, now: 0) }
+        #expect(stream.count == 50)
+        #expect(stream.history(limit: nil, now: 0).map(\.offset) == Array(74...123))
+        #expect(stream.publications(after: StreamPosition(offset: 73, epoch: "e"), now: 0) != .notRecoverable)
+        #expect(stream.publications(after: StreamPosition(offset: 72, epoch: "e"), now: 0) == .notRecoverable)
+    }
+}

@@ -1,0 +1,131 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A WebSocket client written by hand over raw TCP: it upgrades, sends masked text frames, and can stop
+/// reading the socket altogether, which no well-behaved client library does. For slow-consumer tests, and
+/// for reading the exact status of a refused upgrade.
+final class RawWebSocketPeer: Sendable {
+    private struct State {
+        var received = ByteBuffer()
+        var ended = false
+    }
+
+    private let channel: any Channel
+    private let state: NIOLockedValueBox<State>
+
+    private init(channel: any Channel, state: NIOLockedValueBox<State>) {
+        self.channel = channel
+        self.state = state
+    }
+
+    /// Connects; `receiveBufferSize` shrinks the socket's receive buffer (and so the TCP window), so a peer
+    /// that stops reading pushes back on the server after a few kilobytes instead of megabytes.
+    static func connect(port: Int, receiveBufferSize: Int? = nil) async throws -> RawWebSocketPeer {
+        let state = NIOLockedValueBox(State())
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
+        if let receiveBufferSize {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
+        }
+        let channel = try await bootstrap
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(state: state)) }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        return RawWebSocketPeer(channel: channel, state: state)
+    }
+
+    /// Sends an upgrade request for `target` and returns the response's status code (101 when accepted).
+    func upgrade(_ target: String, headers: [(String, String)] = [], within timeout: Duration = .seconds(3)) async throws -> Int {
+        var request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        try await self.channel.writeAndFlush(ByteBuffer(string: request + "\r\n"))
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let status: Int? = self.state.withLockedValue { state in
+                let view = state.received.readableBytesView
+                guard let end = view.indices.first(where: { index in
+                    index + 3 < view.endIndex && view[index] == 13 && view[index + 1] == 10 && view[index + 2] == 13 && view[index + 3] == 10
+                }) else { return nil }
+                let head = state.received.readString(length: end - view.startIndex)!
+                state.received.moveReaderIndex(forwardBy: 4)
+                let parts = head.split(separator: " ", maxSplits: 2)
+                return parts.count > 1 ? Int(parts[1]) ?? -1 : -1
+            }
+            if let status { return status }
+            if self.state.withLockedValue({ $0.ended }) { throw EndToEndFailure("the server closed the connection without answering the upgrade") }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        throw EndToEndFailure("no answer to the upgrade within \(timeout)")
+    }
+
+    /// Sends one masked text frame (RFC 6455 §5.3: every client frame is masked).
+    func sendText(_ text: String) async throws {
+        let payload = Array(text.utf8)
+        let mask: [UInt8] = [0x37, 0xfa, 0x21, 0x3d]
+        var frame = ByteBuffer()
+        frame.writeInteger(UInt8(0x81))
+        switch payload.count {
+        case ..<126: frame.writeInteger(UInt8(0x80 | payload.count))
+        case ..<65536:
+            frame.writeInteger(UInt8(0x80 | 126))
+            frame.writeInteger(UInt16(payload.count))
+        default:
+            frame.writeInteger(UInt8(0x80 | 127))
+            frame.writeInteger(UInt64(payload.count))
+        }
+        frame.writeBytes(mask)
+        frame.writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
+        try await self.channel.writeAndFlush(frame)
+    }
+
+    /// Stops reading the socket: the kernel buffers fill and the server's writes back up.
+    func stopReading() async throws {
+        try await self.channel.setOption(.autoRead, value: false)
+    }
+
+    func resumeReading() async throws {
+        try await self.channel.setOption(.autoRead, value: true)
+        self.channel.read()
+    }
+
+    /// True once the server has ended the connection (reading must be on to notice).
+    func ended(within timeout: Duration = .seconds(3)) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if self.state.withLockedValue({ $0.ended }) { return true }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return false
+    }
+
+    func close() async {
+        try? await self.channel.close()
+    }
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let state: NIOLockedValueBox<State>
+
+        init(state: NIOLockedValueBox<State>) { self.state = state }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = self.unwrapInboundIn(data)
+            // Only the upgrade response is ever parsed; frames are counted, not kept.
+            self.state.withLockedValue { state in
+                if state.received.readableBytes < 64 << 10 { state.received.writeBuffer(&bytes) }
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            self.state.withLockedValue { $0.ended = true }
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}
