@@ -80,8 +80,16 @@ public enum ServerMessage: Sendable, Hashable {
     }
 
     public struct PresenceResult: Sendable, Hashable, Codable {
+        /// Every connection in the channel (a user with two tabs appears twice, with two client ids).
         public var clients: [ClientInfo]
-        public init(clients: [ClientInfo]) { self.clients = clients }
+        /// `clients.count`, and the number of distinct users among them (anonymous clients count as one).
+        public var clientCount: Int
+        public var userCount: Int
+        public init(clients: [ClientInfo]) {
+            self.clients = clients
+            self.clientCount = clients.count
+            self.userCount = Set(clients.map(\.user)).count
+        }
     }
 
     public struct HistoryResult: Sendable, Hashable, Codable {
