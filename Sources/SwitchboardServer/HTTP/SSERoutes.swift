@@ -44,6 +44,11 @@ struct SSERoutes {
             throw APIError(refusal.httpStatus == 429 ? .tooManyRequests : .serviceUnavailable, .limitExceeded, refusal.reason)
         }
         let token = request.uri.queryParameters.get("token") ?? Self.bearerToken(request)
+        // An EventSource cannot send a connect command: without a token (where one is needed) say so now.
+        guard token != nil || self.context.configuration.auth.allowAnonymous else {
+            lease.release()
+            throw APIError(.unauthorized, .unauthorized, "a token is required: pass it as the token query parameter")
+        }
         let resume = SSEEventID.decode(request.headers[values: HTTPField.Name("Last-Event-ID")!].first
             ?? request.uri.queryParameters.get("lastEventId"))
         let eventLoop = requestContext.channel.eventLoop
