@@ -80,6 +80,7 @@ struct HTTPAPIRoutes {
             try self.authorize(request)
             let body = try await request.decodeJSON(HistoryRequest.self, limit: self.context.limits.maxHTTPBodySize)
             let options = try self.namespace(of: body.channel)
+            guard options.historySize > 0 else { throw APIError(.badRequest, .notAvailable, "history is off for \(body.channel)'s namespace") }
             let maximum = self.context.limits.maxHistoryPerRequest
             guard (body.limit ?? 0) >= 0 else { throw APIError(.badRequest, .badRequest, "limit cannot be negative") }
             let limit = min(body.limit ?? maximum, maximum)
@@ -100,6 +101,7 @@ struct HTTPAPIRoutes {
         api.post("disconnect") { request, _ in
             try self.authorize(request)
             let body = try await request.decodeJSON(DisconnectRequest.self, limit: self.context.limits.maxHTTPBodySize)
+            guard !body.user.isEmpty else { throw APIError(.badRequest, .badRequest, "user must not be empty") }
             let reason = body.reason ?? "disconnected by the server"
             let count = self.context.sessions.forEach(user: body.user) { session in
                 session.disconnect(.init(code: .forced, reason: reason))

@@ -43,7 +43,7 @@ struct SSERoutes {
             self.context.metrics.connectionRefused(.init(refusal))
             throw APIError(refusal.httpStatus == 429 ? .tooManyRequests : .serviceUnavailable, .limitExceeded, refusal.reason)
         }
-        let token = request.uri.queryParameters.get("token") ?? Self.bearerToken(request)
+        let token = (request.uri.queryParameters.get("token") ?? Self.bearerToken(request)).flatMap { $0.isEmpty ? nil : $0 }
         // An EventSource cannot send a connect command: without a token (where one is needed) say so now.
         guard token != nil || self.context.configuration.auth.allowAnonymous else {
             lease.release()
@@ -95,6 +95,9 @@ struct SSERoutes {
     }
 
     private func command(_ request: Request) async throws -> Response {
+        if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.head.authority) {
+            throw APIError(.forbidden, .permissionDenied, reason)
+        }
         guard let client = request.uri.queryParameters.get("client"),
               let session = self.context.sessions.session(client: client) else {
             throw APIError(.notFound, .notConnected, "no SSE session with that client id on this node")

@@ -70,7 +70,9 @@ extension ClientSession {
         let verifier = self.context.verifier
         let now = self.context.now()
         self.run({ await verifier.check(token, now: now) }) { [self] result in
-            guard case .awaitingConnect = self.state else { return }
+            guard case .awaitingConnect = self.state else {
+                return then(.failure(TokenError(.missing, "the session is no longer waiting for a token")))
+            }
             switch result {
             case .success(.success(let credentials)):
                 let identity = SessionIdentity(credentials: credentials,
@@ -125,11 +127,19 @@ extension ClientSession {
         let verifier = self.context.verifier
         let now = self.context.now()
         self.run({ await verifier.check(refresh.token, now: now) }) { [self] result in
-            guard case .connected = self.state else { return }
+            guard case .connected = self.state else {
+                return reply(.error(id: id, .init(code: .notConnected, message: "the session closed")))
+            }
             switch result {
             case .success(.success(let credentials)) where credentials.user == current.user:
                 self.state = .connected(SessionIdentity(credentials: credentials, info: identity.info))
                 self.scheduleExpiry(credentials.expiresAt)
+                // The new token may grant fewer channels: subscriptions it no longer allows end now.
+                for channel in self.subscriptions.keys {
+                    if let refusal = self.context.permissions.canSubscribe(to: channel, credentials: credentials).refusal {
+                        self.dropSubscription(channel, reason: "no longer allowed by the new token: \(refusal.message)")
+                    }
+                }
                 reply(.reply(id: id, .refresh(.init(expires: self.secondsUntil(credentials.expiresAt)))))
             case .success(.success(let credentials)):
                 reply(.error(id: id, .init(code: .permissionDenied, message: "the new token is for user '\(credentials.user)', not '\(current.user)'")))

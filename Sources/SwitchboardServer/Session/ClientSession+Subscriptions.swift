@@ -38,7 +38,8 @@ extension ClientSession: HubSubscriber {
         self.run({ try await hub.retain(channel) }) { [self] retained in
             guard case .joining? = self.subscriptions[channel], !self.isClosed else {
                 if case .success = retained { hub.release(channel) }
-                return
+                // Answered all the same: an SSE command's HTTP request is waiting for it.
+                return fail(.notConnected, "the session closed")
             }
             if case .failure(let error) = retained {
                 self.subscriptions[channel] = nil
@@ -49,7 +50,9 @@ extension ClientSession: HubSubscriber {
             let since = request.since
             self.run({ try await broker.history(of: channel, since: since, limit: since == nil ? 0 : maximum, retention: retention) }) { [self] history in
                 // Gone meanwhile: whoever removed it (the connection closing) also left the hub.
-                guard case .joining(let buffered, _)? = self.subscriptions[channel] else { return }
+                guard case .joining(let buffered, _)? = self.subscriptions[channel] else {
+                    return fail(.notConnected, "the session closed")
+                }
                 let result: ServerMessage.SubscribeResult
                 switch history {
                 case .failure(let error):
@@ -75,9 +78,9 @@ extension ClientSession: HubSubscriber {
     private func join(_ channel: String, identity: SessionIdentity, options: NamespaceOptions) {
         let broker = self.context.broker
         let info = identity.info
-        Task {
-            if options.presence { try? await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
-            if options.joinLeave { try? await broker.publishPresenceEvent(.join, client: info, channel: channel) }
+        self.schedulePresenceWork {
+            if options.presence { try await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
+            if options.joinLeave { try await broker.publishPresenceEvent(.join, client: info, channel: channel) }
         }
     }
 
@@ -91,9 +94,21 @@ extension ClientSession: HubSubscriber {
         let broker = self.context.broker
         let client = self.clientID
         let info = identity.info
-        Task {
-            if options.presence { try? await broker.removePresence(client: client, from: channel) }
-            if options.joinLeave { try? await broker.publishPresenceEvent(.leave, client: info, channel: channel) }
+        self.schedulePresenceWork {
+            if options.presence { try await broker.removePresence(client: client, from: channel) }
+            if options.joinLeave { try await broker.publishPresenceEvent(.leave, client: info, channel: channel) }
+        }
+    }
+
+    /// Runs presence work after the work scheduled before it. A failure (the broker is down) is logged; the
+    /// entry then expires by itself, and the next refresh restores it.
+    private func schedulePresenceWork(_ work: @escaping @Sendable () async throws -> Void) {
+        let logger = self.logger
+        let eventLoop = self.eventLoop
+        self.presenceWork = self.presenceWork.flatMap {
+            eventLoop.makeFutureWithTask {
+                do { try await work() } catch { logger.warning("Presence update failed", metadata: ["error": "\(error)"]) }
+            }
         }
     }
 
@@ -104,8 +119,8 @@ extension ClientSession: HubSubscriber {
         guard !channels.isEmpty else { return }
         let broker = self.context.broker
         let info = identity.info
-        Task {
-            for channel in channels { try? await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
+        self.schedulePresenceWork {
+            for channel in channels { try await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
         }
     }
 

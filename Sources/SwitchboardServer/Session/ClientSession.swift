@@ -27,9 +27,13 @@ final class ClientSession: @unchecked Sendable {
     var subscriptions: [String: Subscription] = [:]
     var rateLimit: TokenBucket
     var rateLimitStrikes = 0
-    var queue: [ClientCommand] = []
+    /// Commands waiting their turn, each with where its answer goes (nil: to the transport).
+    var queue: [(command: ClientCommand, reply: ((ServerMessage) -> Void)?)] = []
     var executing = false
     var expiryTimer: Scheduled<Void>?
+    /// Presence updates and join/leave events run one after another, so a quick subscribe-unsubscribe
+    /// cannot announce the leave before the join or leave a stale entry behind.
+    var presenceWork: EventLoopFuture<Void>
     var logger: Logger
 
     init(context: ServerContext, eventLoop: any EventLoop, transport: any SessionTransport, remoteAddress: String?) {
@@ -42,6 +46,7 @@ final class ClientSession: @unchecked Sendable {
         self.rateLimit = TokenBucket(ratePerSecond: limits.commandsPerSecond, burst: limits.commandBurst)
         self.logger = context.logger
         self.logger[metadataKey: "client"] = "\(self.clientID)"
+        self.presenceWork = eventLoop.makeSucceededVoidFuture()
     }
 
     var identity: SessionIdentity? {
@@ -80,22 +85,11 @@ final class ClientSession: @unchecked Sendable {
     func received(_ text: ByteBuffer) {
         guard !self.isClosed else { return }
         let decoded = ClientCommand.decode(text.readableBytesView)
-        guard self.rateLimit.take(now: NIODeadline.now().uptimeNanoseconds) else {
-            self.rateLimitStrikes += 1
-            if self.rateLimitStrikes >= self.context.limits.rateLimitStrikes {
-                self.disconnect(.init(code: .rateLimited, reason: "too many commands"))
-            } else {
-                let id: UInt64? = switch decoded {
-                case .success(let command): command.id
-                case .failure(let error): error.id
-                }
-                self.context.metrics.commandFailed(.rateLimited)
-                self.reply(.error(id: id, .init(code: .rateLimited,
-                                                message: "too many commands: at most \(self.context.limits.commandsPerSecond) per second")))
-            }
-            return
+        let id: UInt64? = switch decoded {
+        case .success(let command): command.id
+        case .failure(let error): error.id
         }
-        self.rateLimitStrikes = 0
+        guard self.admitCommand(id: id, reply: { [self] in self.reply($0) }) else { return }
         switch decoded {
         case .success(let command):
             self.enqueue(command)
@@ -105,13 +99,40 @@ final class ClientSession: @unchecked Sendable {
         }
     }
 
-    /// Runs one command and answers it, outside the queue (the SSE transport's HTTP commands).
+    /// A binary message: not part of the protocol, but it costs the same rate-limit token as a command.
+    func receivedBinary() {
+        guard !self.isClosed, self.admitCommand(id: nil, reply: { [self] in self.reply($0) }) else { return }
+        self.context.metrics.commandFailed(.badRequest)
+        self.reply(.error(id: nil, .init(code: .badRequest, message: "commands are JSON text messages; binary messages are not accepted")))
+    }
+
+    /// Runs one command for a transport that answers each request itself (SSE's HTTP commands), in the
+    /// same queue and under the same rate limit as the stream's own commands.
     func execute(_ command: ClientCommand, reply: @escaping (ServerMessage) -> Void) {
-        guard self.rateLimit.take(now: NIODeadline.now().uptimeNanoseconds) else {
-            self.context.metrics.commandFailed(.rateLimited)
-            return reply(.error(id: command.id, .init(code: .rateLimited, message: "too many commands")))
+        guard !self.isClosed else {
+            return reply(.error(id: command.id, .init(code: .notConnected, message: "the session is closed")))
         }
-        self.performMeasured(command, reply: reply)
+        guard self.admitCommand(id: command.id, reply: reply) else { return }
+        self.enqueue(command, reply: reply)
+    }
+
+    /// The rate limit: false (and an error 201, or a 4004 disconnect after too many strikes) when the
+    /// client is over it.
+    private func admitCommand(id: UInt64?, reply: (ServerMessage) -> Void) -> Bool {
+        if self.rateLimit.take(now: NIODeadline.now().uptimeNanoseconds) {
+            self.rateLimitStrikes = 0
+            return true
+        }
+        self.rateLimitStrikes += 1
+        self.context.metrics.commandFailed(.rateLimited)
+        if self.rateLimitStrikes >= self.context.limits.rateLimitStrikes {
+            self.disconnect(.init(code: .rateLimited, reason: "too many commands"))
+        } else {
+            let rate = self.context.limits.commandsPerSecond
+            let shown = rate == rate.rounded() ? String(Int(rate)) : String(rate)
+            reply(.error(id: id, .init(code: .rateLimited, message: "too many commands: at most \(shown) per second")))
+        }
+        return false
     }
 
     /// Runs a command and records its duration and, for an error, its code.
@@ -132,7 +153,11 @@ final class ClientSession: @unchecked Sendable {
         let identity = self.identity
         self.state = .closed
         self.expiryTimer?.cancel()
+        let waiting = self.queue
         self.queue.removeAll()
+        for (command, replyTo) in waiting {
+            replyTo?(.error(id: command.id, .init(code: .notConnected, message: "the session closed")))
+        }
         self.context.sessions.remove(client: self.clientID)
         for (channel, subscription) in self.subscriptions {
             // A subscription still waiting for the hub is released by its own callback when it sees this.
@@ -145,8 +170,8 @@ final class ClientSession: @unchecked Sendable {
     // MARK: - Command queue
 
     /// Queues a command as if the client had sent it (SSE subscribes to the channels of its URL this way).
-    func enqueue(_ command: ClientCommand) {
-        self.queue.append(command)
+    func enqueue(_ command: ClientCommand, reply: ((ServerMessage) -> Void)? = nil) {
+        self.queue.append((command, reply))
         self.runNextCommand()
     }
 
@@ -161,10 +186,10 @@ final class ClientSession: @unchecked Sendable {
 
     private func runNextCommand() {
         guard !self.executing, !self.isClosed, !self.queue.isEmpty else { return }
-        let command = self.queue.removeFirst()
+        let (command, replyTo) = self.queue.removeFirst()
         self.executing = true
         self.performMeasured(command) { [self] message in
-            self.reply(message)
+            if let replyTo { replyTo(message) } else { self.reply(message) }
             self.commandFinished()
         }
     }

@@ -40,7 +40,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
         case .text:
             self.session?.received(message.data)
         case .binary:
-            self.session?.reply(.error(id: nil, .init(code: .badRequest, message: "commands are JSON text messages; binary messages are not accepted")))
+            self.session?.receivedBinary()
         }
     }
 
