@@ -75,6 +75,7 @@ public final class RealtimeServer: Service, Sendable {
         transport.connection.heartbeat = .init(interval: .seconds(Int64(configuration.pingInterval)),
                                                timeout: .seconds(Int64(configuration.pingTimeout)))
         transport.connection.maximumOutboundBufferSize = configuration.limits.maxOutboundBytes
+        transport.connection.slowConsumerCloseCode = CloseCode(DisconnectCode.slowConsumer.rawValue)
         transport.tls = try Self.makeTLSContext(configuration)
 
         // Filled in below: the router's closures need `self`, which exists only once every property is set.

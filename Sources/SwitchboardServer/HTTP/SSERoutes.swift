@@ -52,7 +52,7 @@ struct SSERoutes {
         let resume = SSEEventID.decode(request.headers[values: HTTPField.Name("Last-Event-ID")!].first
             ?? request.uri.queryParameters.get("lastEventId"))
         let eventLoop = requestContext.channel.eventLoop
-        let transport = SSESessionTransport(eventLoop: eventLoop, maximumQueuedBytes: self.context.limits.maxOutboundBytes)
+        let transport = SSESessionTransport(channel: requestContext.channel, maximumQueuedBytes: self.context.limits.maxOutboundBytes)
         let context = self.context
         let session = eventLoop.submit {
             let session = ClientSession(context: context, eventLoop: eventLoop, transport: transport, remoteAddress: requestContext.remoteIP)

@@ -48,7 +48,14 @@ extension ClientSession: HubSubscriber {
             hub.shard(for: self.eventLoop).add(self, to: channel)
             self.subscriptions[channel] = .joining(buffered: [], registered: true)
             let since = request.since
-            self.run({ try await broker.history(of: channel, since: since, limit: since == nil ? 0 : maximum, retention: retention) }) { [self] history in
+            let info = identity.info
+            self.run({
+                let history = try await broker.history(of: channel, since: since, limit: since == nil ? 0 : maximum, retention: retention)
+                // In presence before the reply, so a `presence` right after `subscribe` lists this client. (If the
+                // connection closes meanwhile, a leave may overtake this; the entry then expires unrefreshed.)
+                if options.presence { try? await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
+                return history
+            }) { [self] history in
                 // Gone meanwhile: whoever removed it (the connection closing) also left the hub.
                 guard case .joining(let buffered, _)? = self.subscriptions[channel] else {
                     return fail(.notConnected, "the session closed")
@@ -69,19 +76,16 @@ extension ClientSession: HubSubscriber {
                 self.subscriptions[channel] = .live(position: StreamPosition(offset: result.offset, epoch: result.epoch))
                 reply(.reply(id: id, .subscribe(result)))
                 for (publication, encoded) in buffered { self.hubDeliver(publication, encoded: encoded) }
-                if options.presence || options.joinLeave { self.join(channel, identity: identity, options: options) }
+                if options.joinLeave { self.announceJoin(channel, identity: identity) }
             }
         }
     }
 
-    /// Presence entry and join event, after the subscribe reply.
-    private func join(_ channel: String, identity: SessionIdentity, options: NamespaceOptions) {
+    /// The join event, after the subscribe reply.
+    private func announceJoin(_ channel: String, identity: SessionIdentity) {
         let broker = self.context.broker
         let info = identity.info
-        self.schedulePresenceWork {
-            if options.presence { try await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
-            if options.joinLeave { try await broker.publishPresenceEvent(.join, client: info, channel: channel) }
-        }
+        self.schedulePresenceWork { try await broker.publishPresenceEvent(.join, client: info, channel: channel) }
     }
 
     /// Drops the hub registration (the caller removed the subscription) and announces the leave.

@@ -10,6 +10,8 @@ import SwitchboardProtocol
 /// buffer, and a client that does not read is disconnected as a slow consumer.
 final class SSESessionTransport: SessionTransport, @unchecked Sendable {
     let eventLoop: any EventLoop
+    /// The HTTP connection: closed outright for a slow consumer, whose writer is stuck on a full socket.
+    private let channel: any Channel
     let events: AsyncStream<ByteBuffer>
     private let continuation: AsyncStream<ByteBuffer>.Continuation
     /// Bytes queued and not yet written to the socket; shared with the writer task.
@@ -21,8 +23,9 @@ final class SSESessionTransport: SessionTransport, @unchecked Sendable {
     private let recordedCloseCode = NIOLockedValueBox<UInt16>(1000)
     var closeCode: UInt16 { self.recordedCloseCode.withLockedValue { $0 } }
 
-    init(eventLoop: any EventLoop, maximumQueuedBytes: Int) {
-        self.eventLoop = eventLoop
+    init(channel: any Channel, maximumQueuedBytes: Int) {
+        self.channel = channel
+        self.eventLoop = channel.eventLoop
         self.maximumQueuedBytes = maximumQueuedBytes
         (self.events, self.continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
     }
@@ -70,6 +73,9 @@ final class SSESessionTransport: SessionTransport, @unchecked Sendable {
         }
         if checkingLimit, queued > self.maximumQueuedBytes {
             self.session?.slowConsumer()
+            // The response writer waits on a socket the client does not drain; only closing it frees the
+            // connection (and its slot in the connection limits).
+            self.channel.close(promise: nil)
             throw SessionTransportClosed()
         }
         self.continuation.yield(event)

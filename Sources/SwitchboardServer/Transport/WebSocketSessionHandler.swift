@@ -14,8 +14,6 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     private var session: ClientSession?
     /// The connection's slot in the node's connection limits, given back when it closes.
     private var lease: ConnectionLease?
-    /// Set when the transport dropped the client for not reading: counted as a 4001 disconnect.
-    private var droppedAsSlowConsumer = false
 
     init(context: ServerContext) {
         self.context = context
@@ -45,7 +43,8 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     }
 
     func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus) {
-        self.context.metrics.connectionClosed(.webSocket, code: self.droppedAsSlowConsumer ? DisconnectCode.slowConsumer.rawValue : status.code.rawValue)
+        // A client dropped for not reading reports 4001 (the transport's slowConsumerCloseCode).
+        self.context.metrics.connectionClosed(.webSocket, code: status.code.rawValue)
         self.session?.transportClosed()
         self.session = nil
         self.connection = nil
@@ -65,7 +64,6 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
         do {
             try send()
         } catch let error as WebSocketTransportError where error.isOutboundBufferFull {
-            self.droppedAsSlowConsumer = true
             self.context.logger.info("Dropped a slow consumer", metadata: ["client": "\(self.session?.clientID ?? "?")"])
             throw error
         }

@@ -77,7 +77,8 @@ extension WebSocketChannelHandler {
         let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
         if buffered + self.output.readableBytes + count > self.configuration.maximumOutboundBufferSize {
             self.logger.info("Closing a WebSocket peer that stopped reading", metadata: ["buffered": "\(buffered)"])
-            self.closeStatus = WebSocketCloseStatus(code: .policyViolation, reason: "peer stopped reading", initiatedLocally: true)
+            self.closeStatus = WebSocketCloseStatus(code: self.configuration.slowConsumerCloseCode, reason: "peer stopped reading",
+                                                    initiatedLocally: true)
             self.closeTransport(context: context, abruptly: true)
             throw WebSocketTransportError.outboundBufferFull
         }

@@ -14,6 +14,9 @@ public struct WebSocketConfiguration: Sendable {
     /// Bytes the connection may hold for a peer that does not read. Past this the connection is closed
     /// (a slow consumer must not grow the server's memory); sends wait for the buffer to drain long before.
     public var maximumOutboundBufferSize: Int
+    /// The code a dropped slow consumer's ``WebSocketCloseStatus`` reports locally (1008 by default). The
+    /// peer is not reading, so no close frame can reach it: this is for the application's logs and metrics.
+    public var slowConsumerCloseCode: CloseCode = .policyViolation
     /// Inbound messages buffered for an application that has not read them; past this the transport stops
     /// reading the socket (TCP backpressure) until the application catches up.
     public var inboundBufferSize: Int

@@ -95,4 +95,29 @@ import Testing
             await client.close()
         }
     }
+
+    @Test func commandsSentWithoutWaitingAreAnsweredInTheOrderTheyWereSent() async throws {
+        try await TestNode.with { node in
+            let client = try await node.connectedClient("alice")
+            var ids: [UInt64] = []
+            for index in 0..<30 {
+                switch index % 3 {
+                case 0: ids.append(try await client.send(.subscribe(.init(channel: "feed:order\(index)"))))
+                case 1: ids.append(try await client.send(.history(.init(channel: "feed:order\(index - 1)"))))
+                default: ids.append(try await client.send(.ping))
+                }
+            }
+            _ = try await client.reply(to: ids.last!)
+            // Command 1 was the connect.
+            let answered = client.received.compactMap { message -> UInt64? in
+                switch message {
+                case .reply(let id, _), .error(let id?, _): id
+                default: nil
+                }
+            }.filter { $0 != 1 }
+            #expect(answered == ids)
+            #expect(!client.received.contains { if case .error = $0 { true } else { false } }, "\(client.received.filter { if case .error = $0 { true } else { false } })")
+            await client.close()
+        }
+    }
 }

@@ -83,11 +83,11 @@ final class RawWebSocketPeer: Sendable {
 
     /// Stops reading the socket: the kernel buffers fill and the server's writes back up.
     func stopReading() async throws {
-        try await self.channel.setOption(.autoRead, value: false)
+        try await self.channel.setOption(.autoRead, value: false).get()
     }
 
     func resumeReading() async throws {
-        try await self.channel.setOption(.autoRead, value: true)
+        try await self.channel.setOption(.autoRead, value: true).get()
         self.channel.read()
     }
 

@@ -24,7 +24,10 @@ final class SSETestStream: Sendable {
         var body = ""
         var events: [Event] = []
         var nextEvent = 0
+        /// The TCP connection is closed.
         var ended = false
+        /// The last (empty) chunk arrived: the response is over, though the connection may be kept alive.
+        var bodyEnded = false
     }
 
     private let channel: any Channel
@@ -36,10 +39,15 @@ final class SSETestStream: Sendable {
     }
 
     /// Sends `GET target` (with `headers`) and starts reading the stream.
-    static func open(port: Int, target: String, headers: [(String, String)] = []) async throws -> SSETestStream {
+    /// - Parameter receiveBufferSize: shrinks the socket's receive buffer, so a stream that stops reading
+    ///   pushes back on the server after a few kilobytes.
+    static func open(port: Int, target: String, headers: [(String, String)] = [], receiveBufferSize: Int? = nil) async throws -> SSETestStream {
         let state = NIOLockedValueBox(State())
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(2))
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
+        if let receiveBufferSize {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
+        }
+        let channel = try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Reader(state: state)) }
             }
@@ -91,10 +99,22 @@ final class SSETestStream: Sendable {
         }
     }
 
-    var hasEnded: Bool { self.state.withLockedValue { $0.ended } }
-
+    /// True once the stream is over: its last chunk arrived, or the server closed the connection.
     func ended(within timeout: Duration = .seconds(3)) async -> Bool {
-        (try? await self.poll(within: timeout, "the end of the stream") { $0.ended ? true : nil }) ?? false
+        (try? await self.poll(within: timeout, "the end of the stream") { $0.ended || $0.bodyEnded ? true : nil }) ?? false
+    }
+
+    /// Every event received so far, taken or not.
+    var receivedEvents: [Event] { self.state.withLockedValue { $0.events } }
+
+    /// Stops reading the socket, like a client that hangs: the server's writes back up.
+    func stopReading() async throws {
+        try await self.channel.setOption(.autoRead, value: false).get()
+    }
+
+    func resumeReading() async throws {
+        try await self.channel.setOption(.autoRead, value: true).get()
+        self.channel.read()
     }
 
     func close() async {
@@ -167,7 +187,10 @@ final class SSETestStream: Sendable {
                 state.raw.moveReaderIndex(forwardBy: headerLength)
                 state.body += state.raw.readString(length: size)!
                 state.raw.moveReaderIndex(forwardBy: 2)
-                if size == 0 { break }
+                if size == 0 {
+                    state.bodyEnded = true
+                    break
+                }
             }
             // An event ends with a blank line.
             while let range = state.body.range(of: "\n\n") {

@@ -142,6 +142,29 @@ final class TestNode: Sendable {
         return results
     }
 
+    /// What `/api/info` reports: the node's own count of connections, subscriptions and channels.
+    struct Info: Decodable {
+        var connections: Int
+        var subscriptions: Int
+        var channels: Int
+    }
+
+    func info() async throws -> Info {
+        let response = try await self.http("GET", "/api/info", headers: [("Authorization", "apikey \(Self.apiKey)")])
+        guard response.status == 200 else { throw EndToEndFailure("/api/info answered \(response.status): \(response.body)") }
+        return try JSONDecoder().decode(Info.self, from: Data(response.body.utf8))
+    }
+
+    /// Asks `/api/info` until `condition` holds (true) or `timeout` passes (false).
+    func eventually(within timeout: Duration = .seconds(2), _ condition: (Info) -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if condition(try await self.info()) { return true }
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// The value of an unlabelled Prometheus sample in `/metrics`, nil when absent.
     func metric(_ name: String) async throws -> Double? {
         let body = try await self.http("GET", "/metrics").body

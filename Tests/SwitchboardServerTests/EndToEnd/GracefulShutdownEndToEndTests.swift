@@ -1,0 +1,66 @@
+import SwitchboardProtocol
+import SwitchboardWebSocket
+import Testing
+
+/// Draining a node, end to end: every client is told to reconnect elsewhere after a delay, then closed.
+@Suite struct GracefulShutdownEndToEndTests {
+    @Test func aDrainingNodeTellsEachClientToReconnectAfterADelayThenClosesWith4000() async throws {
+        try await TestNode.with({ $0.reconnectDelayMax = 3 }) { node in
+            let alice = try await node.connectedClient("alice")
+            let bob = try await node.connectedClient("bob")
+            _ = try await alice.subscribe("chat:room")
+            let started = ContinuousClock.now
+            await node.shutdown()
+            #expect(ContinuousClock.now - started < .seconds(2), "shutdown waited for the grace period")
+            for client in [alice, bob] {
+                let status = try #require(try await client.closed())
+                #expect(status.code == CloseCode(4000))
+                guard case .disconnect(let disconnect)? = client.receivedPushes.last else {
+                    throw EndToEndFailure("expected a disconnect push before the close, got \(client.receivedPushes.suffix(3))")
+                }
+                #expect(disconnect.code == .shutdown)
+                #expect(disconnect.reconnect)
+                #expect((0...3000).contains(disconnect.delay ?? -1), "delay: \(String(describing: disconnect.delay))")
+            }
+            // No longer listening.
+            await #expect(throws: (any Error).self) { _ = try await node.client(token: try await node.token("carol")) }
+        }
+    }
+
+    @Test func healthReports503OnceDraining() async throws {
+        try await TestNode.with { node in
+            // A connected client keeps the node draining for a moment; /health on a kept-alive connection sees it.
+            let connection = try await LoopbackHTTPConnection.connect(port: node.port)
+            try await connection.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(try await connection.response()?.status == 200)
+            let shutdown = Task { await node.shutdown() }
+            try await Task.sleep(for: .milliseconds(50))
+            try? await connection.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let status = try? await connection.response(within: .seconds(2))?.status
+            // Either told 503, or the connection was closed by the drain: never 200.
+            #expect(status == nil || status == 503, "health answered \(String(describing: status)) while draining")
+            await connection.close()
+            await shutdown.value
+        }
+    }
+
+    @Test func aDrainingNodeEndsSSEStreamsWithADisconnectEvent() async throws {
+        try await TestNode.with { node in
+            let token = try await node.token("alice")
+            let stream = try await SSETestStream.open(port: node.port, target: "/connection/sse?token=\(token)&channel=chat:room")
+            _ = try await stream.nextEvent()
+            _ = try await stream.nextEvent()
+            let started = ContinuousClock.now
+            await node.shutdown()
+            #expect(ContinuousClock.now - started < .seconds(2), "shutdown waited for the grace period")
+            let disconnect = try await stream.nextEvent(within: .seconds(2), "the disconnect event") { _, message -> ServerMessage.Disconnect? in
+                if case .disconnect(let disconnect) = message { return disconnect }
+                return nil
+            }
+            #expect(disconnect.code == .shutdown)
+            #expect(disconnect.reconnect)
+            #expect(await stream.ended(within: .seconds(2)))
+            await stream.close()
+        }
+    }
+}

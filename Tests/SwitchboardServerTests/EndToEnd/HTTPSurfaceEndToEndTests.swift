@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// The plain HTTP side of the node's one port, end to end: health, metrics, the API's info, development
+/// tokens, and the demo page.
+@Suite struct HTTPSurfaceEndToEndTests {
+    @Test func healthAnswers200WhileServing() async throws {
+        try await TestNode.with { node in
+            let response = try await node.http("GET", "/health")
+            #expect(response.status == 200)
+            #expect(response.body == "ok\n")
+        }
+    }
+
+    @Test func metricsAreInPrometheusTextAndCountWebSocketConnections() async throws {
+        try await TestNode.with { node in
+            let client = try await node.connectedClient("alice")
+            let response = try await node.http("GET", "/metrics")
+            #expect(response.status == 200)
+            #expect(response.header("Content-Type")?.hasPrefix("text/plain") == true)
+            #expect(response.body.contains("switchboard_connections"))
+            let connections = response.body.split(separator: "\n").filter { $0.hasPrefix("switchboard_connections") && $0.contains("websocket") }
+            #expect(connections.contains { $0.hasSuffix(" 1") || $0.hasSuffix(" 1.0") }, "\(connections)")
+            await client.close()
+        }
+    }
+
+    @Test func apiInfoDescribesTheNodeAsJSONBehindTheAPIKey() async throws {
+        try await TestNode.with { node in
+            let client = try await node.connectedClient("alice")
+            _ = try await client.subscribe("chat:room")
+            let response = try await node.http("GET", "/api/info", headers: [("Authorization", "apikey \(TestNode.apiKey)")])
+            #expect(response.status == 200)
+            #expect(response.header("Content-Type")?.hasPrefix("application/json") == true)
+            let info = try #require(try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])
+            #expect(info["version"] as? String == "0.3.0")
+            #expect(info["connections"] as? Int == 1)
+            #expect(info["subscriptions"] as? Int == 1)
+            #expect(info["channels"] as? Int == 1)
+            #expect(info["broker"] as? String == "memory")
+            #expect(try await node.http("GET", "/api/info").status == 401)
+            await client.close()
+        }
+    }
+
+    @Test func devTokenMintsAUsableTokenOnlyWhenADevelopmentSecretIsSet() async throws {
+        try await TestNode.with(developmentSecret: TestNode.secret) { node in
+            let response = try await node.http("GET", "/dev/token?user=carol&ttl=120")
+            #expect(response.status == 200)
+            struct Minted: Decodable { var token: String; var user: String; var expires: Int }
+            let minted = try JSONDecoder().decode(Minted.self, from: Data(response.body.utf8))
+            #expect(minted.user == "carol")
+            #expect(minted.expires == 120)
+            let client = try await node.client(token: minted.token)
+            #expect(try await client.connect().user == "carol")
+            await client.close()
+            #expect(try await node.http("GET", "/dev/token?user=no%20spaces").status == 400)
+        }
+        try await TestNode.with { node in
+            let response = try await node.http("GET", "/dev/token?user=carol")
+            #expect(response.status == 404)
+        }
+    }
+
+    @Test func theRootServesTheDemoPage() async throws {
+        try await TestNode.with { node in
+            let response = try await node.http("GET", "/")
+            #expect(response.status == 200)
+            #expect(response.header("Content-Type")?.hasPrefix("text/html") == true)
+            #expect(response.body.contains("<title>Switchboard</title>"))
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import SwitchboardProtocol
+import SwitchboardWebSocket
+import Testing
+
+/// The limits that keep one client or one address from taking the node down, end to end: rate limit,
+/// channels per client, connections per address, and clients that stop reading.
+@Suite struct LimitsEndToEndTests {
+    @Test func aFloodingClientGetsError201ThenIsClosedWith4004() async throws {
+        try await TestNode.with({
+            $0.limits.commandsPerSecond = 5
+            $0.limits.commandBurst = 5
+            $0.limits.rateLimitStrikes = 3
+        }) { node in
+            let flooder = try await node.connectedClient("mallory")
+            let bystander = try await node.connectedClient("alice")
+            var ids: [UInt64] = []
+            for _ in 0..<20 {
+                guard let id = try? await flooder.send(.ping) else { break }
+                ids.append(id)
+            }
+            let status = try #require(try await flooder.closed())
+            #expect(status.code == CloseCode(4004))
+            let messages = flooder.received
+            let answered = messages.filter { if case .reply(_, .ping) = $0 { true } else { false } }.count
+            let limited = messages.filter { if case .error(_?, let error) = $0, error.code == .rateLimited { true } else { false } }.count
+            // Burst 5, one spent on connect; 3 strikes: the third excess command closes the connection.
+            #expect((4...6).contains(answered), "\(answered) pings answered")
+            #expect(limited == 2, "\(limited) errors 201")
+            guard case .disconnect(let disconnect)? = messages.last else {
+                throw EndToEndFailure("expected a disconnect push last, got \(messages.suffix(3))")
+            }
+            #expect(disconnect.code == .rateLimited)
+            // The limit is per client.
+            #expect(try await bystander.expectReply(.ping) == .ping)
+            await bystander.close()
+        }
+    }
+
+    @Test func aThirdChannelIsRefusedWith108WhenTheLimitIsTwo() async throws {
+        try await TestNode.with({ $0.limits.maxChannelsPerClient = 2 }) { node in
+            let client = try await node.connectedClient("alice")
+            _ = try await client.subscribe("chat:one")
+            _ = try await client.subscribe("chat:two")
+            #expect(try await client.expectError(.subscribe(.init(channel: "chat:three"))).code == .limitExceeded)
+            // Leaving one makes room.
+            _ = try await client.expectReply(.unsubscribe(.init(channel: "chat:one")))
+            _ = try await client.subscribe("chat:three")
+            await client.close()
+        }
+    }
+
+    @Test func aThirdConnectionFromOneAddressGets429WhenTheLimitIsTwo() async throws {
+        try await TestNode.with({ $0.limits.maxConnectionsPerIP = 2 }) { node in
+            let token = try await node.token("alice")
+            let first = try await node.client(token: token)
+            let second = try await node.client(token: token)
+            let third = try await RawWebSocketPeer.connect(port: node.port)
+            #expect(try await third.upgrade("/connection/websocket?token=\(token)") == 429)
+            await third.close()
+            // Plain HTTP is not a connection that counts.
+            #expect(try await node.http("GET", "/health").status == 200)
+            // A closed connection frees its slot.
+            await first.close()
+            var status = 0
+            let deadline = ContinuousClock.now + .seconds(2)
+            while ContinuousClock.now < deadline {
+                let retry = try await RawWebSocketPeer.connect(port: node.port)
+                status = try await retry.upgrade("/connection/websocket?token=\(token)")
+                await retry.close()
+                if status == 101 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(status == 101)
+            await second.close()
+        }
+    }
+
+    @Test func aClientThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving() async throws {
+        try await TestNode.with({ $0.limits.maxOutboundBytes = 256 << 10 }) { node in
+            let channel = "short:firehose"
+            let reader = try await node.connectedClient("alice")
+            _ = try await reader.subscribe(channel)
+            let stalled = try await RawWebSocketPeer.connect(port: node.port, receiveBufferSize: 4096)
+            #expect(try await stalled.upgrade("/connection/websocket?token=\(try await node.token("bob"))") == 101)
+            try await stalled.sendText(#"{"type":"subscribe","id":1,"channel":"\#(channel)"}"#)
+            let subscribed = try await node.eventually { $0.subscriptions == 2 }
+            try #require(subscribed, "the raw client's subscription never showed in /api/info")
+            try await Task.sleep(for: .milliseconds(50))
+            try await stalled.stopReading()
+
+            // 16 KB publications until the node lets go of the stalled client (a few hundred KB at most).
+            let payload = JSONValue.string(String(repeating: "p", count: 16 << 10))
+            var published = 0
+            var dropped = false
+            while published < 600, !dropped {
+                published += try await node.publishAll(Array(repeating: payload, count: 10), to: channel, batch: 10).count
+                dropped = try await node.info().connections == 1
+            }
+            #expect(dropped, "the stalled client was still connected after \(published) publications of 16 KB")
+            #expect(try await node.metric("switchboard_slow_consumer_disconnects_total") ?? 0 >= 1)
+
+            // The client that reads got every one, in order.
+            let received = try await reader.publications(published, in: channel, within: .seconds(5))
+            #expect(received.map(\.offset) == Array(1...UInt64(published)))
+            #expect(reader.isOpen)
+
+            // The stalled connection is over: reading again finds its end.
+            try await stalled.resumeReading()
+            #expect(try await stalled.ended(within: .seconds(3)))
+            await stalled.close()
+            await reader.close()
+        }
+    }
+
+    @Test func aConnectionOverTheNodesLimitGets503() async throws {
+        try await TestNode.with({ $0.limits.maxConnections = 1 }) { node in
+            let token = try await node.token("alice")
+            let first = try await node.client(token: token)
+            let second = try await RawWebSocketPeer.connect(port: node.port)
+            #expect(try await second.upgrade("/connection/websocket?token=\(token)") == 503)
+            await second.close()
+            let stream = try await SSETestStream.open(port: node.port, target: "/connection/sse?token=\(token)&channel=chat:room")
+            #expect(try await stream.status() == 503)
+            await stream.close()
+            await first.close()
+        }
+    }
+}

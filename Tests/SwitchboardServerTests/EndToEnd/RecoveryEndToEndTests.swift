@@ -1,0 +1,147 @@
+import NIOConcurrencyHelpers
+import SwitchboardProtocol
+import Testing
+
+/// Recovery, end to end: a client that comes back with the position it had gets exactly what it missed, in
+/// order, in the subscribe reply, then live publications from the next offset, without gaps or duplicates;
+/// a position that cannot be honoured is refused plainly (`recovered: false`), never half-filled.
+@Suite struct RecoveryEndToEndTests {
+    /// Subscribes a fresh client of `user` to `channel`, reads a few live publications, and disconnects;
+    /// returns the last position it had.
+    private func positionAfterLeaving(_ channel: String, node: TestNode, user: String = "alice") async throws -> StreamPosition {
+        let client = try await node.connectedClient(user)
+        let subscribed = try await client.subscribe(channel)
+        var position = StreamPosition(offset: subscribed.offset, epoch: subscribed.epoch)
+        _ = try await node.publishAll((1...3).map { .string("before \($0)") }, to: channel)
+        for publication in try await client.publications(3, in: channel) {
+            #expect(publication.offset == position.offset + 1)
+            position = publication.position
+        }
+        await client.close()
+        return position
+    }
+
+    @Test func aClientReturningWithItsPositionRecoversExactlyTheThousandItMissedThenGoesLive() async throws {
+        try await TestNode.with { node in
+            let channel = "feed:recovery"
+            let position = try await positionAfterLeaving(channel, node: node)
+            let published = try await node.publishAll((1...1000).map { .integer(Int64($0)) }, to: channel)
+            #expect(published.map(\.offset) == Array((position.offset + 1)...(position.offset + 1000)))
+
+            let client = try await node.connectedClient("alice")
+            let result = try await client.subscribe(channel, since: position)
+            #expect(result.recovered == true)
+            #expect(result.epoch == position.epoch)
+            #expect(result.offset == position.offset + 1000)
+            let recovered = result.publications ?? []
+            #expect(recovered.count == 1000)
+            #expect(recovered.map(\.offset) == Array((position.offset + 1)...(position.offset + 1000)))
+            #expect(recovered.map(\.data) == (1...1000).map { JSONValue.integer(Int64($0)) })
+            #expect(recovered.allSatisfy { $0.epoch == position.epoch && $0.channel == channel })
+
+            // Live from the next offset, nothing recovered is sent again.
+            _ = try await node.publishAll((1001...1005).map { .integer(Int64($0)) }, to: channel)
+            let live = try await client.publications(5, in: channel)
+            #expect(live.map(\.offset) == Array((position.offset + 1001)...(position.offset + 1005)))
+            #expect(live.map(\.data) == (1001...1005).map { JSONValue.integer(Int64($0)) })
+            try await Task.sleep(for: .milliseconds(100))
+            let publications = client.receivedPushes.filter { if case .publication = $0 { true } else { false } }
+            #expect(publications.count == 5, "expected exactly the 5 live publications as pushes, got \(publications.count)")
+            await client.close()
+        }
+    }
+
+    @Test func aPositionInAnotherEpochIsNotRecovered() async throws {
+        try await TestNode.with { node in
+            let channel = "feed:epochs"
+            let position = try await positionAfterLeaving(channel, node: node)
+            _ = try await node.publishAll(["missed 1", "missed 2"], to: channel)
+            let client = try await node.connectedClient("alice")
+            let result = try await client.subscribe(channel, since: StreamPosition(offset: position.offset, epoch: "not-" + position.epoch))
+            #expect(result.recovered == false)
+            #expect(result.publications ?? [] == [])
+            // The reply carries the real position, to start again from.
+            #expect(result.epoch == position.epoch)
+            #expect(result.offset == position.offset + 2)
+            // And the subscription is live.
+            let next = try await node.publish("after", to: channel)
+            #expect(try await client.publications(1, in: channel).first?.offset == next.offset)
+            await client.close()
+
+            // A position ahead of the stream (from a lost, longer history) is not recoverable either.
+            let ahead = try await node.connectedClient("alice")
+            let fromTheFuture = try await ahead.subscribe(channel, since: StreamPosition(offset: next.offset + 5, epoch: position.epoch))
+            #expect(fromTheFuture.recovered == false)
+            #expect(fromTheFuture.offset == next.offset)
+            await ahead.close()
+        }
+    }
+
+    @Test func aPositionOlderThanTheRetainedHistoryIsNotRecovered() async throws {
+        try await TestNode.with { node in
+            // `short` keeps 10 publications: 20 missed cannot all be returned, so none are.
+            let channel = "short:history"
+            let position = try await positionAfterLeaving(channel, node: node)
+            _ = try await node.publishAll((1...20).map { .integer(Int64($0)) }, to: channel)
+            let client = try await node.connectedClient("alice")
+            let result = try await client.subscribe(channel, since: position)
+            #expect(result.recovered == false)
+            #expect(result.publications ?? [] == [])
+            #expect(result.offset == position.offset + 20)
+
+            // Exactly as many as are retained is still recoverable.
+            let edge = StreamPosition(offset: result.offset, epoch: result.epoch)
+            await client.close()
+            _ = try await node.publishAll((21...30).map { .integer(Int64($0)) }, to: channel)
+            let again = try await node.connectedClient("alice")
+            let recovered = try await again.subscribe(channel, since: edge)
+            #expect(recovered.recovered == true)
+            #expect(recovered.publications?.map(\.data) == (21...30).map { JSONValue.integer(Int64($0)) })
+            await again.close()
+        }
+    }
+
+    @Test func publicationsFlowingDuringTheResubscribeArriveExactlyOnceInOrder() async throws {
+        try await TestNode.with { node in
+            let channel = "feed:concurrent"
+            let position = try await positionAfterLeaving(channel, node: node)
+            // A publisher that keeps publishing, in small pipelined batches, until told to stop.
+            let stop = NIOLockedValueBox(false)
+            let publisher = Task { () -> UInt64 in
+                var last: UInt64 = 0
+                var next: Int64 = 0
+                while !stop.withLockedValue({ $0 }) {
+                    let batch = (0..<10).map { JSONValue.integer(next + Int64($0)) }
+                    next += 10
+                    last = try await node.publishAll(batch, to: channel, batch: 10).last!.offset
+                }
+                return last
+            }
+            // Some missed while away, then the resubscribe races the publisher.
+            try await Task.sleep(for: .milliseconds(100))
+            let client = try await node.connectedClient("alice")
+            let result = try await client.subscribe(channel, since: position)
+            try await Task.sleep(for: .milliseconds(200))
+            stop.withLockedValue { $0 = true }
+            let lastOffset = try await publisher.value
+
+            #expect(result.recovered == true)
+            let recovered = result.publications ?? []
+            #expect(!recovered.isEmpty, "the publisher published nothing before the resubscribe")
+            let liveCount = Int(lastOffset - result.offset)
+            let live = try await client.publications(liveCount, in: channel, within: .seconds(5))
+            let offsets = recovered.map(\.offset) + live.map(\.offset)
+            #expect(offsets == Array((position.offset + 1)...lastOffset),
+                    "gaps or duplicates: \(offsets.count) offsets for \(lastOffset - position.offset) publications")
+            // The publisher's values, in the order it published them.
+            let values = (recovered + live).map(\.data)
+            #expect(values == (0..<Int64(values.count)).map { JSONValue.integer($0) })
+            #expect(live.count >= 10, "the publisher should still have been publishing after the reply (\(live.count) live)")
+            // Nothing more arrives after the last one.
+            try await Task.sleep(for: .milliseconds(100))
+            let extra = client.receivedPushes.filter { if case .publication(let p) = $0 { p.offset > lastOffset } else { false } }
+            #expect(extra.isEmpty)
+            await client.close()
+        }
+    }
+}
