@@ -27,7 +27,9 @@ import Testing
             let started = ContinuousClock.now
             let status = try #require(try await client.closed(within: .seconds(3)))
             #expect(status.code == CloseCode(4500))
-            #expect(ContinuousClock.now - started > .milliseconds(800))
+            // The timer starts when the server opens the connection, a little before the client's connect
+            // returns (more under load): a bound well under the timeout still proves it was not immediate.
+            #expect(ContinuousClock.now - started > .milliseconds(400))
             guard case .disconnect(let disconnect)? = client.receivedPushes.last else {
                 throw EndToEndFailure("expected a disconnect push before the close, got \(client.received)")
             }
