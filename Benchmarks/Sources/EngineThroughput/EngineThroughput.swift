@@ -1,3 +1,6 @@
+// String(format:) and padding(toLength:withPad:startingAt:). Foundation used to arrive through swift-crypto 3;
+// swift-crypto 4 (which jwt-kit 5 brings in) imports only FoundationEssentials.
+import Foundation
 import NIOCore
 import SwitchboardWebSocket
 
