@@ -75,7 +75,9 @@ public final class RealtimeServer: Service, Sendable {
         transport.connection.heartbeat = .init(interval: .seconds(Int64(configuration.pingInterval)),
                                                timeout: .seconds(Int64(configuration.pingTimeout)))
         transport.connection.maximumOutboundBufferSize = configuration.limits.maxOutboundBytes
+        // Both end without a close frame (the peer is gone or not reading); logs and metrics get the protocol's code.
         transport.connection.slowConsumerCloseCode = CloseCode(DisconnectCode.slowConsumer.rawValue)
+        transport.connection.heartbeatTimeoutCloseCode = CloseCode(DisconnectCode.heartbeatTimeout.rawValue)
         transport.tls = try Self.makeTLSContext(configuration)
 
         // Filled in below: the router's closures need `self`, which exists only once every property is set.

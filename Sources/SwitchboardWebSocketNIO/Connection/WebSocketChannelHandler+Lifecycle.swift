@@ -39,7 +39,8 @@ extension WebSocketChannelHandler {
             guard now - pingSent >= heartbeat.timeout else { return }
             self.logger.debug("WebSocket peer missed its heartbeat deadline", metadata: ["peer": "\(self.remoteAddress.map { "\($0)" } ?? "?")"])
             if self.closeStatus == nil {
-                self.closeStatus = WebSocketCloseStatus(code: .abnormalClosure, reason: "no answer to ping within \(heartbeat.timeout)", initiatedLocally: true)
+                self.closeStatus = WebSocketCloseStatus(code: self.configuration.heartbeatTimeoutCloseCode,
+                                                        reason: "no answer to ping within \(heartbeat.timeout)", initiatedLocally: true)
             }
             self.closeTransport(context: context, abruptly: true)
         } else if now - self.silentSince >= heartbeat.interval {

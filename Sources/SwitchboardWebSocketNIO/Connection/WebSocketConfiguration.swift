@@ -17,6 +17,9 @@ public struct WebSocketConfiguration: Sendable {
     /// The code a dropped slow consumer's ``WebSocketCloseStatus`` reports locally (1008 by default). The
     /// peer is not reading, so no close frame can reach it: this is for the application's logs and metrics.
     public var slowConsumerCloseCode: CloseCode = .policyViolation
+    /// The code a peer dropped for missing its heartbeat deadline reports locally (1006 by default, as for any
+    /// connection that ends without a close frame).
+    public var heartbeatTimeoutCloseCode: CloseCode = .abnormalClosure
     /// Inbound messages buffered for an application that has not read them; past this the transport stops
     /// reading the socket (TCP backpressure) until the application catches up.
     public var inboundBufferSize: Int
