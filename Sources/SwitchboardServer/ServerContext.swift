@@ -37,6 +37,13 @@ final class ServerContext: Sendable {
 
     var limits: LimitsConfiguration { self.configuration.limits }
 
+    /// Nil while the node keeps up; otherwise why a new publication is refused.
+    var overloaded: String? {
+        let pending = self.hub.pendingDeliveries.load(ordering: .relaxed)
+        guard pending > self.limits.maxPendingDeliveries else { return nil }
+        return "node overloaded: \(pending) deliveries queued; try again shortly"
+    }
+
     func retention(for options: NamespaceOptions) -> HistoryRetention {
         HistoryRetention(size: options.historySize, seconds: options.historyTTL)
     }

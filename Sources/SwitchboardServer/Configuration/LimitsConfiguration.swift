@@ -25,11 +25,16 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
     public var tokenRefreshGrace: Int
     /// The largest HTTP API request body (bytes).
     public var maxHTTPBodySize: Int
+    /// Deliveries (publications × recipients) the node may have queued and not yet written. Past it new
+    /// publications are refused (error 202, HTTP 503) until it catches up: publishing faster than the node
+    /// can deliver must not grow memory without bound.
+    public var maxPendingDeliveries: Int
 
     public init(maxMessageSize: Int = 64 << 10, commandsPerSecond: Double = 50, commandBurst: Int = 100,
                 rateLimitStrikes: Int = 50, maxConnections: Int = 100_000, maxConnectionsPerIP: Int = 200,
                 maxChannelsPerClient: Int = 128, maxOutboundBytes: Int = 4 << 20, maxHistoryPerRequest: Int = 10_000,
-                connectTimeout: Int = 10, tokenRefreshGrace: Int = 25, maxHTTPBodySize: Int = 1 << 20) {
+                connectTimeout: Int = 10, tokenRefreshGrace: Int = 25, maxHTTPBodySize: Int = 1 << 20,
+                maxPendingDeliveries: Int = 1_000_000) {
         self.maxMessageSize = maxMessageSize
         self.commandsPerSecond = commandsPerSecond
         self.commandBurst = commandBurst
@@ -42,11 +47,13 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
         self.connectTimeout = connectTimeout
         self.tokenRefreshGrace = tokenRefreshGrace
         self.maxHTTPBodySize = maxHTTPBodySize
+        self.maxPendingDeliveries = maxPendingDeliveries
     }
 
     private enum Key: String, CodingKey {
         case maxMessageSize, commandsPerSecond, commandBurst, rateLimitStrikes, maxConnections, maxConnectionsPerIP
         case maxChannelsPerClient, maxOutboundBytes, maxHistoryPerRequest, connectTimeout, tokenRefreshGrace, maxHTTPBodySize
+        case maxPendingDeliveries
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,5 +78,6 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
         self.connectTimeout = try positive(.connectTimeout, defaults.connectTimeout)
         self.tokenRefreshGrace = try positive(.tokenRefreshGrace, defaults.tokenRefreshGrace)
         self.maxHTTPBodySize = try positive(.maxHTTPBodySize, defaults.maxHTTPBodySize)
+        self.maxPendingDeliveries = try positive(.maxPendingDeliveries, defaults.maxPendingDeliveries)
     }
 }

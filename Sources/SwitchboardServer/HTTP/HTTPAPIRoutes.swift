@@ -133,6 +133,7 @@ struct HTTPAPIRoutes {
 
     private func publish(_ data: JSONValue, to channel: String) async throws -> Publication {
         let options = try self.namespace(of: channel)
+        if let overloaded = self.context.overloaded { throw APIError(.serviceUnavailable, .unavailable, overloaded) }
         do {
             let publication = try await self.context.broker.publish(data, to: channel, info: nil, history: self.context.retention(for: options))
             self.context.metrics.publicationAccepted(.api)

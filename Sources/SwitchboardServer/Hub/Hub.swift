@@ -1,3 +1,4 @@
+import Atomics
 import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardProtocol
@@ -15,9 +16,12 @@ final class Hub: BrokerEventHandler {
     private let interest = NIOLockedValueBox<[String: Int]>([:])
 
     private let metrics: ServerMetrics
+    /// Deliveries queued on every shard and not yet written.
+    let pendingDeliveries = ManagedAtomic<Int>(0)
 
     init(eventLoopGroup: any EventLoopGroup, broker: any Broker, metrics: ServerMetrics) {
-        let shards = eventLoopGroup.makeIterator().map { HubShard(eventLoop: $0, metrics: metrics) }
+        let pending = self.pendingDeliveries
+        let shards = eventLoopGroup.makeIterator().map { HubShard(eventLoop: $0, metrics: metrics, pending: pending) }
         self.metrics = metrics
         self.orderedShards = shards
         self.shards = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })

@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 import SwitchboardProtocol
 
@@ -11,6 +12,8 @@ import SwitchboardProtocol
 final class HubShard: @unchecked Sendable {
     let eventLoop: any EventLoop
     private let metrics: ServerMetrics
+    /// The hub's count of queued deliveries, across shards.
+    private let pending: ManagedAtomic<Int>
     private var channels: [String: [ObjectIdentifier: any HubSubscriber]] = [:]
     private var queue: [Delivery] = []
     private var queueHead = 0
@@ -31,9 +34,10 @@ final class HubShard: @unchecked Sendable {
         var next = 0
     }
 
-    init(eventLoop: any EventLoop, metrics: ServerMetrics) {
+    init(eventLoop: any EventLoop, metrics: ServerMetrics, pending: ManagedAtomic<Int>) {
         self.eventLoop = eventLoop
         self.metrics = metrics
+        self.pending = pending
     }
 
     func add(_ subscriber: any HubSubscriber, to channel: String) {
@@ -61,6 +65,7 @@ final class HubShard: @unchecked Sendable {
     private func enqueue(_ push: Delivery.Push, encoded: EncodedPush, channel: String) {
         guard let subscribers = self.channels[channel], !subscribers.isEmpty else { return }
         self.queue.append(Delivery(push: push, encoded: encoded, recipients: Array(subscribers.values)))
+        self.pending.wrappingIncrement(by: subscribers.count, ordering: .relaxed)
         if !self.draining { self.drain() }
     }
 
@@ -79,6 +84,7 @@ final class HubShard: @unchecked Sendable {
                 }
             }
             budget -= end - delivery.next
+            self.pending.wrappingDecrement(by: end - delivery.next, ordering: .relaxed)
             if end < delivery.recipients.count {
                 self.queue[self.queueHead].next = end
             } else {

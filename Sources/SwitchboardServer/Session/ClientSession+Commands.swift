@@ -159,6 +159,9 @@ extension ClientSession {
                                                               isSubscribed: self.subscriptions[channel] != nil).refusal {
             return reply(.error(id: id, refusal))
         }
+        if let overloaded = self.context.overloaded {
+            return reply(.error(id: id, .init(code: .unavailable, message: overloaded)))
+        }
         let options = self.context.configuration.namespace(of: channel)!.options
         let broker = self.context.broker
         let retention = self.context.retention(for: options)

@@ -2,6 +2,7 @@ import Foundation
 import SwitchboardProtocol
 import SwitchboardWebSocket
 import Testing
+@testable import SwitchboardServer
 
 /// The limits that keep one client or one address from taking the node down, end to end: rate limit,
 /// channels per client, connections per address, and clients that stop reading.
@@ -124,6 +125,27 @@ import Testing
             #expect(try await stream.status() == 503)
             await stream.close()
             await first.close()
+        }
+    }
+}
+
+/// A node that cannot deliver as fast as it is asked to publish refuses new publications instead of queueing
+/// without bound, and takes them again once it has caught up.
+@Suite struct OverloadEndToEndTests {
+    @Test func publicationsAreRefusedWhileTooManyDeliveriesAreQueued() async throws {
+        try await TestNode.with({ $0.limits.maxPendingDeliveries = 1000 }) { node in
+            let client = try await node.connectedClient("alice")
+            let backlog = node.server.context.hub.pendingDeliveries
+            backlog.wrappingIncrement(by: 5000, ordering: .relaxed)  // as if 5,000 deliveries were waiting
+
+            let refused = try await node.api("/api/publish", json: #"{"channel":"feed:a","data":1}"#)
+            #expect(refused.status == 503)
+            #expect(refused.body.contains("overloaded"))
+            #expect(try await client.expectError(.publish(.init(channel: "feed:a", data: 2))).code == .unavailable)
+
+            backlog.wrappingDecrement(by: 5000, ordering: .relaxed)  // caught up
+            #expect(try await node.api("/api/publish", json: #"{"channel":"feed:a","data":3}"#).status == 200)
+            await client.close()
         }
     }
 }
