@@ -23,13 +23,12 @@ import Testing
 
     @Test func aClientThatNeverConnectsIsClosedWith4500AfterTheConnectTimeout() async throws {
         try await TestNode.with({ $0.limits.connectTimeout = 1 }) { node in
-            let client = try await node.client()
+            // Measured from before the connect: the server's timer cannot start earlier than that.
             let started = ContinuousClock.now
-            let status = try #require(try await client.closed(within: .seconds(3)))
+            let client = try await node.client()
+            let status = try #require(try await client.closed(within: TestPatience.default))
             #expect(status.code == CloseCode(4500))
-            // The timer starts when the server opens the connection, a little before the client's connect
-            // returns (more under load): a bound well under the timeout still proves it was not immediate.
-            #expect(ContinuousClock.now - started > .milliseconds(400))
+            #expect(ContinuousClock.now - started >= .seconds(1))
             guard case .disconnect(let disconnect)? = client.receivedPushes.last else {
                 throw EndToEndFailure("expected a disconnect push before the close, got \(client.received)")
             }
@@ -47,7 +46,7 @@ import Testing
 
             // In the URL the connection is closed with 4500 (do not reconnect with that token).
             let inURL = try await node.client(token: forged)
-            let disconnect = try await inURL.nextPush(within: .seconds(3), "the disconnect push") { push -> ServerMessage.Disconnect? in
+            let disconnect = try await inURL.nextPush(within: TestPatience.default, "the disconnect push") { push -> ServerMessage.Disconnect? in
                 if case .disconnect(let disconnect) = push { return disconnect }
                 return nil
             }
@@ -122,12 +121,12 @@ import Testing
             let client = try await node.client(token: try await node.token("alice", ttl: 1))
             #expect(try await client.connect().expires == 1)
             let started = ContinuousClock.now
-            guard case .error(let id, let error) = try await client.nextPush(within: .seconds(3)) else {
+            guard case .error(let id, let error) = try await client.nextPush(within: TestPatience.default) else {
                 throw EndToEndFailure("expected error 109 first, got \(client.received)")
             }
             #expect(id == nil)
             #expect(error.code == .tokenExpired)
-            guard case .disconnect(let disconnect) = try await client.nextPush(within: .seconds(3)) else {
+            guard case .disconnect(let disconnect) = try await client.nextPush(within: TestPatience.default) else {
                 throw EndToEndFailure("expected a disconnect push after the grace period, got \(client.received)")
             }
             #expect(disconnect.code == .tokenExpired)
@@ -143,7 +142,7 @@ import Testing
         try await TestNode.with({ $0.limits.tokenRefreshGrace = 1 }, now: clock.now) { node in
             let client = try await node.client(token: try await node.token("alice", ttl: 1))
             _ = try await client.connect()
-            guard case .error(nil, let error) = try await client.nextPush(within: .seconds(3)), error.code == .tokenExpired else {
+            guard case .error(nil, let error) = try await client.nextPush(within: TestPatience.default), error.code == .tokenExpired else {
                 throw EndToEndFailure("expected error 109 without id, got \(client.received)")
             }
             // Another user's token does not refresh this connection.
@@ -166,7 +165,7 @@ import Testing
             _ = try await client.subscribe("secret:a")
             _ = try await client.subscribe("secret:b")
             _ = try await client.expectReply(.refresh(.init(token: try await node.token("alice", channels: ["secret:b"]))))
-            let ended = try await client.nextPush(within: .seconds(3), "the unsubscribed push") { push -> ServerMessage.Unsubscribed? in
+            let ended = try await client.nextPush(within: TestPatience.default, "the unsubscribed push") { push -> ServerMessage.Unsubscribed? in
                 if case .unsubscribed(let unsubscribed) = push { return unsubscribed }
                 return nil
             }

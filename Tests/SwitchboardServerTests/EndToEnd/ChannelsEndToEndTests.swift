@@ -151,14 +151,14 @@ import Testing
             let bob = try await node.client(token: try await node.token("bob"))
             let bobID = try await bob.connect().client
             _ = try await bob.subscribe("chat:room")
-            let joined = try await alice.nextPush(within: .seconds(3), "bob's join") { push -> ServerMessage.PresenceEvent? in
+            let joined = try await alice.nextPush(within: TestPatience.default, "bob's join") { push -> ServerMessage.PresenceEvent? in
                 if case .join(let event) = push, event.info.user == "bob" { return event }
                 return nil
             }
             #expect(joined.channel == "chat:room")
             #expect(joined.info.client == bobID)
             _ = try await bob.expectReply(.unsubscribe(.init(channel: "chat:room")))
-            let left = try await alice.nextPush(within: .seconds(3), "bob's leave") { push -> ServerMessage.PresenceEvent? in
+            let left = try await alice.nextPush(within: TestPatience.default, "bob's leave") { push -> ServerMessage.PresenceEvent? in
                 if case .leave(let event) = push, event.info.user == "bob" { return event }
                 return nil
             }
@@ -166,7 +166,7 @@ import Testing
             // Closing the connection is a leave too.
             _ = try await bob.subscribe("chat:room")
             await bob.close()
-            let gone = try await alice.nextPush(within: .seconds(3), "bob's leave on close") { push -> ServerMessage.PresenceEvent? in
+            let gone = try await alice.nextPush(within: TestPatience.default, "bob's leave on close") { push -> ServerMessage.PresenceEvent? in
                 if case .leave(let event) = push, event.info.user == "bob" { return event }
                 return nil
             }
@@ -185,7 +185,7 @@ import Testing
                 if index % 3 == 0 {
                     try await client.send(.unsubscribe(.init(channel: "chat:churn")))
                 } else if index % 3 == 1 {
-                    _ = try await client.nextPush(within: .seconds(3), "the join") { if case .join = $0 { true } else { nil } }
+                    _ = try await client.nextPush(within: TestPatience.default, "the join") { if case .join = $0 { true } else { nil } }
                 }
                 await client.close()
             }

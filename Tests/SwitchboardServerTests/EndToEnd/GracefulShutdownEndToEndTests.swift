@@ -53,13 +53,13 @@ import Testing
             let started = ContinuousClock.now
             await node.shutdown()
             #expect(ContinuousClock.now - started < .seconds(2), "shutdown waited for the grace period")
-            let disconnect = try await stream.nextEvent(within: .seconds(2), "the disconnect event") { _, message -> ServerMessage.Disconnect? in
+            let disconnect = try await stream.nextEvent(within: TestPatience.default, "the disconnect event") { _, message -> ServerMessage.Disconnect? in
                 if case .disconnect(let disconnect) = message { return disconnect }
                 return nil
             }
             #expect(disconnect.code == .shutdown)
             #expect(disconnect.reconnect)
-            #expect(await stream.ended(within: .seconds(2)))
+            #expect(await stream.ended(within: TestPatience.default))
             await stream.close()
         }
     }

@@ -15,8 +15,8 @@ import Testing
             // A well-behaved client on the same node: its WebSocket client answers pings by itself.
             let alive = try await node.connectedClient("alice")
 
-            #expect(try await silent.ended(within: .seconds(6)), "a peer that never answers pings should be dropped")
-            #expect(try await node.eventually(within: .seconds(2)) { $0.connections == 1 })
+            #expect(try await silent.ended(within: TestPatience.default), "a peer that never answers pings should be dropped")
+            #expect(try await node.eventually(within: TestPatience.default) { $0.connections == 1 })
             let line = try await node.http("GET", "/metrics").body.split(separator: "\n")
                 .first { $0.hasPrefix("switchboard_disconnects_total{code=\"4002\"}") }
             #expect(line.flatMap { Double($0.split(separator: " ").last!) } == 1)

@@ -102,13 +102,13 @@ import Testing
             #expect(try await node.metric("switchboard_slow_consumer_disconnects_total") ?? 0 >= 1)
 
             // The client that reads got every one, in order.
-            let received = try await reader.publications(published, in: channel, within: .seconds(5))
+            let received = try await reader.publications(published, in: channel, within: TestPatience.default)
             #expect(received.map(\.offset) == Array(1...UInt64(published)))
             #expect(reader.isOpen)
 
             // The stalled connection is over: reading again finds its end.
             try await stalled.resumeReading()
-            #expect(try await stalled.ended(within: .seconds(3)))
+            #expect(try await stalled.ended(within: TestPatience.default))
             await stalled.close()
             await reader.close()
         }

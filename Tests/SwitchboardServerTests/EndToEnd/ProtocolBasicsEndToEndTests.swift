@@ -87,7 +87,7 @@ import Testing
             _ = try await client.expectReply(.publish(.init(channel: "chat:lobby", data: ["text": "hello"])))
             _ = try await client.publications(1, in: "chat:lobby")
             try await client.sendText("[]")
-            _ = try await client.nextPush(within: .seconds(3), "the error for []") { push in
+            _ = try await client.nextPush(within: TestPatience.default, "the error for []") { push in
                 if case .error(nil, let error) = push, error.code == .badRequest { return true }
                 return nil
             }

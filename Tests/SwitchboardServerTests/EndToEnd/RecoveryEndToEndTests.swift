@@ -129,7 +129,7 @@ import Testing
             let recovered = result.publications ?? []
             #expect(!recovered.isEmpty, "the publisher published nothing before the resubscribe")
             let liveCount = Int(lastOffset - result.offset)
-            let live = try await client.publications(liveCount, in: channel, within: .seconds(5))
+            let live = try await client.publications(liveCount, in: channel, within: TestPatience.default)
             let offsets = recovered.map(\.offset) + live.map(\.offset)
             #expect(offsets == Array((position.offset + 1)...lastOffset),
                     "gaps or duplicates: \(offsets.count) offsets for \(lastOffset - position.offset) publications")

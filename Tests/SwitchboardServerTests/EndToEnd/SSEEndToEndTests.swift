@@ -29,7 +29,7 @@ import Testing
     private func publications(_ count: Int, from stream: SSETestStream) async throws -> [(id: String?, publication: Publication)] {
         var collected: [(id: String?, publication: Publication)] = []
         while collected.count < count {
-            collected.append(try await stream.nextEvent(within: .seconds(3), "a publication event") { event, message in
+            collected.append(try await stream.nextEvent(within: TestPatience.default, "a publication event") { event, message in
                 if case .publication(let publication) = message { return (event.id, publication) }
                 return nil
             })
@@ -173,10 +173,10 @@ import Testing
             }
             #expect(dropped, "the stalled SSE stream still held a connection slot after \(published) publications of 16 KB")
             #expect(try await node.metric("switchboard_slow_consumer_disconnects_total") ?? 0 >= 1)
-            let received = try await reader.publications(published, in: channel, within: .seconds(5))
+            let received = try await reader.publications(published, in: channel, within: TestPatience.default)
             #expect(received.count == published)
             try await stalled.resumeReading()
-            let ended = await stalled.ended(within: .seconds(3))
+            let ended = await stalled.ended(within: TestPatience.default)
             #expect(ended, "the stalled stream was never closed")
             await stalled.close()
             await reader.close()

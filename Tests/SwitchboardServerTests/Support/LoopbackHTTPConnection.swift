@@ -50,7 +50,7 @@ final class LoopbackHTTPConnection: Sendable {
     }
 
     /// The next whole response (`Content-Length` or chunked body); nil if the server closed first.
-    func response(within timeout: Duration = .seconds(3)) async throws -> Response? {
+    func response(within timeout: Duration = TestPatience.default) async throws -> Response? {
         let deadline = ContinuousClock.now + timeout
         while true {
             let (response, ended): (Response?, Bool) = self.state.withLockedValue { state in
@@ -64,7 +64,7 @@ final class LoopbackHTTPConnection: Sendable {
     }
 
     /// True once the server has closed the connection (waits up to `timeout`).
-    func closedByServer(within timeout: Duration = .seconds(3)) async throws -> Bool {
+    func closedByServer(within timeout: Duration = TestPatience.default) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if self.state.withLockedValue({ $0.ended }) { return true }

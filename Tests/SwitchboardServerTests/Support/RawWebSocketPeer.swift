@@ -37,7 +37,7 @@ final class RawWebSocketPeer: Sendable {
     }
 
     /// Sends an upgrade request for `target` and returns the response's status code (101 when accepted).
-    func upgrade(_ target: String, headers: [(String, String)] = [], within timeout: Duration = .seconds(3)) async throws -> Int {
+    func upgrade(_ target: String, headers: [(String, String)] = [], within timeout: Duration = TestPatience.default) async throws -> Int {
         var request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
@@ -92,7 +92,7 @@ final class RawWebSocketPeer: Sendable {
     }
 
     /// True once the server has ended the connection (reading must be on to notice).
-    func ended(within timeout: Duration = .seconds(3)) async throws -> Bool {
+    func ended(within timeout: Duration = TestPatience.default) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if self.state.withLockedValue({ $0.ended }) { return true }

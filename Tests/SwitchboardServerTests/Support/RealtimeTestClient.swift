@@ -109,18 +109,18 @@ final class RealtimeTestClient: Sendable {
     // MARK: - Waiting
 
     /// The reply or error for command `id`.
-    func reply(to id: UInt64, within timeout: Duration = .seconds(3)) async throws -> ServerMessage {
+    func reply(to id: UInt64, within timeout: Duration = TestPatience.default) async throws -> ServerMessage {
         try await self.poll(within: timeout, waitingFor: "a reply to command \(id)") { $0.replies[id] }
     }
 
     /// Sends `body` and waits for its reply or error.
-    func request(_ body: ClientCommand.Body, within timeout: Duration = .seconds(3)) async throws -> ServerMessage {
+    func request(_ body: ClientCommand.Body, within timeout: Duration = TestPatience.default) async throws -> ServerMessage {
         let id = try await self.send(body)
         return try await self.reply(to: id, within: timeout)
     }
 
     /// Sends `body` and returns its successful reply, failing the test with the error otherwise.
-    func expectReply(_ body: ClientCommand.Body, within timeout: Duration = .seconds(3)) async throws -> ServerMessage.Reply {
+    func expectReply(_ body: ClientCommand.Body, within timeout: Duration = TestPatience.default) async throws -> ServerMessage.Reply {
         switch try await self.request(body, within: timeout) {
         case .reply(_, let reply): return reply
         case let other: throw EndToEndFailure("expected a reply to \(body), got \(other)")
@@ -128,7 +128,7 @@ final class RealtimeTestClient: Sendable {
     }
 
     /// Sends `body` and returns the error code it was refused with, failing the test if it succeeded.
-    func expectError(_ body: ClientCommand.Body, within timeout: Duration = .seconds(3)) async throws -> ServerMessage.ProtocolError {
+    func expectError(_ body: ClientCommand.Body, within timeout: Duration = TestPatience.default) async throws -> ServerMessage.ProtocolError {
         switch try await self.request(body, within: timeout) {
         case .error(_, let error): return error
         case let other: throw EndToEndFailure("expected an error for \(body), got \(other)")
@@ -142,14 +142,14 @@ final class RealtimeTestClient: Sendable {
         return result
     }
 
-    func subscribe(_ channel: String, since: StreamPosition? = nil, within timeout: Duration = .seconds(3)) async throws -> ServerMessage.SubscribeResult {
+    func subscribe(_ channel: String, since: StreamPosition? = nil, within timeout: Duration = TestPatience.default) async throws -> ServerMessage.SubscribeResult {
         let reply = try await self.expectReply(.subscribe(.init(channel: channel, since: since)), within: timeout)
         guard case .subscribe(let result) = reply else { throw EndToEndFailure("subscribe answered with \(reply)") }
         return result
     }
 
     /// The next push not yet taken, in arrival order.
-    func nextPush(within timeout: Duration = .seconds(3)) async throws -> ServerMessage {
+    func nextPush(within timeout: Duration = TestPatience.default) async throws -> ServerMessage {
         try await self.poll(within: timeout, waitingFor: "a push") { state in
             guard state.nextPush < state.pushes.count else { return nil }
             defer { state.nextPush += 1 }
@@ -158,7 +158,7 @@ final class RealtimeTestClient: Sendable {
     }
 
     /// Takes pushes until one matches `match`, skipping the others; returns what `match` extracted.
-    func nextPush<T>(within timeout: Duration = .seconds(3), _ what: String, matching match: @escaping (ServerMessage) -> T?) async throws -> T {
+    func nextPush<T>(within timeout: Duration = TestPatience.default, _ what: String, matching match: @escaping (ServerMessage) -> T?) async throws -> T {
         try await self.poll(within: timeout, waitingFor: what) { state in
             while state.nextPush < state.pushes.count {
                 let push = state.pushes[state.nextPush]
@@ -170,7 +170,7 @@ final class RealtimeTestClient: Sendable {
     }
 
     /// The next `count` publications of `channel` (other pushes are skipped).
-    func publications(_ count: Int, in channel: String, within timeout: Duration = .seconds(3)) async throws -> [Publication] {
+    func publications(_ count: Int, in channel: String, within timeout: Duration = TestPatience.default) async throws -> [Publication] {
         var collected: [Publication] = []
         let deadline = ContinuousClock.now + timeout
         while collected.count < count {
@@ -193,7 +193,7 @@ final class RealtimeTestClient: Sendable {
     var undecodable: [String] { self.state.withLockedValue { $0.undecodable } }
 
     /// How the connection ended, once it has (nil if still open after `timeout`).
-    func closed(within timeout: Duration = .seconds(3)) async throws -> WebSocketCloseStatus? {
+    func closed(within timeout: Duration = TestPatience.default) async throws -> WebSocketCloseStatus? {
         try? await self.poll(within: timeout, waitingFor: "the close") { $0.closeStatus }
     }
 

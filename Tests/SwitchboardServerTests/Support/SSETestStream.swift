@@ -60,7 +60,7 @@ final class SSETestStream: Sendable {
     }
 
     /// The response status once the head has arrived.
-    func status(within timeout: Duration = .seconds(3)) async throws -> Int {
+    func status(within timeout: Duration = TestPatience.default) async throws -> Int {
         try await self.poll(within: timeout, "the response head") { $0.status }
     }
 
@@ -69,7 +69,7 @@ final class SSETestStream: Sendable {
     }
 
     /// The next event not yet taken (comments such as `: ping` and the `retry:` field are not events).
-    func nextEvent(within timeout: Duration = .seconds(3)) async throws -> Event {
+    func nextEvent(within timeout: Duration = TestPatience.default) async throws -> Event {
         try await self.poll(within: timeout, "an event") { state in
             guard state.nextEvent < state.events.count else { return nil }
             defer { state.nextEvent += 1 }
@@ -78,7 +78,7 @@ final class SSETestStream: Sendable {
     }
 
     /// The next event whose message `match` accepts, skipping others.
-    func nextEvent<T>(within timeout: Duration = .seconds(3), _ what: String, matching match: @escaping (Event, ServerMessage) -> T?) async throws -> T {
+    func nextEvent<T>(within timeout: Duration = TestPatience.default, _ what: String, matching match: @escaping (Event, ServerMessage) -> T?) async throws -> T {
         try await self.poll(within: timeout, what) { state in
             while state.nextEvent < state.events.count {
                 let event = state.events[state.nextEvent]
@@ -90,7 +90,7 @@ final class SSETestStream: Sendable {
     }
 
     /// The body of a response that is not a stream (an error), once the server has closed or sent it all.
-    func errorBody(within timeout: Duration = .seconds(3)) async throws -> String {
+    func errorBody(within timeout: Duration = TestPatience.default) async throws -> String {
         try await self.poll(within: timeout, "the error body") { state in
             guard state.status != nil else { return nil }
             let length = state.headers.first { $0.name.lowercased() == "content-length" }.flatMap { Int($0.value) }
@@ -100,7 +100,7 @@ final class SSETestStream: Sendable {
     }
 
     /// True once the stream is over: its last chunk arrived, or the server closed the connection.
-    func ended(within timeout: Duration = .seconds(3)) async -> Bool {
+    func ended(within timeout: Duration = TestPatience.default) async -> Bool {
         (try? await self.poll(within: timeout, "the end of the stream") { $0.ended || $0.bodyEnded ? true : nil }) ?? false
     }
 

@@ -156,7 +156,7 @@ final class TestNode: Sendable {
     }
 
     /// Asks `/api/info` until `condition` holds (true) or `timeout` passes (false).
-    func eventually(within timeout: Duration = .seconds(2), _ condition: (Info) -> Bool) async throws -> Bool {
+    func eventually(within timeout: Duration = TestPatience.default, _ condition: (Info) -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while true {
             if condition(try await self.info()) { return true }
