@@ -117,6 +117,9 @@ actor ClientEngine {
         let reply: ServerMessage.Reply
         if case .connected(let link) = self.phase {
             reply = try await self.request(.publish(.init(channel: channel, data: data)), on: link)
+        } else if case .disconnected(let reason) = self.phase, reason != .notConnected {
+            // Stopped for good: waiting would wait for a `connect()` nobody may call.
+            throw RealtimeClientError.disconnected.with(message: "disconnected: \(reason)")
         } else {
             // While not connected, publications wait (bounded) and go out in order after the next connect.
             guard self.sendQueue.count < self.configuration.sendQueueLimit else {

@@ -57,7 +57,9 @@ public final class RealtimeClient: Sendable {
     /// Publishes `value` (encoded as JSON) and returns its position in the channel.
     ///
     /// While the client is not connected the call waits in a bounded queue and is sent, in call order, after
-    /// the next connect; when the queue is full it throws ``RealtimeClientError/sendQueueFull`` at once. A
+    /// the next connect; when the queue is full it throws ``RealtimeClientError/sendQueueFull`` at once, and once the
+    /// client has stopped (``ConnectionState/disconnected(_:)`` after a connection) it throws
+    /// ``RealtimeClientError/disconnected``. A
     /// publication sent on a connection that is then lost throws ``RealtimeClientError/connectionLost`` (it
     /// may or may not have been published; it is not resent).
     @discardableResult
