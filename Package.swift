@@ -146,6 +146,8 @@ let package = Package(
                 "SwitchboardClient",
                 "SwitchboardProtocol",
                 "SwitchboardServer",
+                // A silent fake server for the heartbeat test.
+                "SwitchboardWebSocketNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
