@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardProtocol
+import SwitchboardServer
 import Testing
 @testable import SwitchboardClient
 
@@ -96,6 +97,34 @@ struct Note: Codable, Sendable, Hashable {
                 #expect(delay >= .zero && delay <= Self.fastReconnect.maxDelay)
             }
             #expect(states.connectedCount() == 2)
+            await client.disconnect()
+        }
+    }
+
+    // 2b.
+    @Test func aGapThatHistoryCannotFillIsReported() async throws {
+        try await ClientTestNode.with { node in
+            let short = HistoryRetention(size: 5, seconds: 7200)
+            let client = Self.client(node)
+            try await client.connect()
+            let collector = Collector(try await client.subscribe("short:gap", as: Int.self))
+            for n in 1...3 { try await node.publish(.integer(Int64(n)), to: "short:gap", retention: short) }
+            _ = try await collector.first(3)
+
+            await node.shutdown()
+            // Eight more while down: history keeps only 5, so 4–6 are lost to this client.
+            for n in 4...11 { try await node.publish(.integer(Int64(n)), to: "short:gap", retention: short) }
+            try await node.restart()
+            let gap = try await eventually(within: .seconds(5), "a gap event") {
+                collector.allEvents.lazy.compactMap { event -> (StreamPosition?, StreamPosition)? in
+                    if case .gap(let last, let resumed) = event { (last, resumed) } else { nil }
+                }.first
+            }
+            #expect(gap.0?.offset == 3)
+            #expect(gap.1.offset == 11)
+            try await node.publish(12, to: "short:gap", retention: short)
+            let received = try await collector.first(4)
+            #expect(received.map(\.value) == [1, 2, 3, 12], "live publications continue after the gap")
             await client.disconnect()
         }
     }

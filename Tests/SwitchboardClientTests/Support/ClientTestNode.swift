@@ -37,6 +37,7 @@ final class ClientTestNode: Sendable {
         // The shutdown push's `delay` is random up to this many seconds: keep restarts quick.
         configuration.reconnectDelayMax = 1
         configuration.namespaces["feed"] = NamespaceOptions(subscribe: .authenticated, publish: .authenticated, historySize: 2000)
+        configuration.namespaces["short"] = NamespaceOptions(subscribe: .authenticated, publish: .authenticated, historySize: 5)
         configure(&configuration)
         let broker = MemoryBroker()
         let server = try await Self.startServer(configuration, broker: broker)
@@ -93,8 +94,8 @@ final class ClientTestNode: Sendable {
 
     /// Publishes as a back-end would, straight into the broker: works while the server is down, too.
     @discardableResult
-    func publish(_ data: JSONValue, to channel: String) async throws -> Publication {
-        try await self.broker.publish(data, to: channel, info: nil, history: Self.feedRetention)
+    func publish(_ data: JSONValue, to channel: String, retention: HistoryRetention = ClientTestNode.feedRetention) async throws -> Publication {
+        try await self.broker.publish(data, to: channel, info: nil, history: retention)
     }
 
     /// What `POST /api/disconnect` does: every connection of `user` gets 4501.
