@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SwitchboardWebSocket", targets: ["SwitchboardWebSocket"]),
         .library(name: "SwitchboardWebSocketNIO", targets: ["SwitchboardWebSocketNIO"]),
         .library(name: "SwitchboardProtocol", targets: ["SwitchboardProtocol"]),
+        .library(name: "SwitchboardClient", targets: ["SwitchboardClient"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "autobahn-client", targets: ["AutobahnClient"]),
     ],
@@ -82,6 +83,19 @@ let package = Package(
             ],
             resources: [.copy("Resources/public")]
         ),
+        // The Swift client SDK: reconnect with backoff, recovery by offset, typed messages (docs/CLIENTS.md).
+        .target(
+            name: "SwitchboardClient",
+            dependencies: [
+                "SwitchboardProtocol",
+                // CloseCode and WebSocketLimits, which the NIO layer's API uses.
+                "SwitchboardWebSocket",
+                "SwitchboardWebSocketNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "switchboard",
             dependencies: [
@@ -125,6 +139,19 @@ let package = Package(
         .testTarget(
             name: "SwitchboardProtocolTests",
             dependencies: ["SwitchboardProtocol"]
+        ),
+        .testTarget(
+            name: "SwitchboardClientTests",
+            dependencies: [
+                "SwitchboardClient",
+                "SwitchboardProtocol",
+                "SwitchboardServer",
+                // A silent fake server for the heartbeat test.
+                "SwitchboardWebSocketNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SwitchboardServerTests",

@@ -1,0 +1,40 @@
+/// How a ``RealtimeClient`` authenticates, reconnects and bounds its waiting.
+public struct RealtimeClientConfiguration: Sendable {
+    /// Called before every connect attempt and again when the token nears expiry (or the server reports it
+    /// expired, error 109). Return nil to connect anonymously; a thrown error fails that attempt, which is
+    /// retried with backoff.
+    public var tokenProvider: @Sendable () async throws -> String?
+    public var reconnect: ReconnectPolicy
+    /// How many `publish` calls may wait while the client is not connected; one more throws
+    /// ``RealtimeClientError/sendQueueFull``.
+    public var sendQueueLimit: Int
+    /// When nothing has arrived for this long, the client sends the protocol's `ping` command.
+    public var heartbeatInterval: Duration
+    /// How long the `ping` reply may take before the connection is considered dead (then: reconnect).
+    public var heartbeatTimeout: Duration
+    /// How long a sent command may wait for its reply before throwing ``RealtimeClientError/requestTimeout``.
+    public var requestTimeout: Duration
+    /// Refresh the token this long before it expires (half its remaining lifetime when that is shorter).
+    public var tokenRefreshMargin: Duration
+    /// Sent as the `connect` command's `name`, for the server's logs.
+    public var clientName: String?
+
+    public init(tokenProvider: @escaping @Sendable () async throws -> String?,
+                reconnect: ReconnectPolicy = ReconnectPolicy(),
+                sendQueueLimit: Int = 100,
+                heartbeatInterval: Duration = .seconds(25),
+                heartbeatTimeout: Duration = .seconds(10),
+                requestTimeout: Duration = .seconds(10),
+                tokenRefreshMargin: Duration = .seconds(30),
+                clientName: String? = "switchboard-swift") {
+        precondition(sendQueueLimit >= 0, "the send queue limit cannot be negative")
+        self.tokenProvider = tokenProvider
+        self.reconnect = reconnect
+        self.sendQueueLimit = sendQueueLimit
+        self.heartbeatInterval = heartbeatInterval
+        self.heartbeatTimeout = heartbeatTimeout
+        self.requestTimeout = requestTimeout
+        self.tokenRefreshMargin = tokenRefreshMargin
+        self.clientName = clientName
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import SwitchboardProtocol
+import SwitchboardServer
+import Testing
+@testable import SwitchboardClient
+
+struct Note: Codable, Sendable, Hashable {
+    var text: String
+    var n: Int
+}
+
+/// End to end against a real ``RealtimeServer`` on loopback; serialized so timings do not compete.
+@Suite(.serialized) struct RealtimeClientEndToEndTests {
+    /// Quick retries for tests: the first window is 50 ms, never more than 1 s.
+    static let fastReconnect = ReconnectPolicy(baseDelay: .milliseconds(50), maxDelay: .seconds(1), maxAttempts: 100)
+
+    static func client(_ node: ClientTestNode, user: String = "alice", ttl: Int = 3600, sendQueueLimit: Int = 100,
+                       calls: CallCounter = CallCounter()) -> RealtimeClient {
+        RealtimeClient(url: node.url, configuration: RealtimeClientConfiguration(
+            tokenProvider: {
+                calls.increment()
+                return try await node.token(user, ttl: ttl)
+            },
+            reconnect: Self.fastReconnect, sendQueueLimit: sendQueueLimit,
+            heartbeatInterval: .seconds(2), heartbeatTimeout: .seconds(2), requestTimeout: .seconds(3)))
+    }
+
+    static func isReconnecting(_ state: ConnectionState) -> (attempt: Int, delay: Duration)? {
+        if case .reconnecting(let attempt, let delay) = state { (attempt, delay) } else { nil }
+    }
+
+    static func isConnected(_ state: ConnectionState) -> String? {
+        if case .connected(let clientID, _) = state { clientID } else { nil }
+    }
+
+    // 1.
+    @Test func connectsSubscribesAndReceivesTypedValues() async throws {
+        try await ClientTestNode.with { node in
+            let calls = CallCounter()
+            let client = Self.client(node, calls: calls)
+            try await client.connect()
+            guard case .connected(_, let user) = client.state else { throw ClientTestFailure("state \(client.state)") }
+            #expect(user == "alice")
+            #expect(calls.value == 1)
+
+            let collector = Collector(try await client.subscribe("feed:typed", as: Note.self))
+            let position = try await client.publish(Note(text: "one", n: 1), to: "feed:typed")
+            try await node.publish(["text": "two", "n": 2], to: "feed:typed")
+            let received = try await collector.first(2)
+            #expect(received.map(\.value) == [Note(text: "one", n: 1), Note(text: "two", n: 2)])
+            #expect(received[0].position == position)
+            #expect(received[0].publisher?.user == "alice")
+            #expect(received[1].publisher == nil)
+            #expect(received.map(\.offset) == [1, 2])
+
+            let history = try await client.history(of: "feed:typed", as: Note.self)
+            #expect(history.map(\.value.n) == [1, 2])
+            await #expect(throws: RealtimeClientError.alreadySubscribed) { try await client.subscribe("feed:typed", as: Note.self) }
+            let refused = await #expect(throws: RealtimeClientError.serverError) { try await client.subscribe("nope:x", as: Note.self) }
+            #expect(refused?.protocolCode == .unknownChannel)
+            await client.disconnect()
+            guard case .disconnected = client.state else { throw ClientTestFailure("state \(client.state)") }
+        }
+    }
+
+    // 2.
+    @Test func survivesAServerRestartWithoutGapsOrDuplicates() async throws {
+        try await ClientTestNode.with { node in
+            let client = Self.client(node)
+            let states = StateRecorder(client)
+            try await client.connect()
+            let collector = Collector(try await client.subscribe("feed:restart", as: Int.self))
+            for n in 1...10 { try await node.publish(.integer(Int64(n)), to: "feed:restart") }
+            _ = try await collector.first(10)
+
+            await node.shutdown()
+            for n in 11...20 { try await node.publish(.integer(Int64(n)), to: "feed:restart") }
+            try await node.restart()
+            for n in 21...30 { try await node.publish(.integer(Int64(n)), to: "feed:restart") }
+
+            let received = try await collector.first(30, within: .seconds(8))
+            #expect(received.map(\.value) == Array(1...30))
+            #expect(received.map(\.offset) == Array(1...30))
+            #expect(Set(received.map(\.epoch)).count == 1)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(collector.all.count == 30, "nothing more (no duplicates) arrives")
+            // 11–20 at least (21–30 too when they were published before the resubscribe).
+            let recovered = collector.allEvents.compactMap { event -> Int? in
+                if case .recovered(let count) = event { count } else { nil }
+            }
+            #expect(recovered.count == 1 && recovered[0] >= 10, "events: \(collector.allEvents)")
+            #expect(!collector.allEvents.contains { if case .gap = $0 { true } else { false } })
+
+            let reconnects = states.all.compactMap(Self.isReconnecting)
+            #expect(!reconnects.isEmpty)
+            for (_, delay) in reconnects {
+                #expect(delay >= .zero && delay <= Self.fastReconnect.maxDelay)
+            }
+            #expect(states.connectedCount() == 2)
+            await client.disconnect()
+        }
+    }
+
+    // 2b.
+    @Test func aGapThatHistoryCannotFillIsReported() async throws {
+        try await ClientTestNode.with { node in
+            let short = HistoryRetention(size: 5, seconds: 7200)
+            let client = Self.client(node)
+            try await client.connect()
+            let collector = Collector(try await client.subscribe("short:gap", as: Int.self))
+            for n in 1...3 { try await node.publish(.integer(Int64(n)), to: "short:gap", retention: short) }
+            _ = try await collector.first(3)
+
+            await node.shutdown()
+            // Eight more while down: history keeps only 5, so 4–6 are lost to this client.
+            for n in 4...11 { try await node.publish(.integer(Int64(n)), to: "short:gap", retention: short) }
+            try await node.restart()
+            let gap = try await eventually(within: .seconds(5), "a gap event") {
+                collector.allEvents.lazy.compactMap { event -> (StreamPosition?, StreamPosition)? in
+                    if case .gap(let last, let resumed) = event { (last, resumed) } else { nil }
+                }.first
+            }
+            #expect(gap.0?.offset == 3)
+            #expect(gap.1.offset == 11)
+            try await node.publish(12, to: "short:gap", retention: short)
+            let received = try await collector.first(4)
+            #expect(received.map(\.value) == [1, 2, 3, 12], "live publications continue after the gap")
+            await client.disconnect()
+        }
+    }
+
+    // 3a.
+    @Test func aForcedDisconnectStopsReconnecting() async throws {
+        try await ClientTestNode.with { node in
+            let client = Self.client(node)
+            let states = StateRecorder(client)
+            try await client.connect()
+            node.forceDisconnect(user: "alice", reason: "banned")
+            let reason = try await states.wait(for: "disconnected") { state -> DisconnectReason? in
+                if case .disconnected(let reason) = state, reason.code != nil { reason } else { nil }
+            }
+            #expect(reason.code == .forced)
+            #expect(reason.message == "banned")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(states.all.compactMap(Self.isReconnecting).isEmpty)
+            await #expect(throws: RealtimeClientError.notConnected) { try await client.presence(of: "feed:x") }
+            await #expect(throws: RealtimeClientError.disconnected) { try await client.publish(1, to: "feed:x") }
+        }
+    }
+
+    // 3b.
+    @Test func aNodeShutdownReconnectsAfterTheHint() async throws {
+        try await ClientTestNode.with { node in
+            let client = Self.client(node)
+            let states = StateRecorder(client)
+            try await client.connect()
+            let firstID = try await states.wait(for: "connected", Self.isConnected)
+            await node.shutdown()
+            let (attempt, delay) = try await states.wait(for: "reconnecting", Self.isReconnecting)
+            #expect(attempt == 1)
+            #expect(delay <= .seconds(1))
+            try await node.restart()
+            let secondID = try await states.wait(for: "reconnected", within: .seconds(6)) { state -> String? in
+                Self.isConnected(state).flatMap { $0 == firstID ? nil : $0 }
+            }
+            #expect(!secondID.isEmpty)
+            await client.disconnect()
+        }
+    }
+
+    // 4.
+    @Test func refreshesAnExpiringTokenAndKeepsTheSubscription() async throws {
+        try await ClientTestNode.with({ $0.limits.tokenRefreshGrace = 1 }) { node in
+            let calls = CallCounter()
+            let client = Self.client(node, ttl: 2, calls: calls)
+            let states = StateRecorder(client)
+            try await client.connect()
+            let collector = Collector(try await client.subscribe("feed:refresh", as: Int.self))
+            try await node.publish(1, to: "feed:refresh")
+            _ = try await collector.first(1)
+            // Past the first token's expiry plus the grace (2 s + 1 s): without a refresh, 4003 by now.
+            try await Task.sleep(for: .milliseconds(3500))
+            try await node.publish(2, to: "feed:refresh")
+            let received = try await collector.first(2)
+            #expect(received.map(\.value) == [1, 2])
+            #expect(calls.value >= 2, "the provider was asked again")
+            #expect(states.connectedCount() == 1, "never reconnected: \(states.all)")
+            await client.disconnect()
+        }
+    }
+
+    // 5.
+    @Test func publishesWhileDisconnectedAreQueuedFlushedInOrderAndBounded() async throws {
+        try await ClientTestNode.with { node in
+            let client = Self.client(node, sendQueueLimit: 3)
+            let states = StateRecorder(client)
+            try await client.connect()
+            let collector = Collector(try await client.subscribe("feed:queue", as: Note.self))
+            await node.shutdown()
+            try await states.wait(for: "reconnecting", Self.isReconnecting)
+
+            var tasks: [Task<StreamPosition, any Error>] = []
+            for n in 1...3 {
+                tasks.append(Task { try await client.publish(Note(text: "queued", n: n), to: "feed:queue") })
+                // One at a time, so the queue's order is the order of the calls.
+                try await eventually("publication \(n) queued") { await client.engine.queuedPublishCount == n ? true : nil }
+            }
+            await #expect(throws: RealtimeClientError.sendQueueFull) {
+                try await client.publish(Note(text: "overflow", n: 4), to: "feed:queue")
+            }
+
+            try await node.restart()
+            var positions: [StreamPosition] = []
+            for task in tasks { positions.append(try await task.value) }
+            #expect(positions.map(\.offset) == [1, 2, 3])
+            let received = try await collector.first(3, within: .seconds(5))
+            #expect(received.map(\.value.n) == [1, 2, 3])
+            await client.disconnect()
+        }
+    }
+}
