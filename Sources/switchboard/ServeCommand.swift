@@ -4,7 +4,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -53,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "switchboard")
         var developmentSecret: String?
         if !configuration.auth.hasKeys {
-            let secret = Self.randomSecret()
+            let secret = AuthConfiguration.generateDevelopmentSecret()
             configuration.auth.hmacSecrets = [secret]
             developmentSecret = secret
             logger.warning("No token keys configured: using a development HS256 secret. Do not use this in production.",
@@ -75,12 +74,5 @@ struct ServeCommand: AsyncParsableCommand {
             try await tasks.waitForAll()
         }
         try await group.shutdownGracefully()
-    }
-
-    /// 32 random bytes, base64url: a development secret nobody can guess.
-    static func randomSecret() -> String {
-        let key = SymmetricKey(size: .bits256)
-        return key.withUnsafeBytes { Data($0) }.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }

@@ -3,6 +3,25 @@
 /// Strict on purpose: a character outside the alphabet, padding, or an impossible length is refused, so two
 /// different strings never decode to the same token.
 enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Unpadded base64url of `bytes`: what `decode` reads back.
+    static func encode(_ bytes: some Collection<UInt8>) -> String {
+        var output = [UInt8]()
+        output.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var iterator = bytes.makeIterator()
+        while let first = iterator.next() {
+            let second = iterator.next()
+            let third = iterator.next()
+            let value = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
+            output.append(Self.alphabet[Int(value >> 18 & 0x3F)])
+            output.append(Self.alphabet[Int(value >> 12 & 0x3F)])
+            if second != nil { output.append(Self.alphabet[Int(value >> 6 & 0x3F)]) }
+            if third != nil { output.append(Self.alphabet[Int(value & 0x3F)]) }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
     /// The decoded bytes, or nil when `text` is not canonical unpadded base64url.
     static func decode(_ text: some StringProtocol) -> [UInt8]? {
         var sextets = [UInt8]()

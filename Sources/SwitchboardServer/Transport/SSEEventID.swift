@@ -15,17 +15,14 @@ enum SSEEventID {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = (try? encoder.encode(JSONValue.object(object))) ?? Data("{}".utf8)
-        return json.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(json)
     }
 
     /// Positions from a `Last-Event-ID`; empty when the id is absent or not one of ours.
     static func decode(_ id: String?) -> [String: StreamPosition] {
         guard let id, !id.isEmpty, id.utf8.count <= 64 << 10 else { return [:] }
-        var base64 = id.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64),
-              case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data) else { return [:] }
+        guard let bytes = Base64URL.decode(id),
+              case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { return [:] }
         var positions: [String: StreamPosition] = [:]
         for (channel, value) in object {
             guard case .array(let pair) = value, pair.count == 2, case .integer(let offset) = pair[0], offset >= 0,

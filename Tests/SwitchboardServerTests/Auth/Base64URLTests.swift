@@ -17,4 +17,23 @@ import Testing
             #expect(Base64URL.decode(text) == nil, "\(text)")
         }
     }
+
+    /// The same vectors the other way, and every byte value through a round trip.
+    @Test func encodesTheRFCVectorsAndRoundTrips() {
+        let vectors = ["": "", "Zg": "f", "Zm8": "fo", "Zm9v": "foo", "Zm9vYg": "foob", "Zm9vYmE": "fooba", "Zm9vYmFy": "foobar"]
+        for (encoded, decoded) in vectors {
+            #expect(Base64URL.encode(Array(decoded.utf8)) == encoded, "\(decoded)")
+        }
+        #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
+        for length in 0...7 {
+            let bytes = (0..<256).map { UInt8(($0 * 7 + length) & 0xFF) } + Array(repeating: 0xFF, count: length)
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+    }
+
+    @Test func developmentSecretsAre256RandomBits() {
+        let first = AuthConfiguration.generateDevelopmentSecret()
+        #expect(Base64URL.decode(first)?.count == 32)
+        #expect(first != AuthConfiguration.generateDevelopmentSecret())
+    }
 }
