@@ -74,9 +74,7 @@ struct JSONBody<Value: Encodable & Sendable>: ResponseGenerator {
     var status: HTTPResponse.Status = .ok
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(status: self.status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self.value))))
+        Response(status: self.status, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: try ServerMessageEncoder.encoder.encode(self.value))))
     }
 }

@@ -23,17 +23,23 @@ struct EncodedPush: Sendable {
 
 /// Encodes server messages to JSON bytes.
 enum ServerMessageEncoder {
-    static func encode(_ message: ServerMessage) -> ByteBuffer {
+    /// One encoder for every message: its configuration never changes after this, and encoding does not
+    /// mutate it, so sharing it across event loops is safe and saves an allocation per reply and push.
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         // Stable output (tests compare bytes; caches and diffs stay quiet) and no escaped slashes in channels.
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func encode(_ message: ServerMessage) -> ByteBuffer {
         do {
-            return ByteBuffer(bytes: try encoder.encode(message))
+            return ByteBuffer(bytes: try Self.encoder.encode(message))
         } catch {
             // Every ServerMessage field is plain data (strings, numbers, JSONValue): encoding cannot fail
             // short of a non-finite Double in application data, which JSON cannot carry.
             let fallback = ServerMessage.error(id: nil, .init(code: .internalError, message: "unencodable message: \(error)"))
-            return ByteBuffer(bytes: (try? encoder.encode(fallback)) ?? Data())
+            return ByteBuffer(bytes: (try? Self.encoder.encode(fallback)) ?? Data())
         }
     }
 }
