@@ -110,6 +110,20 @@ public struct ChannelPermissions: Sendable {
         return credentials == nil ? .deny(.unauthorized, message: "publishing in \(channel) needs a token") : .allow
     }
 
+    /// The options of a valid channel's namespace, or the refusal (bad name, unconfigured namespace): what
+    /// callers without a client (the HTTP API) check before touching a channel.
+    func options(for channel: String) throws(ChannelRefusal) -> NamespaceOptions {
+        switch self.lookUp(channel) {
+        case .found(_, let options): return options
+        case .refused(let refusal): throw ChannelRefusal(error: refusal.refusal ?? .init(code: .internalError, message: "refused"))
+        }
+    }
+
+    /// Why a channel cannot be used, as the protocol's error.
+    struct ChannelRefusal: Error {
+        let error: ServerMessage.ProtocolError
+    }
+
     private enum Lookup {
         case found(String, NamespaceOptions)
         case refused(Decision)

@@ -124,11 +124,11 @@ struct HTTPAPIRoutes {
     }
 
     private func namespace(of channel: String) throws -> NamespaceOptions {
-        if let refusal = ChannelPermissions.validate(channel: channel).refusal { throw APIError(refusal) }
-        guard let options = self.context.configuration.namespace(of: channel)?.options else {
-            throw APIError(.notFound, .unknownChannel, "no namespace configured for channel \(channel)")
+        do {
+            return try self.context.permissions.options(for: channel)
+        } catch {
+            throw APIError(error.error)
         }
-        return options
     }
 
     private func publish(_ data: JSONValue, to channel: String) async throws -> Publication {
