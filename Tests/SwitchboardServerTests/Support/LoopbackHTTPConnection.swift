@@ -25,28 +25,25 @@ final class LoopbackHTTPConnection: Sendable {
         var ended = false
     }
 
-    private let channel: any Channel
+    private let socket: LoopbackSocket
     private let state: NIOLockedValueBox<State>
 
-    private init(channel: any Channel, state: NIOLockedValueBox<State>) {
-        self.channel = channel
+    private init(socket: LoopbackSocket, state: NIOLockedValueBox<State>) {
+        self.socket = socket
         self.state = state
     }
 
     static func connect(port: Int) async throws -> LoopbackHTTPConnection {
         let state = NIOLockedValueBox(State())
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(2))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(state: state)) }
-            }
-            .connect(host: "127.0.0.1", port: port)
-            .get()
-        return LoopbackHTTPConnection(channel: channel, state: state)
+        let socket = try await LoopbackSocket.connect(
+            port: port,
+            onRead: { bytes in state.withLockedValue { _ = $0.received.writeBuffer(&bytes) } },
+            onEnd: { state.withLockedValue { $0.ended = true } })
+        return LoopbackHTTPConnection(socket: socket, state: state)
     }
 
     func write(_ text: String) async throws {
-        try await self.channel.writeAndFlush(ByteBuffer(string: text))
+        try await self.socket.write(text)
     }
 
     /// The next whole response (`Content-Length` or chunked body); nil if the server closed first.
@@ -74,7 +71,7 @@ final class LoopbackHTTPConnection: Sendable {
     }
 
     func close() async {
-        try? await self.channel.close()
+        await self.socket.close()
     }
 
     /// Consumes one complete response from the front of `buffer`, or nothing.
@@ -112,27 +109,6 @@ final class LoopbackHTTPConnection: Sendable {
         }
         buffer = rest
         return response
-    }
-
-    private final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let state: NIOLockedValueBox<State>
-
-        init(state: NIOLockedValueBox<State>) { self.state = state }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var bytes = self.unwrapInboundIn(data)
-            self.state.withLockedValue { $0.received.writeBuffer(&bytes) }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            self.state.withLockedValue { $0.ended = true }
-            context.fireChannelInactive()
-        }
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            context.close(promise: nil)
-        }
     }
 }
 

@@ -11,29 +11,26 @@ final class RawWebSocketPeer: Sendable {
         var ended = false
     }
 
-    private let channel: any Channel
+    private let socket: LoopbackSocket
     private let state: NIOLockedValueBox<State>
 
-    private init(channel: any Channel, state: NIOLockedValueBox<State>) {
-        self.channel = channel
+    private init(socket: LoopbackSocket, state: NIOLockedValueBox<State>) {
+        self.socket = socket
         self.state = state
     }
+
+    private var channel: any Channel { self.socket.channel }
 
     /// Connects; `receiveBufferSize` shrinks the socket's receive buffer (and so the TCP window), so a peer
     /// that stops reading pushes back on the server after a few kilobytes instead of megabytes.
     static func connect(port: Int, receiveBufferSize: Int? = nil) async throws -> RawWebSocketPeer {
         let state = NIOLockedValueBox(State())
-        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
-        if let receiveBufferSize {
-            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
-        }
-        let channel = try await bootstrap
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(state: state)) }
-            }
-            .connect(host: "127.0.0.1", port: port)
-            .get()
-        return RawWebSocketPeer(channel: channel, state: state)
+        let socket = try await LoopbackSocket.connect(
+            port: port, receiveBufferSize: receiveBufferSize,
+            // Only the upgrade response is ever parsed; frames are counted, not kept.
+            onRead: { bytes in state.withLockedValue { if $0.received.readableBytes < 64 << 10 { $0.received.writeBuffer(&bytes) } } },
+            onEnd: { state.withLockedValue { $0.ended = true } })
+        return RawWebSocketPeer(socket: socket, state: state)
     }
 
     /// Sends an upgrade request for `target` and returns the response's status code (101 when accepted).
@@ -83,12 +80,11 @@ final class RawWebSocketPeer: Sendable {
 
     /// Stops reading the socket: the kernel buffers fill and the server's writes back up.
     func stopReading() async throws {
-        try await self.channel.setOption(.autoRead, value: false).get()
+        try await self.socket.stopReading()
     }
 
     func resumeReading() async throws {
-        try await self.channel.setOption(.autoRead, value: true).get()
-        self.channel.read()
+        try await self.socket.resumeReading()
     }
 
     /// True once the server has ended the connection (reading must be on to notice).
@@ -102,30 +98,6 @@ final class RawWebSocketPeer: Sendable {
     }
 
     func close() async {
-        try? await self.channel.close()
-    }
-
-    private final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let state: NIOLockedValueBox<State>
-
-        init(state: NIOLockedValueBox<State>) { self.state = state }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var bytes = self.unwrapInboundIn(data)
-            // Only the upgrade response is ever parsed; frames are counted, not kept.
-            self.state.withLockedValue { state in
-                if state.received.readableBytes < 64 << 10 { state.received.writeBuffer(&bytes) }
-            }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            self.state.withLockedValue { $0.ended = true }
-            context.fireChannelInactive()
-        }
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            context.close(promise: nil)
-        }
+        await self.socket.close()
     }
 }

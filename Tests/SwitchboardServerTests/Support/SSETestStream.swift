@@ -30,11 +30,11 @@ final class SSETestStream: Sendable {
         var bodyEnded = false
     }
 
-    private let channel: any Channel
+    private let socket: LoopbackSocket
     private let state: NIOLockedValueBox<State>
 
-    private init(channel: any Channel, state: NIOLockedValueBox<State>) {
-        self.channel = channel
+    private init(socket: LoopbackSocket, state: NIOLockedValueBox<State>) {
+        self.socket = socket
         self.state = state
     }
 
@@ -43,20 +43,19 @@ final class SSETestStream: Sendable {
     ///   pushes back on the server after a few kilobytes.
     static func open(port: Int, target: String, headers: [(String, String)] = [], receiveBufferSize: Int? = nil) async throws -> SSETestStream {
         let state = NIOLockedValueBox(State())
-        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
-        if let receiveBufferSize {
-            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
-        }
-        let channel = try await bootstrap
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Reader(state: state)) }
-            }
-            .connect(host: "127.0.0.1", port: port)
-            .get()
+        let socket = try await LoopbackSocket.connect(
+            port: port, receiveBufferSize: receiveBufferSize,
+            onRead: { bytes in
+                state.withLockedValue { state in
+                    state.raw.writeBuffer(&bytes)
+                    Self.parse(&state)
+                }
+            },
+            onEnd: { state.withLockedValue { $0.ended = true } })
         var request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        try await channel.writeAndFlush(ByteBuffer(string: request + "\r\n"))
-        return SSETestStream(channel: channel, state: state)
+        try await socket.write(request + "\r\n")
+        return SSETestStream(socket: socket, state: state)
     }
 
     /// The response status once the head has arrived.
@@ -109,16 +108,15 @@ final class SSETestStream: Sendable {
 
     /// Stops reading the socket, like a client that hangs: the server's writes back up.
     func stopReading() async throws {
-        try await self.channel.setOption(.autoRead, value: false).get()
+        try await self.socket.stopReading()
     }
 
     func resumeReading() async throws {
-        try await self.channel.setOption(.autoRead, value: true).get()
-        self.channel.read()
+        try await self.socket.resumeReading()
     }
 
     func close() async {
-        try? await self.channel.close()
+        await self.socket.close()
     }
 
     private func poll<T>(within timeout: Duration, _ what: String, _ check: @escaping (inout State) -> T?) async throws -> T {
@@ -133,81 +131,57 @@ final class SSETestStream: Sendable {
         }
     }
 
-    private final class Reader: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let state: NIOLockedValueBox<State>
-
-        init(state: NIOLockedValueBox<State>) { self.state = state }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var bytes = self.unwrapInboundIn(data)
-            self.state.withLockedValue { state in
-                state.raw.writeBuffer(&bytes)
-                Self.parse(&state)
+    /// Head first; then, for a chunked stream, every whole chunk into `body`, and every whole event out of it.
+    private static func parse(_ state: inout State) {
+        if state.status == nil {
+            let view = state.raw.readableBytesView
+            guard let end = view.indices.first(where: { index in
+                index + 3 < view.endIndex && view[index] == 13 && view[index + 1] == 10 && view[index + 2] == 13 && view[index + 3] == 10
+            }) else { return }
+            let head = state.raw.readString(length: end - view.startIndex)!
+            state.raw.moveReaderIndex(forwardBy: 4)
+            let lines = head.components(separatedBy: "\r\n")
+            let statusParts = lines[0].split(separator: " ")
+            state.status = statusParts.count > 1 ? Int(statusParts[1]) ?? -1 : -1
+            for line in lines.dropFirst() {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                state.headers.append((String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)))
             }
         }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            self.state.withLockedValue { $0.ended = true }
-            context.fireChannelInactive()
+        let chunked = state.headers.contains { $0.name.lowercased() == "transfer-encoding" && $0.value.lowercased() == "chunked" }
+        guard chunked else { return }
+        // RFC 9112 §7.1: chunk-size CRLF chunk-data CRLF.
+        while true {
+            let view = state.raw.readableBytesView
+            guard let lineFeed = view.firstIndex(of: 10), lineFeed > view.startIndex else { break }
+            let sizeLine = String(decoding: view[view.startIndex..<(lineFeed - 1)], as: UTF8.self)
+            guard let size = Int(sizeLine, radix: 16) else { break }
+            let headerLength = lineFeed + 1 - view.startIndex
+            guard state.raw.readableBytes >= headerLength + size + 2 else { break }
+            state.raw.moveReaderIndex(forwardBy: headerLength)
+            state.body += state.raw.readString(length: size)!
+            state.raw.moveReaderIndex(forwardBy: 2)
+            if size == 0 {
+                state.bodyEnded = true
+                break
+            }
         }
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            context.close(promise: nil)
-        }
-
-        /// Head first; then, for a chunked stream, every whole chunk into `body`, and every whole event out of it.
-        private static func parse(_ state: inout State) {
-            if state.status == nil {
-                let view = state.raw.readableBytesView
-                guard let end = view.indices.first(where: { index in
-                    index + 3 < view.endIndex && view[index] == 13 && view[index + 1] == 10 && view[index + 2] == 13 && view[index + 3] == 10
-                }) else { return }
-                let head = state.raw.readString(length: end - view.startIndex)!
-                state.raw.moveReaderIndex(forwardBy: 4)
-                let lines = head.components(separatedBy: "\r\n")
-                let statusParts = lines[0].split(separator: " ")
-                state.status = statusParts.count > 1 ? Int(statusParts[1]) ?? -1 : -1
-                for line in lines.dropFirst() {
-                    let parts = line.split(separator: ":", maxSplits: 1)
-                    guard parts.count == 2 else { continue }
-                    state.headers.append((String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)))
+        // An event ends with a blank line.
+        while let range = state.body.range(of: "\n\n") {
+            let block = state.body[..<range.lowerBound]
+            state.body.removeSubrange(..<range.upperBound)
+            var event = Event(id: nil, data: "")
+            var isEvent = false
+            for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("id: ") {
+                    event.id = String(line.dropFirst(4))
+                } else if line.hasPrefix("data: ") {
+                    event.data += (isEvent ? "\n" : "") + line.dropFirst(6)
+                    isEvent = true
                 }
             }
-            let chunked = state.headers.contains { $0.name.lowercased() == "transfer-encoding" && $0.value.lowercased() == "chunked" }
-            guard chunked else { return }
-            // RFC 9112 §7.1: chunk-size CRLF chunk-data CRLF.
-            while true {
-                let view = state.raw.readableBytesView
-                guard let lineFeed = view.firstIndex(of: 10), lineFeed > view.startIndex else { break }
-                let sizeLine = String(decoding: view[view.startIndex..<(lineFeed - 1)], as: UTF8.self)
-                guard let size = Int(sizeLine, radix: 16) else { break }
-                let headerLength = lineFeed + 1 - view.startIndex
-                guard state.raw.readableBytes >= headerLength + size + 2 else { break }
-                state.raw.moveReaderIndex(forwardBy: headerLength)
-                state.body += state.raw.readString(length: size)!
-                state.raw.moveReaderIndex(forwardBy: 2)
-                if size == 0 {
-                    state.bodyEnded = true
-                    break
-                }
-            }
-            // An event ends with a blank line.
-            while let range = state.body.range(of: "\n\n") {
-                let block = state.body[..<range.lowerBound]
-                state.body.removeSubrange(..<range.upperBound)
-                var event = Event(id: nil, data: "")
-                var isEvent = false
-                for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
-                    if line.hasPrefix("id: ") {
-                        event.id = String(line.dropFirst(4))
-                    } else if line.hasPrefix("data: ") {
-                        event.data += (isEvent ? "\n" : "") + line.dropFirst(6)
-                        isEvent = true
-                    }
-                }
-                if isEvent { state.events.append(event) }
-            }
+            if isEvent { state.events.append(event) }
         }
     }
 }
