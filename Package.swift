@@ -117,6 +117,11 @@ let package = Package(
             dependencies: ["SwitchboardWebSocket", "SwitchboardWebSocketNIO"],
             path: "Examples/AutobahnClient"
         ),
+        // Shared by the test targets (which cannot import each other): child processes and external tools.
+        .target(
+            name: "SwitchboardTestSupport",
+            path: "Tests/SwitchboardTestSupport"
+        ),
         .testTarget(
             name: "SwitchboardWebSocketTests",
             dependencies: ["SwitchboardWebSocket"]
@@ -127,6 +132,7 @@ let package = Package(
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",
                 "AutobahnClient",
+                "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 // The HTTP handover tests answer plain HTTP with a tiny NIOHTTP1 responder.
@@ -147,6 +153,8 @@ let package = Package(
                 "SwitchboardServer",
                 // A silent fake server for the heartbeat test.
                 "SwitchboardWebSocketNIO",
+                // chromedriver for the browser tests of switchboard.js and the demo page.
+                "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -36,7 +36,10 @@ enum HTTPSurface {
             DevelopmentTokenRoute(secret: secret, context: context).register(on: router)
         }
         if let folder = Bundle.module.url(forResource: "public", withExtension: nil)?.path {
-            router.add(middleware: FileMiddleware(folder, searchForIndexHtml: true, logger: context.logger))
+            // no-cache: a browser revalidates (ETag) on every load, so a node's upgrade reaches open tabs'
+            // next reload instead of a heuristically cached switchboard.js beside a new page.
+            let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
+            router.add(middleware: FileMiddleware(folder, cacheControl: revalidate, searchForIndexHtml: true, logger: context.logger))
         } else {
             context.logger.warning("Static pages not found in the resource bundle: no demo page or dashboard")
         }

@@ -17,22 +17,29 @@ final class ClientTestNode: Sendable {
     /// must create the stream with the same retention the server would.
     static let feedRetention = HistoryRetention(size: 2000, seconds: 7200)
 
+    static let apiKey = "client-tests-api-key"
+
     let broker: MemoryBroker
     let configuration: ServerConfiguration
     let port: Int
+    /// Whether `GET /dev/token` mints tokens (as `serve` without keys does), for pages that sign in with it.
+    let developmentTokens: Bool
     private let server: NIOLockedValueBox<RealtimeServer?>
 
-    private init(broker: MemoryBroker, configuration: ServerConfiguration, server: RealtimeServer, port: Int) {
+    private init(broker: MemoryBroker, configuration: ServerConfiguration, developmentTokens: Bool, server: RealtimeServer, port: Int) {
         self.broker = broker
         self.configuration = configuration
+        self.developmentTokens = developmentTokens
         self.server = NIOLockedValueBox(server)
         self.port = port
     }
 
     /// Starts a node, runs `body`, and shuts the node down whatever happens.
-    static func with(_ configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (ClientTestNode) async throws -> Void) async throws {
+    static func with(_ configure: (inout ServerConfiguration) -> Void = { _ in }, developmentTokens: Bool = false,
+                     _ body: (ClientTestNode) async throws -> Void) async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.auth.hmacSecrets = [Self.secret]
+        configuration.apiKeys = [Self.apiKey]
         configuration.shutdownGracePeriod = 1
         // The shutdown push's `delay` is random up to this many seconds: keep restarts quick.
         configuration.reconnectDelayMax = 1
@@ -40,10 +47,10 @@ final class ClientTestNode: Sendable {
         configuration.namespaces["short"] = NamespaceOptions(subscribe: .authenticated, publish: .authenticated, historySize: 5)
         configure(&configuration)
         let broker = MemoryBroker()
-        let server = try await Self.startServer(configuration, broker: broker)
+        let server = try await Self.startServer(configuration, broker: broker, developmentTokens: developmentTokens)
         var bound = configuration
         bound.port = server.localAddress!.port!
-        let node = ClientTestNode(broker: broker, configuration: bound, server: server, port: bound.port)
+        let node = ClientTestNode(broker: broker, configuration: bound, developmentTokens: developmentTokens, server: server, port: bound.port)
         do {
             try await body(node)
         } catch {
@@ -53,15 +60,17 @@ final class ClientTestNode: Sendable {
         await node.shutdown()
     }
 
-    private static func startServer(_ configuration: ServerConfiguration, broker: MemoryBroker) async throws -> RealtimeServer {
+    private static func startServer(_ configuration: ServerConfiguration, broker: MemoryBroker, developmentTokens: Bool) async throws -> RealtimeServer {
         var logger = Logger(label: "test.client")
         logger.logLevel = .critical
-        let server = try await RealtimeServer(configuration: configuration, broker: broker, logger: logger)
+        let server = try await RealtimeServer(configuration: configuration, broker: broker, logger: logger,
+                                              developmentSecret: developmentTokens ? Self.secret : nil)
         try await server.start()
         return server
     }
 
     var url: String { "ws://127.0.0.1:\(self.port)/connection/websocket" }
+    var httpURL: String { "http://127.0.0.1:\(self.port)" }
 
     /// Drains the server (clients get 4000 with a delay hint); the broker keeps its streams.
     func shutdown() async {
@@ -77,7 +86,7 @@ final class ClientTestNode: Sendable {
         var lastError: (any Error)?
         for _ in 0..<50 {
             do {
-                let server = try await Self.startServer(self.configuration, broker: self.broker)
+                let server = try await Self.startServer(self.configuration, broker: self.broker, developmentTokens: self.developmentTokens)
                 self.server.withLockedValue { $0 = server }
                 return
             } catch {

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Testing
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
 @testable import AutobahnClient
@@ -20,7 +21,7 @@ struct AutobahnConformanceTests {
     @Test(.timeLimit(.minutes(40)))
     func serverPassesEveryCase() async throws {
         guard let kosoku = Kosoku.executable else {
-            Issue.record("SWITCHBOARD_REQUIRE_CONFORMANCE=1 but \(Kosoku.missingMessage)")
+            Issue.record(Comment(rawValue: Kosoku.tool.requiredButMissing))
             return
         }
         let reports = try Kosoku.reportDirectory("server")
@@ -47,7 +48,7 @@ struct AutobahnConformanceTests {
     @Test(.timeLimit(.minutes(40)))
     func clientPassesEveryCase() async throws {
         guard let kosoku = Kosoku.executable else {
-            Issue.record("SWITCHBOARD_REQUIRE_CONFORMANCE=1 but \(Kosoku.missingMessage)")
+            Issue.record(Comment(rawValue: Kosoku.tool.requiredButMissing))
             return
         }
         let reports = try Kosoku.reportDirectory("client")
