@@ -14,7 +14,7 @@ import Testing
 struct DemoPageBrowserTests {
     @Test(.timeLimit(.minutes(3)))
     func twoBrowsersChatAndBackEndPublicationsAppear() async throws {
-        try await Self.withBrowser { driver in
+        try await withBrowser { driver in
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let alice = try await driver.newSession()
                 let bob = try await driver.newSession()
@@ -59,7 +59,7 @@ struct DemoPageBrowserTests {
 
     @Test(.timeLimit(.minutes(3)))
     func thePageRecoversWhatItMissedWhileTheNodeRestarted() async throws {
-        try await Self.withBrowser { driver in
+        try await withBrowser { driver in
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
                 defer { Task { await page.close() } }
@@ -102,7 +102,7 @@ struct DemoPageBrowserTests {
 
     @Test(.timeLimit(.minutes(3)))
     func aPageWhoseWebSocketIsBlockedWorksOverSSE() async throws {
-        try await Self.withBrowser { driver in
+        try await withBrowser { driver in
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let blocked = try await driver.newSession()
                 let open = try await driver.newSession()
@@ -133,7 +133,7 @@ struct DemoPageBrowserTests {
 
     @Test(.timeLimit(.minutes(2)))
     func clientRulesInTheBrowser() async throws {
-        try await Self.withBrowser { driver in
+        try await withBrowser { driver in
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
                 defer { Task { await page.close() } }
@@ -166,17 +166,6 @@ struct DemoPageBrowserTests {
 
     // MARK: - Helpers
 
-    /// Runs `body` with a chromedriver of its own; without one, records the failure only when required.
-    static func withBrowser(_ body: (WebDriver) async throws -> Void) async throws {
-        guard WebDriver.tool.executable != nil else {
-            Issue.record(Comment(rawValue: WebDriver.tool.requiredButMissing))
-            return
-        }
-        let driver = try await WebDriver.start()
-        defer { driver.stop() }
-        try await body(driver)
-    }
-
     static func isLive(over transport: String) -> String {
         "document.getElementById('state').dataset.state === 'connected' && document.getElementById('state').dataset.transport === '\(transport)'"
     }
@@ -204,14 +193,4 @@ struct DemoPageBrowserTests {
 private extension String {
     /// `"#people".innerText`: a page expression for the text of the element with that selector.
     var innerText: String { "document.querySelector('\(self)')?.innerText" }
-}
-
-extension ClientTestNode {
-    /// `POST /api/publish` with the node's API key, as a back-end would.
-    func apiPublish(_ json: String, to channel: String) async throws {
-        let body = Data(#"{"channel":"\#(channel)","data":\#(json)}"#.utf8)
-        let response = try await LoopbackHTTPRequest.send("POST", port: self.port, path: "/api/publish",
-                                                          headers: [("Authorization", "apikey \(Self.apiKey)")], body: body)
-        guard response.status == 200 else { throw WebDriverError("publish answered \(response.status): \(response.text)") }
-    }
 }

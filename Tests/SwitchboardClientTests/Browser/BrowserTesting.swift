@@ -1,0 +1,25 @@
+import Foundation
+import SwitchboardTestSupport
+import Testing
+
+/// Runs `body` with a chromedriver of its own; without one, records a failure (the suites that call this are
+/// only enabled without chromedriver when `SWITCHBOARD_REQUIRE_BROWSER=1`).
+func withBrowser(_ body: (WebDriver) async throws -> Void) async throws {
+    guard WebDriver.tool.executable != nil else {
+        Issue.record(Comment(rawValue: WebDriver.tool.requiredButMissing))
+        return
+    }
+    let driver = try await WebDriver.start()
+    defer { driver.stop() }
+    try await body(driver)
+}
+
+extension ClientTestNode {
+    /// `POST /api/publish` with the node's API key, as a back-end would.
+    func apiPublish(_ json: String, to channel: String) async throws {
+        let body = Data(#"{"channel":"\#(channel)","data":\#(json)}"#.utf8)
+        let response = try await LoopbackHTTPRequest.send("POST", port: self.port, path: "/api/publish",
+                                                          headers: [("Authorization", "apikey \(Self.apiKey)")], body: body)
+        guard response.status == 200 else { throw WebDriverError("publish answered \(response.status): \(response.text)") }
+    }
+}
