@@ -58,7 +58,9 @@ public final class RealtimeServer: Service, Sendable {
         self.dashboard = DashboardFeed(stats: metrics.stats)
         let hub = Hub(eventLoopGroup: eventLoopGroup, broker: broker, metrics: metrics)
         let verifier = try await TokenVerifier(configuration: configuration.auth)
-        let context = ServerContext(configuration: configuration, broker: broker, hub: hub, verifier: verifier, metrics: metrics, logger: logger,
+        let clientAddresses = try ClientAddressResolver(trustedProxies: configuration.trustedProxies)
+        let context = ServerContext(configuration: configuration, broker: broker, hub: hub, verifier: verifier, metrics: metrics,
+                                    clientAddresses: clientAddresses, logger: logger,
                                     developmentSecret: developmentSecret, now: now)
         self.context = context
         let limiter = ConnectionLimiter(configuration.limits)
@@ -100,9 +102,11 @@ public final class RealtimeServer: Service, Sendable {
                     metrics.connectionRefused(.forbiddenOrigin)
                     return .reject(status: 403, reason: reason)
                 }
-                switch limiter.acquire(ip: request.remoteAddress?.ipAddress ?? "unknown") {
+                let client = clientAddresses.clientAddress(peer: request.remoteAddress?.ipAddress,
+                                                           forwardedFor: request.headers.values(for: "x-forwarded-for"))
+                switch limiter.acquire(ip: client) {
                 case .success(let lease):
-                    return .accept(context: UpgradeContext(lease: lease, token: request.queryValue("token")))
+                    return .accept(context: UpgradeContext(lease: lease, token: request.queryValue("token"), clientAddress: client))
                 case .failure(let refusal):
                     metrics.connectionRefused(.init(refusal))
                     return .reject(status: refusal.httpStatus, reason: refusal.reason)
@@ -190,4 +194,5 @@ public final class RealtimeServer: Service, Sendable {
 struct UpgradeContext: Sendable {
     let lease: ConnectionLease
     let token: String?
+    let clientAddress: String
 }

@@ -14,6 +14,8 @@ final class ServerContext: Sendable {
     let apiKeys: APIKeyAuthenticator
     let sessions: SessionRegistry
     let metrics: ServerMetrics
+    /// Who a connection is counted and logged as (`X-Forwarded-For` from trusted proxies).
+    let clientAddresses: ClientAddressResolver
     let logger: Logger
     /// Set only when `serve` generated the secret (no keys configured): enables development token minting.
     let developmentSecret: String?
@@ -21,7 +23,8 @@ final class ServerContext: Sendable {
     let now: @Sendable () -> Date
 
     init(configuration: ServerConfiguration, broker: any Broker, hub: Hub, verifier: TokenVerifier, metrics: ServerMetrics,
-         logger: Logger, developmentSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+         clientAddresses: ClientAddressResolver, logger: Logger, developmentSecret: String? = nil,
+         now: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
         self.broker = broker
         self.hub = hub
@@ -30,6 +33,7 @@ final class ServerContext: Sendable {
         self.apiKeys = APIKeyAuthenticator(keys: configuration.apiKeys)
         self.sessions = SessionRegistry()
         self.metrics = metrics
+        self.clientAddresses = clientAddresses
         self.logger = logger
         self.developmentSecret = developmentSecret
         self.now = now

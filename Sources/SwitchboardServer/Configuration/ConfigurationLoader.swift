@@ -14,6 +14,7 @@ extension ServerConfiguration {
         ("SWITCHBOARD_HMAC_SECRETS", "HS256 secrets, at least 32 bytes each"),
         ("SWITCHBOARD_API_KEYS", "keys for the HTTP API"),
         ("SWITCHBOARD_ALLOWED_ORIGINS", "origins allowed to connect from a browser"),
+        ("SWITCHBOARD_TRUSTED_PROXIES", "reverse proxies whose X-Forwarded-For names the client"),
         ("SWITCHBOARD_ALLOW_ANONYMOUS", "true to let clients connect without a token"),
         ("SWITCHBOARD_BROKER", "memory, or redis://host:port"),
         ("SWITCHBOARD_TLS_CERTIFICATE", "PEM certificate chain file"),
@@ -51,6 +52,8 @@ extension ServerConfiguration {
         }
         if let keys = list("SWITCHBOARD_API_KEYS") { configuration.apiKeys = keys }
         if let origins = list("SWITCHBOARD_ALLOWED_ORIGINS") { configuration.allowedOrigins = origins }
+        if let proxies = list("SWITCHBOARD_TRUSTED_PROXIES") { configuration.trustedProxies = proxies }
+        _ = try ClientAddressResolver(trustedProxies: configuration.trustedProxies)
         if let anonymous = environment["SWITCHBOARD_ALLOW_ANONYMOUS"] {
             guard let value = Bool(anonymous.lowercased()) else {
                 throw ConfigurationError(description: "SWITCHBOARD_ALLOW_ANONYMOUS must be true or false, not '\(anonymous)'")

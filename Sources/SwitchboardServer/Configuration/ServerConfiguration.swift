@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
     /// browser request from any other origin is refused before the upgrade (cross-site WebSocket hijacking).
     /// `*` allows every origin: only for development.
     public var allowedOrigins: [String]
+    /// Reverse proxies (addresses or networks such as `10.0.0.0/8`) whose `X-Forwarded-For` names the client,
+    /// for the per-IP connection limit and logs. Empty: the header is ignored.
+    public var trustedProxies: [String]
     public var auth: AuthConfiguration
     /// Keys the back-end HTTP API accepts (`Authorization: apikey <key>`). Empty disables the API.
     public var apiKeys: [String]
@@ -40,6 +43,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
         self.tlsKeyPath = nil
         self.webSocketPath = "/connection/websocket"
         self.allowedOrigins = []
+        self.trustedProxies = []
         self.auth = AuthConfiguration()
         self.apiKeys = []
         self.limits = LimitsConfiguration()
@@ -60,7 +64,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
     ]
 
     private enum Key: String, CodingKey {
-        case host, port, tlsCertificatePath, tlsKeyPath, webSocketPath, allowedOrigins, auth, apiKeys, limits, namespaces
+        case host, port, tlsCertificatePath, tlsKeyPath, webSocketPath, allowedOrigins, trustedProxies, auth, apiKeys, limits, namespaces
         case pingInterval, pingTimeout, shutdownGracePeriod, reconnectDelayMax, broker, dashboard
     }
 
@@ -73,6 +77,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
         configuration.tlsKeyPath = try container.decodeIfPresent(String.self, forKey: .tlsKeyPath)
         configuration.webSocketPath = try container.decodeIfPresent(String.self, forKey: .webSocketPath) ?? configuration.webSocketPath
         configuration.allowedOrigins = try container.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? []
+        configuration.trustedProxies = try container.decodeIfPresent([String].self, forKey: .trustedProxies) ?? []
         configuration.auth = try container.decodeIfPresent(AuthConfiguration.self, forKey: .auth) ?? configuration.auth
         configuration.apiKeys = try container.decodeIfPresent([String].self, forKey: .apiKeys) ?? []
         configuration.limits = try container.decodeIfPresent(LimitsConfiguration.self, forKey: .limits) ?? configuration.limits

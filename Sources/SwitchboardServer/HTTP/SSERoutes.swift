@@ -36,8 +36,10 @@ struct SSERoutes {
         guard channels.count <= self.context.limits.maxChannelsPerClient else {
             throw APIError(.badRequest, .limitExceeded, "at most \(self.context.limits.maxChannelsPerClient) channels per client")
         }
+        let client = self.context.clientAddresses.clientAddress(
+            peer: requestContext.remoteIP, forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!])
         let lease: ConnectionLease
-        switch self.limiter.acquire(ip: requestContext.remoteIP) {
+        switch self.limiter.acquire(ip: client) {
         case .success(let acquired): lease = acquired
         case .failure(let refusal):
             self.context.metrics.connectionRefused(.init(refusal))
@@ -55,7 +57,7 @@ struct SSERoutes {
         let transport = SSESessionTransport(channel: requestContext.channel, maximumQueuedBytes: self.context.limits.maxOutboundBytes)
         let context = self.context
         let session = eventLoop.submit {
-            let session = ClientSession(context: context, eventLoop: eventLoop, transport: transport, remoteAddress: requestContext.remoteIP)
+            let session = ClientSession(context: context, eventLoop: eventLoop, transport: transport, remoteAddress: client)
             transport.session = session
             // The stream starts like a WebSocket client would: connect, then one subscribe per channel.
             session.opened(token: token)

@@ -15,5 +15,5 @@ struct SwitchboardRequestContext: RequestContext {
     /// Bodies are read with explicit limits per route (`LimitsConfiguration.maxHTTPBodySize`).
     var maxUploadSize: Int { 1 << 20 }
 
-    var remoteIP: String { self.channel.remoteAddress?.ipAddress ?? "unknown" }
+    var remoteIP: String? { self.channel.remoteAddress?.ipAddress }
 }

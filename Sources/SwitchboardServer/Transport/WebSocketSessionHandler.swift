@@ -27,7 +27,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
         self.lease = upgrade?.lease
         self.context.metrics.connectionOpened(.webSocket)
         let session = ClientSession(context: self.context, eventLoop: connection.eventLoop, transport: self,
-                                    remoteAddress: connection.remoteAddress?.ipAddress)
+                                    remoteAddress: upgrade?.clientAddress ?? connection.remoteAddress?.ipAddress)
         self.session = session
         session.opened(token: upgrade?.token)
     }

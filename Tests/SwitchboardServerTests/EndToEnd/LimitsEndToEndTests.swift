@@ -77,6 +77,33 @@ import Testing
         }
     }
 
+    /// Behind a trusted reverse proxy the limit counts the addresses in `X-Forwarded-For`, not the proxy's.
+    @Test func behindATrustedProxyEachForwardedAddressHasItsOwnLimit() async throws {
+        try await TestNode.with({ $0.limits.maxConnectionsPerIP = 1; $0.trustedProxies = ["127.0.0.1"] }) { node in
+            let token = try await node.token("alice")
+            func upgrade(forwardedFor: String) async throws -> (RawWebSocketPeer, Int) {
+                let peer = try await RawWebSocketPeer.connect(port: node.port)
+                return (peer, try await peer.upgrade("/connection/websocket?token=\(token)", headers: [("X-Forwarded-For", forwardedFor)]))
+            }
+            let (first, firstStatus) = try await upgrade(forwardedFor: "203.0.113.1")
+            let (second, secondStatus) = try await upgrade(forwardedFor: "203.0.113.2")
+            let (third, thirdStatus) = try await upgrade(forwardedFor: "198.51.100.9, 203.0.113.1")
+            let statuses: [Int] = [firstStatus, secondStatus, thirdStatus]
+            #expect(statuses == [101, 101, 429])
+            for peer in [first, second, third] { await peer.close() }
+        }
+        // Without trustedProxies the header is the client's word and changes nothing.
+        try await TestNode.with({ $0.limits.maxConnectionsPerIP = 1 }) { node in
+            let token = try await node.token("alice")
+            let first = try await RawWebSocketPeer.connect(port: node.port)
+            #expect(try await first.upgrade("/connection/websocket?token=\(token)", headers: [("X-Forwarded-For", "203.0.113.1")]) == 101)
+            let second = try await RawWebSocketPeer.connect(port: node.port)
+            #expect(try await second.upgrade("/connection/websocket?token=\(token)", headers: [("X-Forwarded-For", "203.0.113.2")]) == 429)
+            await first.close()
+            await second.close()
+        }
+    }
+
     @Test func aClientThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving() async throws {
         try await TestNode.with({ $0.limits.maxOutboundBytes = 256 << 10 }) { node in
             let channel = "short:firehose"
