@@ -69,6 +69,8 @@ public final class RedisBroker: Broker {
             shard.subscriber.start()
         }
         for shard in self.shards {
+            // Both connections: a `subscribe` right after `start` needs the pub/sub one.
+            await shard.subscriber.waitForConnectionAttempt()
             do {
                 _ = try await shard.commands.connection()
             } catch {

@@ -43,6 +43,11 @@ final class RedisSubscriber: @unchecked Sendable {
             push: { elements in self.received(elements) }))
     }
 
+    /// Waits for the first connection attempt (or the one in progress) to end, whatever its outcome.
+    func waitForConnectionAttempt() async {
+        _ = try? await self.client.connection()
+    }
+
     func shutdown() async {
         await self.client.shutdown()
     }
