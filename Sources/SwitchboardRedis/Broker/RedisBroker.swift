@@ -182,8 +182,8 @@ public final class RedisBroker: Broker {
     }
 
     /// Every failure leaves as a ``BrokerError`` that says what was attempted and why it failed.
-    private func mappingErrors<Result: Sendable>(_ action: String, _ channel: String,
-                                                 _ body: () async throws -> Result) async throws -> Result {
+    private func mappingErrors<Value: Sendable>(_ action: String, _ channel: String,
+                                                _ body: () async throws -> Value) async throws -> Value {
         do {
             return try await body()
         } catch let error as BrokerError {

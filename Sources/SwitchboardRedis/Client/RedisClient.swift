@@ -77,6 +77,8 @@ public final class RedisClient: Sendable {
     /// Closes the connection and stops reconnecting. Waiting commands fail.
     public func shutdown() async {
         let (connection, waiters) = self.machine.withLockedValue { $0.shutdownRequested() }
+        // The hooks hold the owner (a subscriber that holds this client): dropping them ends the cycle.
+        self.hooks.withLockedValue { $0 = Hooks() }
         for waiter in waiters { waiter.fail(RedisClientError.shutDown) }
         if let connection { try? await connection.channel.close() }
     }

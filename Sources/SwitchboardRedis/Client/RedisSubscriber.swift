@@ -14,7 +14,6 @@ final class RedisSubscriber: @unchecked Sendable {
     private let eventLoop: any EventLoop
     private let logger: Logger
     private let onMessage: @Sendable (_ name: String, _ payload: ByteBuffer) -> Void
-    private let onReconnect: @Sendable () -> Void
     // Event loop only:
     private var table = SubscriptionTable()
     private var connection: RedisConnection?
@@ -24,16 +23,13 @@ final class RedisSubscriber: @unchecked Sendable {
     /// channels from being a multi-megabyte write.
     static let namesPerCommand = 1000
 
-    /// - Parameters:
-    ///   - onMessage: a message on a subscribed name. Called on the event loop, one at a time, in order.
-    ///   - onReconnect: the connection came back after a loss; messages published in between are gone.
-    init(client: RedisClient, logger: Logger, onMessage: @escaping @Sendable (String, ByteBuffer) -> Void,
-         onReconnect: @escaping @Sendable () -> Void = {}) {
+    /// - Parameter onMessage: a message on a subscribed name. Called on the event loop, one at a time, in
+    ///   order. Nothing tells it about outages: the ``Broker`` contract has no way to pass that on (yet).
+    init(client: RedisClient, logger: Logger, onMessage: @escaping @Sendable (String, ByteBuffer) -> Void) {
         self.client = client
         self.eventLoop = client.eventLoop
         self.logger = logger
         self.onMessage = onMessage
-        self.onReconnect = onReconnect
     }
 
     func start() {
@@ -105,8 +101,10 @@ final class RedisSubscriber: @unchecked Sendable {
         let names = self.table.connectionEstablished()
         self.write("SUBSCRIBE", names, on: connection)
         if self.hasConnectedBefore {
-            self.logger.info("Pub/sub connection back; subscribed again", metadata: ["channels": "\(names.count)"])
-            self.onReconnect()
+            // What was published while the connection was down is gone: sessions see the gap in offsets at
+            // the next publication of each channel and send their clients to recover from history.
+            self.logger.warning("Pub/sub connection back; subscribed again, publications in between are not replayed",
+                                metadata: ["channels": "\(names.count)"])
         }
         self.hasConnectedBefore = true
     }
