@@ -4,9 +4,9 @@ import NIOCore
 ///
 /// ```
 /// idle ──start──▶ connecting ──succeeded──▶ connected ──closed──▶ connecting (at once)
-///                    │  ▲                                            
-///              failed│  │timer fired                                 
-///                    ▼  │                                            
+///                    │  ▲
+///              failed│  │timer fired
+///                    ▼  │
 ///             waitingToReconnect  (commands fail fast here)          any ──shutdown──▶ shutDown
 /// ```
 /// A command in `connecting` waits for the attempt (bounded by the connect timeout); in
