@@ -23,7 +23,7 @@ final class RedisConnection: Sendable {
         let limits = configuration.decoderLimits
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: eventLoop)
+            let bootstrap = ClientBootstrap(group: eventLoop)
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
@@ -32,8 +32,13 @@ final class RedisConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(RedisCommandHandler(onPush: onPush))
                     }
                 }
-                .connect(host: address.host, port: address.port)
-                .get()
+            // An IP address needs no resolver (NIO's happy-eyeballs resolution would add latency to every
+            // reconnect attempt); a host name does.
+            if let ip = try? SocketAddress(ipAddress: address.host, port: address.port) {
+                channel = try await bootstrap.connect(to: ip).get()
+            } else {
+                channel = try await bootstrap.connect(host: address.host, port: address.port).get()
+            }
         } catch {
             throw RedisClientError.unavailable(address, "\(error)")
         }

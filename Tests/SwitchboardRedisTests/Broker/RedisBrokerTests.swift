@@ -211,7 +211,7 @@ struct RedisBrokerTests {
             } catch let error as BrokerError {
                 #expect(error.description.contains("chat:i"))
             }
-            #expect(ContinuousClock.now - started < .milliseconds(500), "operation \(operation) must fail at once")
+            #expect(ContinuousClock.now - started < .seconds(2), "operation \(operation) must fail at once, not after the 5 s command timeout")
         }
         try await server.launch()
         let back = await eventually { (try? await broker.publish("c", to: "chat:i", info: nil, history: self.retention)) != nil }

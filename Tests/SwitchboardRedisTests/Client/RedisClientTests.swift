@@ -94,7 +94,7 @@ struct RedisClientTests {
         #expect(await eventually { !client.isConnected })
         let started = ContinuousClock.now
         await #expect(throws: RedisClientError.self) { try await client.send(RedisCommand("PING")) }
-        #expect(ContinuousClock.now - started < .milliseconds(500), "a command while Redis is down must fail at once")
+        #expect(ContinuousClock.now - started < .seconds(2), "a command while Redis is down must fail at once, not after the 5 s command timeout")
         try await server.launch()
         let back = await eventually { (try? await client.send(RedisCommand("PING"))) == .simpleString("PONG") }
         #expect(back)
