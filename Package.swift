@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SwitchboardWebSocketNIO", targets: ["SwitchboardWebSocketNIO"]),
         .library(name: "SwitchboardProtocol", targets: ["SwitchboardProtocol"]),
         .library(name: "SwitchboardClient", targets: ["SwitchboardClient"]),
+        .library(name: "SwitchboardRedis", targets: ["SwitchboardRedis"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "autobahn-client", targets: ["AutobahnClient"]),
     ],
@@ -96,6 +97,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The Redis broker for many nodes, on a RESP3 client of its own (no Swift Redis package is available).
+        .target(
+            name: "SwitchboardRedis",
+            dependencies: [
+                "SwitchboardServer",
+                "SwitchboardProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "switchboard",
             dependencies: [
@@ -157,6 +170,21 @@ let package = Package(
                 "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // RESP3 vectors, and the client and broker against a real redis-server (skipped when there is none).
+        .testTarget(
+            name: "SwitchboardRedisTests",
+            dependencies: [
+                "SwitchboardRedis",
+                "SwitchboardServer",
+                "SwitchboardProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                // EmbeddedEventLoop for the subscription table's promises.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,0 +1,125 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+@testable import SwitchboardRedis
+
+/// The RESP3 client against a real redis-server: pipelining, error replies, timeouts, reconnecting.
+@Suite(.enabled(if: RedisTestServer.shouldRun, RedisTestServer.missingMessage))
+struct RedisClientTests {
+    static let fast = RedisClientConfiguration(connectTimeout: .seconds(2), commandTimeout: .seconds(5),
+                                               reconnectBackoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)))
+
+    static func client(_ server: RedisTestServer, _ configuration: RedisClientConfiguration = Self.fast) -> RedisClient {
+        let client = RedisClient(address: server.address, configuration: configuration)
+        client.start()
+        return client
+    }
+
+    /// 2,000 commands from 2,000 tasks on one connection: each gets its own reply, none another's.
+    @Test func pipelinedCommandsEachGetTheirOwnReply() async throws {
+        let server = try await RedisTestServer.start()
+        defer { server.stop() }
+        let client = Self.client(server)
+        defer { Task { await client.shutdown() } }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<2000 {
+                group.addTask {
+                    let reply = try await client.send(RedisCommand("ECHO", ["message \(index)"]))
+                    #expect(reply.string == "message \(index)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        // Pipelined in order from one task: the replies are in command order.
+        async let first = client.send(RedisCommand("INCR", ["counter"]))
+        async let second = client.send(RedisCommand("INCR", ["counter"]))
+        let values = Set([try await first, try await second].compactMap(\.int64))
+        #expect(values == [1, 2])
+    }
+
+    @Test func errorRepliesCarryRedisMessageAndTheConnectionGoesOn() async throws {
+        let server = try await RedisTestServer.start()
+        defer { server.stop() }
+        let client = Self.client(server)
+        defer { Task { await client.shutdown() } }
+        do {
+            try await client.send(RedisCommand("NOSUCHCOMMAND", ["x"]))
+            Issue.record("an unknown command should fail")
+        } catch let error as RedisClientError {
+            #expect(error.isServerError)
+            #expect(error.serverErrorCode == "ERR")
+            #expect(error.serverMessage?.contains("unknown command") == true)
+        }
+        try await client.send(RedisCommand("SET", ["plain", "value"]))
+        do {
+            try await client.send(RedisCommand("LPUSH", ["plain", "x"]))
+            Issue.record("LPUSH on a string should fail")
+        } catch let error as RedisClientError {
+            #expect(error.serverErrorCode == "WRONGTYPE")
+        }
+        #expect(try await client.send(RedisCommand("GET", ["plain"])).string == "value")
+    }
+
+    /// A command that outlives its timeout fails; its late reply is not handed to the next command.
+    @Test func aTimedOutCommandKeepsItsPlaceInThePipeline() async throws {
+        let server = try await RedisTestServer.start()
+        defer { server.stop() }
+        var configuration = Self.fast
+        configuration.commandTimeout = .milliseconds(300)
+        let client = Self.client(server, configuration)
+        defer { Task { await client.shutdown() } }
+        try await client.send(RedisCommand("PING"))
+        let started = ContinuousClock.now
+        do {
+            // Blocks for 1 s on an empty list, then replies null.
+            try await client.send(RedisCommand("BLPOP", ["empty-list", "1"]))
+            Issue.record("BLPOP should have timed out")
+        } catch let error as RedisClientError {
+            #expect(error.isTimeout)
+        }
+        #expect(ContinuousClock.now - started < .milliseconds(900))
+        try await Task.sleep(for: .milliseconds(900))
+        // BLPOP's null reply arrived meanwhile and was dropped with its slot.
+        #expect(try await client.send(RedisCommand("ECHO", ["after"])).string == "after")
+    }
+
+    @Test func reconnectsAfterRedisRestartsAndFailsFastMeanwhile() async throws {
+        let server = try await RedisTestServer.start()
+        defer { server.stop() }
+        let client = Self.client(server)
+        defer { Task { await client.shutdown() } }
+        try await client.send(RedisCommand("SET", ["before", "1"]))
+        server.stop()
+        #expect(await eventually { !client.isConnected })
+        let started = ContinuousClock.now
+        await #expect(throws: RedisClientError.self) { try await client.send(RedisCommand("PING")) }
+        #expect(ContinuousClock.now - started < .seconds(2), "a command while Redis is down must fail at once, not after the 5 s command timeout")
+        try await server.launch()
+        let back = await eventually { (try? await client.send(RedisCommand("PING"))) == .simpleString("PONG") }
+        #expect(back)
+        // A restart without persistence lost the key.
+        #expect(try await client.send(RedisCommand("GET", ["before"])) == .null)
+    }
+
+    @Test func aClientThatCannotConnectFailsFastAndKeepsTrying() async throws {
+        let server = try await RedisTestServer.start()
+        server.stop()
+        let client = Self.client(server)
+        defer { Task { await client.shutdown() } }
+        // The first attempt fails (refused); from then on commands fail at once.
+        #expect(await eventually { (try? await client.send(RedisCommand("PING"))) == nil && !client.isConnected })
+        try await server.launch()
+        defer { server.stop() }
+        #expect(await eventually { (try? await client.send(RedisCommand("PING"))) == .simpleString("PONG") })
+    }
+
+    @Test func shutdownFailsLaterCommands() async throws {
+        let server = try await RedisTestServer.start()
+        defer { server.stop() }
+        let client = Self.client(server)
+        try await client.send(RedisCommand("PING"))
+        await client.shutdown()
+        await #expect(throws: RedisClientError.self) { try await client.send(RedisCommand("PING")) }
+    }
+}
