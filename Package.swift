@@ -115,6 +115,7 @@ let package = Package(
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",
                 "SwitchboardServer",
+                "SwitchboardRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -25,6 +25,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (default 8000).")
     var port: Int?
 
+    @Option(help: "memory (the embedded broker), or redis://host:port; several Redis servers (redis://a:6379,b:6379) shard channels by consistent hash.")
+    var broker: String?
+
     @Option(help: "JSON config file.")
     var config: String?
 
@@ -43,6 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let host = self.host { configuration.host = host }
         if let port = self.port { configuration.port = port }
+        if let broker = self.broker { configuration.broker = broker }
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -59,7 +63,8 @@ struct ServeCommand: AsyncParsableCommand {
                            metadata: ["secret": "\(secret)"])
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads ?? System.coreCount)
-        let server = try await RealtimeServer(configuration: configuration, eventLoopGroup: group, logger: logger,
+        let broker = try BrokerChoice.make(configuration.broker, eventLoopGroup: group, logger: logger)
+        let server = try await RealtimeServer(configuration: configuration, broker: broker, eventLoopGroup: group, logger: logger,
                                               developmentSecret: developmentSecret)
         let services = ServiceGroup(configuration: .init(
             services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
