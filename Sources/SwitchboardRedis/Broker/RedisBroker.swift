@@ -15,8 +15,8 @@ import SwitchboardServer
 ///   pub/sub connection, handled one message at a time, so the handler sees offsets in order.
 /// - **Delivery.** A node SUBSCRIBEs only to channels its clients use, and `subscribe` returns once Redis
 ///   confirmed. After a lost pub/sub connection the node subscribes again; what was published meanwhile is
-///   not replayed (the hub's sessions see the gap in offsets at the next publication and send their clients
-///   to recover from history).
+///   not replayed: once Redis confirms each channel again, the handler hears
+///   `broker(mayHaveMissedPublicationsIn:)`, and the hub sends that channel's subscribers to history.
 /// - **Epochs.** Epoch and offset live in Redis, so they survive node restarts; the epoch changes only when
 ///   the position hash is gone (expired after ``RedisBrokerConfiguration/positionRetention`` without
 ///   publications, `FLUSHALL`, a Redis restart without persistence).
@@ -53,9 +53,14 @@ public final class RedisBroker: Broker {
         self.shards = configuration.addresses.map { address in
             let commands = RedisClient(address: address, configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
             let pubSub = RedisClient(address: address, configuration: configuration.client, eventLoopGroup: eventLoopGroup, logger: logger)
-            let subscriber = RedisSubscriber(client: pubSub, logger: logger) { name, payload in
+            let subscriber = RedisSubscriber(client: pubSub, logger: logger, onMessage: { name, payload in
                 RedisBroker.deliver(name: name, payload: payload, prefix: prefix, to: handler.withLockedValue { $0 }, logger: logger)
-            }
+            }, onResubscribed: { name in
+                // Only the publication feed has a position to recover; presence events are not recovered.
+                let publications = ChannelKeys.publicationsPrefix(prefix)
+                guard name.hasPrefix(publications), let handler = handler.withLockedValue({ $0 }) else { return }
+                handler.broker(mayHaveMissedPublicationsIn: String(name.dropFirst(publications.count)))
+            })
             return Shard(commands: commands, subscriber: subscriber)
         }
     }

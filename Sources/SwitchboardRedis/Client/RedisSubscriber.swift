@@ -14,22 +14,30 @@ final class RedisSubscriber: @unchecked Sendable {
     private let eventLoop: any EventLoop
     private let logger: Logger
     private let onMessage: @Sendable (_ name: String, _ payload: ByteBuffer) -> Void
+    private let onResubscribed: @Sendable (_ name: String) -> Void
     // Event loop only:
     private var table = SubscriptionTable()
     private var connection: RedisConnection?
     private var hasConnectedBefore = false
+    /// Names subscribed again after a reconnect whose confirmation has not come yet.
+    private var resubscribing: Set<String> = []
 
     /// Redis accepts any number of names per SUBSCRIBE; chunks keep one command of a node with 100,000
     /// channels from being a multi-megabyte write.
     static let namesPerCommand = 1000
 
-    /// - Parameter onMessage: a message on a subscribed name. Called on the event loop, one at a time, in
-    ///   order. Nothing tells it about outages: the ``Broker`` contract has no way to pass that on (yet).
-    init(client: RedisClient, logger: Logger, onMessage: @escaping @Sendable (String, ByteBuffer) -> Void) {
+    /// - Parameters:
+    ///   - onMessage: a message on a subscribed name. Called on the event loop, one at a time, in order.
+    ///   - onResubscribed: after a lost connection, a name is subscribed again and Redis confirmed it: messages
+    ///     published while it was not subscribed are lost, and every message from now on arrives. Called on
+    ///     the event loop, in order with `onMessage`.
+    init(client: RedisClient, logger: Logger, onMessage: @escaping @Sendable (String, ByteBuffer) -> Void,
+         onResubscribed: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client
         self.eventLoop = client.eventLoop
         self.logger = logger
         self.onMessage = onMessage
+        self.onResubscribed = onResubscribed
     }
 
     func start() {
@@ -101,8 +109,9 @@ final class RedisSubscriber: @unchecked Sendable {
         let names = self.table.connectionEstablished()
         self.write("SUBSCRIBE", names, on: connection)
         if self.hasConnectedBefore {
-            // What was published while the connection was down is gone: sessions see the gap in offsets at
-            // the next publication of each channel and send their clients to recover from history.
+            // What was published while the connection was down is gone; `onResubscribed` tells the broker's
+            // user per name, once Redis confirms it, so readers go to history even on a quiet channel.
+            self.resubscribing = Set(names)
             self.logger.warning("Pub/sub connection back; subscribed again, publications in between are not replayed",
                                 metadata: ["channels": "\(names.count)"])
         }
@@ -111,6 +120,7 @@ final class RedisSubscriber: @unchecked Sendable {
 
     private func disconnected() {
         self.connection = nil
+        self.resubscribing = []
         for waiter in self.table.connectionLost() { waiter.fail(RedisClientError.connectionClosed) }
     }
 
@@ -123,6 +133,7 @@ final class RedisSubscriber: @unchecked Sendable {
             self.onMessage(name, payload)
         case "subscribe":
             for waiter in self.table.confirmationReceived(.subscribe, for: name) { waiter.succeed() }
+            if self.resubscribing.remove(name) != nil { self.onResubscribed(name) }
         case "unsubscribe":
             let waiters = self.table.confirmationReceived(.unsubscribe, for: name)
             for waiter in waiters { waiter.fail(RedisClientError.protocolError("UNSUBSCRIBE confirmed where SUBSCRIBE was due")) }

@@ -12,7 +12,9 @@ import SwitchboardProtocol
 ///   to the channel; a `publish` that throws did neither. Offsets never skip or repeat.
 /// - **Delivery.** A node receives every publication of a channel from the moment its `subscribe(_:)`
 ///   returns until it unsubscribes. A publication it missed (a broker outage) is never replayed live; its
-///   clients recover it from history.
+///   clients recover it from history. So that they learn of it even when the channel stays quiet, a broker
+///   that lost its live feed calls ``BrokerEventHandler/broker(mayHaveMissedPublicationsIn:)`` for each
+///   subscribed channel once the channel is live again.
 /// - **Epochs.** A channel's epoch changes exactly when its history is lost (a restart without persistence,
 ///   an evicted stream), so a position in an older epoch is reported as not recoverable, never answered
 ///   with a partial or wrong list.
@@ -85,6 +87,15 @@ public protocol BrokerEventHandler: AnyObject, Sendable {
     func broker(didPublish publication: Publication)
     /// A client joined or left a channel this node is subscribed to.
     func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String)
+    /// The channel's live feed was interrupted (a lost connection to the broker) and is back: publications
+    /// made in between reached history but not this node. Called after the feed is live again, so history
+    /// read from now on covers the gap.
+    func broker(mayHaveMissedPublicationsIn channel: String)
+}
+
+extension BrokerEventHandler {
+    /// A broker that never loses its live feed (the embedded one) never calls this.
+    public func broker(mayHaveMissedPublicationsIn channel: String) {}
 }
 
 /// A broker operation failed; nothing was done (callers report ``ErrorCode/unavailable``).

@@ -91,6 +91,13 @@ final class Hub: BrokerEventHandler {
         }
     }
 
+    func broker(mayHaveMissedPublicationsIn channel: String) {
+        guard self.interest.withLockedValue({ $0[channel] != nil }) else { return }
+        for shard in self.orderedShards {
+            shard.eventLoop.execute { shard.missedPublications(in: channel) }
+        }
+    }
+
     func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
         guard self.interest.withLockedValue({ $0[channel] != nil }) else { return }
         let event = ServerMessage.PresenceEvent(channel: channel, info: client)

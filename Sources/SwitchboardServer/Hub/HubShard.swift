@@ -59,6 +59,18 @@ final class HubShard: @unchecked Sendable {
         self.enqueue(.presence(change, client, channel: channel), encoded: encoded, channel: channel)
     }
 
+    /// Tells every subscriber of `channel` on this loop that its live feed had a hole. Not queued behind
+    /// deliveries: a subscriber that is told drops the subscription, and what is still queued for it goes
+    /// with it (its client recovers all of it from history).
+    func missedPublications(in channel: String) {
+        self.eventLoop.preconditionInEventLoop()
+        // A copy: a subscriber that drops the subscription removes itself from `channels`.
+        guard let subscribers = self.channels[channel] else { return }
+        for subscriber in subscribers.values {
+            subscriber.hubMissedPublications(in: channel)
+        }
+    }
+
     /// Subscribers of `channel` on this event loop.
     func subscriberCount(of channel: String) -> Int { self.channels[channel]?.count ?? 0 }
 

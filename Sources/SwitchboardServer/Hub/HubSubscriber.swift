@@ -7,4 +7,6 @@ protocol HubSubscriber: AnyObject {
     func hubDeliver(_ publication: Publication, encoded: EncodedPush)
     /// A client joined or left a channel this subscriber is registered for.
     func hubDeliverPresence(_ change: PresenceChange, client: ClientInfo, channel: String, encoded: EncodedPush)
+    /// Publications of the channel may have been lost on the way to this node; only history has them.
+    func hubMissedPublications(in channel: String)
 }

@@ -169,6 +169,14 @@ extension ClientSession: HubSubscriber {
         }
     }
 
+    func hubMissedPublications(in channel: String) {
+        // Only live subscriptions are sent back to history. One still joining merges history with what it
+        // buffered; if its history read came before the feed was back, the hole shows at the next
+        // publication's offset instead.
+        guard case .live? = self.subscriptions[channel] else { return }
+        self.dropSubscription(channel, reason: "missed publications: resubscribe from your position to recover")
+    }
+
     /// The server ends a subscription and says why (`unsubscribed` push).
     func dropSubscription(_ channel: String, reason: String) {
         guard self.subscriptions.removeValue(forKey: channel) != nil else { return }

@@ -13,6 +13,8 @@ struct RedisBrokerTests {
     final class RecordingHandler: BrokerEventHandler {
         let publications = NIOLockedValueBox<[Publication]>([])
         let presence = NIOLockedValueBox<[(PresenceChange, String, String)]>([])
+        let missed = NIOLockedValueBox<[String]>([])
+        func broker(mayHaveMissedPublicationsIn channel: String) { self.missed.withLockedValue { $0.append(channel) } }
         func broker(didPublish publication: Publication) { self.publications.withLockedValue { $0.append(publication) } }
         func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
             self.presence.withLockedValue { $0.append((change, client.client, channel)) }
@@ -245,6 +247,30 @@ struct RedisBrokerTests {
         _ = try await nodeA.publish("late", to: "chat:j", info: nil, history: self.retention)
         try await Task.sleep(for: .milliseconds(200))
         #expect(handlerB.offsets.count == 300)
+    }
+
+    /// A node whose pub/sub connection is cut (Redis kills it) misses what is published meanwhile; once it is
+    /// subscribed again it says so per channel, so sessions send their clients to history even when nothing
+    /// more is published.
+    @Test func aLostPubSubConnectionIsReportedPerChannelOnceLiveAgain() async throws {
+        let server = try await RedisTestServer.start()
+        defer { server.stop() }
+        let handlerB = RecordingHandler()
+        let nodeA = try await Self.started([server])
+        let nodeB = try await Self.started([server], handler: handlerB)
+        defer { Task { await nodeA.shutdown(); await nodeB.shutdown() } }
+        try await nodeB.subscribe("chat:quiet")
+        try await nodeB.subscribe("chat:other")
+        _ = try await nodeA.publish(1, to: "chat:quiet", info: nil, history: self.retention)
+        #expect(await eventually { handlerB.offsets == [1] })
+        #expect(handlerB.missed.withLockedValue { $0 }.isEmpty)
+
+        _ = try await server.command("CLIENT", "KILL", "TYPE", "pubsub")
+        #expect(await eventually { Set(handlerB.missed.withLockedValue { $0 }) == ["chat:quiet", "chat:other"] })
+        // Reported after the subscription is confirmed: what is published now arrives live.
+        _ = try await nodeA.publish(2, to: "chat:quiet", info: nil, history: self.retention)
+        #expect(await eventually { handlerB.offsets.last == 2 })
+        #expect(handlerB.missed.withLockedValue { $0 }.count == 2)
     }
 
     /// Two Redis servers: channels are spread over both by the hash ring, and each works as with one.

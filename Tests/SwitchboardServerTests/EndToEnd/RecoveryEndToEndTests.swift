@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import SwitchboardProtocol
+@testable import SwitchboardServer
 import Testing
 
 /// Recovery, end to end: a client that comes back with the position it had gets exactly what it missed, in
@@ -47,6 +48,32 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
             let publications = client.receivedPushes.filter { if case .publication = $0 { true } else { false } }
             #expect(publications.count == 5, "expected exactly the 5 live publications as pushes, got \(publications.count)")
+            await client.close()
+        }
+    }
+
+    /// A broker that lost its live feed (Redis pub/sub reconnected) says so per channel: live subscribers of
+    /// the channel get `unsubscribed` at once, even if nothing more is published, and recover with `since`.
+    @Test func aBrokerFeedOutageSendsLiveSubscribersToHistory() async throws {
+        try await TestNode.with { node in
+            let channel = "feed:outage"
+            let client = try await node.connectedClient("alice")
+            let start = try await client.subscribe(channel)
+            // Published "during the outage": reaches history, and (memory broker) the client too; what
+            // matters is what the client is told.
+            try await node.publish(.integer(1), to: channel)
+            _ = try await client.publications(1, in: channel)
+            node.server.context.hub.broker(mayHaveMissedPublicationsIn: channel)
+            let ended = try await client.nextPush(within: TestPatience.default, "the unsubscribed push") { push -> ServerMessage.Unsubscribed? in
+                if case .unsubscribed(let unsubscribed) = push { return unsubscribed }
+                return nil
+            }
+            #expect(ended.channel == channel)
+            let again = try await client.subscribe(channel, since: StreamPosition(offset: start.offset, epoch: start.epoch))
+            #expect(again.recovered == true)
+            #expect(again.publications?.map(\.data) == [.integer(1)])
+            // A channel nobody here subscribes to is not touched.
+            node.server.context.hub.broker(mayHaveMissedPublicationsIn: "feed:elsewhere")
             await client.close()
         }
     }
