@@ -11,9 +11,8 @@ import SwitchboardProtocol
 final class Hub: BrokerEventHandler {
     private let shards: [ObjectIdentifier: HubShard]
     private let orderedShards: [HubShard]
-    private let broker: any Broker
-    /// channel → local subscriptions on every shard together
-    private let interest = NIOLockedValueBox<[String: Int]>([:])
+    /// Local subscriptions per channel on every shard together, and the broker calls they cause.
+    private let interest: ChannelInterest
 
     private let metrics: ServerMetrics
     /// Deliveries queued on every shard and not yet written.
@@ -25,7 +24,7 @@ final class Hub: BrokerEventHandler {
         self.metrics = metrics
         self.orderedShards = shards
         self.shards = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
-        self.broker = broker
+        self.interest = ChannelInterest(broker: broker)
     }
 
     /// The shard of `eventLoop`, which must belong to the group the hub was made with.
@@ -37,54 +36,29 @@ final class Hub: BrokerEventHandler {
     }
 
     /// Channels with at least one subscriber on this node.
-    var channelCount: Int { self.interest.withLockedValue { $0.count } }
+    var channelCount: Int { self.interest.channelCount }
 
     /// Subscriptions on this node, all channels together.
-    var subscriptionCount: Int { self.interest.withLockedValue { $0.values.reduce(0, +) } }
+    var subscriptionCount: Int { self.interest.subscriptionCount }
 
-    /// Makes sure the node receives `channel`'s publications before a subscriber registers and reads history.
+    /// Returns once the node receives `channel`'s publications, so a subscriber can register and read history.
     func retain(_ channel: String) async throws {
-        let first = self.interest.withLockedValue { counts -> Bool in
-            counts[channel, default: 0] += 1
-            return counts[channel] == 1
-        }
+        let first = try await self.interest.retain(channel)
         self.metrics.subscribed()
-        guard first else { return }
-        self.metrics.channelOpened()
-        do {
-            try await self.broker.subscribe(channel)
-        } catch {
-            self.metrics.unsubscribed()
-            self.metrics.channelClosed()
-            self.interest.withLockedValue { counts in
-                counts[channel, default: 1] -= 1
-                if counts[channel] == 0 { counts[channel] = nil }
-            }
-            throw error
-        }
+        if first { self.metrics.channelOpened() }
     }
 
     /// Undoes one ``retain(_:)``.
     func release(_ channel: String) {
-        let last = self.interest.withLockedValue { counts -> Bool in
-            guard let count = counts[channel] else {
-                assertionFailure("Internal inconsistency: released \(channel) more often than it was retained")
-                return false
-            }
-            counts[channel] = count > 1 ? count - 1 : nil
-            return count == 1
-        }
+        let last = self.interest.release(channel)
         self.metrics.unsubscribed()
-        guard last else { return }
-        self.metrics.channelClosed()
-        let broker = self.broker
-        Task { try? await broker.unsubscribe(channel) }
+        if last { self.metrics.channelClosed() }
     }
 
     // MARK: - BrokerEventHandler
 
     func broker(didPublish publication: Publication) {
-        guard self.interest.withLockedValue({ $0[publication.channel] != nil }) else { return }
+        guard self.interest.isInterested(in: publication.channel) else { return }
         let encoded = EncodedPush(.publication(publication))
         for shard in self.orderedShards {
             shard.eventLoop.execute { shard.deliver(publication, encoded: encoded) }
@@ -92,14 +66,14 @@ final class Hub: BrokerEventHandler {
     }
 
     func broker(mayHaveMissedPublicationsIn channel: String) {
-        guard self.interest.withLockedValue({ $0[channel] != nil }) else { return }
+        guard self.interest.isInterested(in: channel) else { return }
         for shard in self.orderedShards {
             shard.eventLoop.execute { shard.missedPublications(in: channel) }
         }
     }
 
     func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
-        guard self.interest.withLockedValue({ $0[channel] != nil }) else { return }
+        guard self.interest.isInterested(in: channel) else { return }
         let event = ServerMessage.PresenceEvent(channel: channel, info: client)
         let encoded = EncodedPush(change == .join ? .join(event) : .leave(event))
         for shard in self.orderedShards {
