@@ -102,11 +102,16 @@ let package = Package(
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",
                 "SwitchboardServer",
+                // connect's protocol mode (RealtimeClient) and publish's request body.
+                "SwitchboardClient",
+                "SwitchboardProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // publish's one HTTP/1.1 request to the HTTP API.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

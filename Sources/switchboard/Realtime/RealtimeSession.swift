@@ -1,0 +1,158 @@
+import Foundation
+import SwitchboardClient
+import SwitchboardProtocol
+
+/// `switchboard connect` in protocol mode: a ``RealtimeClient`` that subscribes, prints every publication as
+/// a JSON line on stdout, reports the connection and its subscriptions on stderr, and publishes stdin lines.
+///
+/// Reconnecting and recovery are the SDK's (docs/CLIENTS.md); this type only decides when the session is
+/// over. Whichever of its tasks sees the end first reports a ``RealtimeSessionOutcome``; the rest are cancelled.
+struct RealtimeSession: Sendable {
+    /// The WebSocket endpoint (``ServerURL/webSocketURL``).
+    var url: String
+    /// Sent in `connect`; nil connects anonymously.
+    var token: String?
+    var subscriptions: [String]
+    /// Where stdin lines go; nil when there is nowhere (each line is then reported as failed).
+    var publishChannel: String?
+    var reconnect: ReconnectPolicy
+    /// How long to wait at the end of stdin for the last own publication to be printed.
+    var echoWait: Duration = .seconds(2)
+
+    private var console: Console { Console.shared }
+
+    /// Runs until stdin ends (`lines`; nil: until the client stops for good) and returns how it ended.
+    func run(lines: StandardInputLines?) async -> RealtimeSessionOutcome {
+        let (outcomes, ending) = AsyncStream.makeStream(of: RealtimeSessionOutcome.self)
+        let token = self.token
+        let client = RealtimeClient(url: self.url, configuration: RealtimeClientConfiguration(
+            tokenProvider: {
+                // A fixed token cannot be replaced; retrying with it after it expired would retry for ever.
+                if let token, let expiry = TokenExpiry.expiry(of: token), expiry <= Date() {
+                    ending.yield(.stopped("the token expired at \(expiry); get a new one (switchboard token --sub USER)"))
+                    throw TokenExpiredError()
+                }
+                return token
+            },
+            reconnect: self.reconnect, clientName: "switchboard-cli"))
+        // Made before connect(), so its first element is the state before connecting, which says nothing.
+        let states = client.states
+        let outcome = await withTaskGroup(of: Void.self) { group -> RealtimeSessionOutcome in
+            group.addTask { await self.report(states: states, ending: ending) }
+            group.addTask { await self.drive(client, lines: lines, ending: ending) }
+            var first = outcomes.makeAsyncIterator()
+            // `ending` is never finished, so there is always a first outcome.
+            let outcome = await first.next()!
+            group.cancelAll()
+            return outcome
+        }
+        await client.disconnect()
+        return outcome
+    }
+
+    private struct TokenExpiredError: Error {}
+
+    /// Every state change on stderr; the terminal one ends the session.
+    private func report(states: AsyncStream<ConnectionState>, ending: AsyncStream<RealtimeSessionOutcome>.Continuation) async {
+        for await state in states.dropFirst() {
+            self.console.note(StatusText.describe(state, url: self.url))
+            // A failed connect() always ends here too (the engine's terminal transition publishes it),
+            // with the server's code and reason, which is the better message.
+            if case .disconnected(let reason) = state {
+                ending.yield(.stopped(StatusText.describe(reason)))
+            }
+        }
+    }
+
+    private func drive(_ client: RealtimeClient, lines: StandardInputLines?, ending: AsyncStream<RealtimeSessionOutcome>.Continuation) async {
+        do {
+            try await client.connect()
+        } catch {
+            return  // reported by the state task
+        }
+        var subscriptions: [Subscription<JSONValue>] = []
+        for channel in self.subscriptions {
+            do {
+                subscriptions.append(try await client.subscribe(channel, as: JSONValue.self))
+                self.console.note("subscribed to \(channel)")
+            } catch {
+                ending.yield(.stopped("cannot subscribe to \(channel): \(error)"))
+                return
+            }
+        }
+        let printed = PrintedPositions()
+        await withTaskGroup(of: Void.self) { group in
+            for subscription in subscriptions {
+                group.addTask { await self.printPublications(of: subscription, into: printed, ending: ending) }
+                group.addTask {
+                    for await event in subscription.events {
+                        self.console.note(StatusText.describe(event, channel: subscription.channel))
+                    }
+                }
+            }
+            if let lines {
+                group.addTask {
+                    let failures = await self.publish(lines, with: client, printed: printed)
+                    ending.yield(.inputEnded(failedPublications: failures))
+                }
+            }
+        }
+    }
+
+    private func printPublications(of subscription: Subscription<JSONValue>, into printed: PrintedPositions,
+                       ending: AsyncStream<RealtimeSessionOutcome>.Continuation) async {
+        do {
+            for try await publication in subscription {
+                self.console.output(PublicationLine(publication).text)
+                printed.printed(publication.position, in: publication.channel)
+            }
+        } catch {
+            // The server refused the resubscription after a reconnect.
+            ending.yield(.stopped("subscription to \(subscription.channel) ended: \(error)"))
+        }
+    }
+
+    /// Publishes each non-empty line, one at a time (so they arrive in order), and returns how many failed.
+    private func publish(_ lines: StandardInputLines, with client: RealtimeClient, printed: PrintedPositions) async -> Int {
+        var failures = 0
+        var lastAcknowledged: StreamPosition?
+        for await line in lines where !line.isEmpty {
+            guard let channel = self.publishChannel else {
+                self.console.note("cannot publish: no channel (pass --publish CHANNEL or --subscribe CHANNEL)")
+                failures += 1
+                continue
+            }
+            do {
+                let position = try await client.publish(CommandLineJSON.value(of: line), to: channel)
+                self.console.note("published to \(channel) #\(position.offset)")
+                lastAcknowledged = position
+            } catch {
+                // Connection lost: the server may or may not have it; the SDK does not resend (no duplicates).
+                self.console.note("publish to \(channel) failed: \(error)")
+                failures += 1
+            }
+        }
+        if let channel = self.publishChannel, self.subscriptions.contains(channel), let lastAcknowledged {
+            await printed.wait(for: lastAcknowledged, in: channel, timeout: self.echoWait)
+        }
+        return failures
+    }
+}
+
+/// How a ``RealtimeSession`` ended, and the exit status that says so.
+enum RealtimeSessionOutcome: Sendable, Hashable {
+    /// Stdin ended and every publication was answered; `failedPublications` of them were not accepted.
+    case inputEnded(failedPublications: Int)
+    /// The client stopped for good (a 4500–4999 disconnect, a refused or expired token, too many attempts) or
+    /// a subscription was refused.
+    case stopped(String)
+
+    /// 0: done; 1: stopped; 3: stdin ended but publications failed (2 is the raw mode's "cannot connect").
+    var exitCode: Int32 {
+        switch self {
+        case .inputEnded(0): 0
+        case .inputEnded: 3
+        case .stopped: 1
+        }
+    }
+}
