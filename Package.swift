@@ -157,6 +157,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The command-line tool: its pure parts in-process, and the built binary against a node on loopback.
+        .testTarget(
+            name: "switchboardTests",
+            dependencies: [
+                "switchboard",
+                "SwitchboardClient",
+                "SwitchboardProtocol",
+                "SwitchboardServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "SwitchboardServerTests",
             dependencies: [
