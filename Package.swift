@@ -153,6 +153,8 @@ let package = Package(
                 // A silent fake server for the heartbeat test.
                 "SwitchboardWebSocketNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The loopback TCP proxy that cuts connections without a close frame.
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
