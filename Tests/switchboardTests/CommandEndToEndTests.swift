@@ -96,6 +96,13 @@ import Testing
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("error: error 102 unauthorized"), "stderr: \(refused.stderr)")
 
+            // Expired an hour ago: the SDK would retry for ever (109 is temporary to a token provider); a fixed
+            // token cannot get better, so the command stops.
+            let expired = try await node.token("bob", ttl: 60, issuedAt: Date().addingTimeInterval(-3600))
+            let stale = try await SwitchboardProcess.run(["connect", node.webSocketBase, "--token", expired, "--subscribe", "chat:room"])
+            #expect(stale.status == 1)
+            #expect(stale.stderr.contains("error: the token expired at"), "stderr: \(stale.stderr)")
+
             let token = try await node.token("bob")
             let connect = try SwitchboardProcess(["connect", node.webSocketBase, "--token", token, "--subscribe", "chat:room", "--no-stdin"])
             defer { connect.terminate() }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import SwitchboardClient
 import SwitchboardProtocol
 
@@ -37,24 +38,29 @@ struct RealtimeSession: Sendable {
             reconnect: self.reconnect, clientName: "switchboard-cli"))
         // Made before connect(), so its first element is the state before connecting, which says nothing.
         let states = client.states
-        let outcome = await withTaskGroup(of: Void.self) { group -> RealtimeSessionOutcome in
-            group.addTask { await self.report(states: states, ending: ending) }
+        let over = NIOLockedValueBox(false)
+        return await withTaskGroup(of: Void.self) { group -> RealtimeSessionOutcome in
+            group.addTask { await self.report(states: states, until: over, ending: ending) }
             group.addTask { await self.drive(client, lines: lines, ending: ending) }
             var first = outcomes.makeAsyncIterator()
             // `ending` is never finished, so there is always a first outcome.
             let outcome = await first.next()!
+            // The state of our own disconnect() below is not news.
+            over.withLockedValue { $0 = true }
             group.cancelAll()
+            // connect() and a queued publish wait on continuations that cancellation does not reach; the
+            // client's disconnect() ends them, so the group's tasks can finish.
+            await client.disconnect()
             return outcome
         }
-        await client.disconnect()
-        return outcome
     }
 
     private struct TokenExpiredError: Error {}
 
     /// Every state change on stderr; the terminal one ends the session.
-    private func report(states: AsyncStream<ConnectionState>, ending: AsyncStream<RealtimeSessionOutcome>.Continuation) async {
-        for await state in states.dropFirst() {
+    private func report(states: AsyncStream<ConnectionState>, until over: NIOLockedValueBox<Bool>,
+                        ending: AsyncStream<RealtimeSessionOutcome>.Continuation) async {
+        for await state in states.dropFirst() where !over.withLockedValue({ $0 }) {
             self.console.note(StatusText.describe(state, url: self.url))
             // A failed connect() always ends here too (the engine's terminal transition publishes it),
             // with the server's code and reason, which is the better message.

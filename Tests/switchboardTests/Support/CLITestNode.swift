@@ -58,8 +58,8 @@ final class CLITestNode: Sendable {
     var webSocketBase: String { "ws://127.0.0.1:\(self.port)" }
     var httpBase: String { "http://127.0.0.1:\(self.port)" }
 
-    func token(_ user: String, ttl: Int = 3600) async throws -> String {
-        try await TokenMinter(secret: Self.secret).mint(user: user, ttl: ttl, now: Date())
+    func token(_ user: String, ttl: Int = 3600, issuedAt: Date = Date()) async throws -> String {
+        try await TokenMinter(secret: Self.secret).mint(user: user, ttl: ttl, now: issuedAt)
     }
 
     /// Drains the server (clients get 4000 with a delay hint); the broker keeps its streams.
