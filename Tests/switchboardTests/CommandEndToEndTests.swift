@@ -138,4 +138,22 @@ import Testing
             #expect(connect.stderr.contains("# reconnecting: attempt 1 in"), "stderr: \(connect.stderr)")
         }
     }
+
+    /// A file piped in faster than the node's command rate: the refusals (201, "not executed") are resent
+    /// after a pause, so every line arrives, once and in order, and the command still exits 0.
+    @Test func linesOverTheRateLimitAreResentNotLost() async throws {
+        try await CLITestNode.with({ $0.limits.commandsPerSecond = 40; $0.limits.commandBurst = 5 }) { node in
+            let token = try await node.token("dave")
+            let connect = try SwitchboardProcess(["connect", node.webSocketBase, "--token", token, "--subscribe", "feed:fast"])
+            defer { connect.terminate() }
+            for n in 1...40 { try connect.write(line: String(n)) }
+            try connect.closeInput()
+            #expect(try await connect.exitStatus() == 0, "stderr: \(connect.stderr)")
+            try await Task.sleep(for: .milliseconds(50))
+            let printed = try connect.stdoutLines.map(Self.decode)
+            #expect(printed.map(\.data) == (1...40).map { JSONValue.integer(Int64($0)) })
+            #expect(printed.map(\.offset) == Array(1...40))
+            #expect(connect.stderr.contains("error 201"), "the limit was reached: \(connect.stderr)")
+        }
+    }
 }

@@ -98,7 +98,11 @@ struct RealtimeSession: Sendable {
             }
             if let lines {
                 group.addTask {
-                    let failures = await self.publish(lines, with: client, printed: printed)
+                    let (lastAcknowledged, failures) = await LinePublisher(client: client, channel: self.publishChannel).publish(lines)
+                    // So that `echo hi | switchboard connect --subscribe chat:x` prints `hi` before exiting.
+                    if let channel = self.publishChannel, self.subscriptions.contains(channel), let lastAcknowledged {
+                        await printed.wait(for: lastAcknowledged, in: channel, timeout: self.echoWait)
+                    }
                     ending.yield(.inputEnded(failedPublications: failures))
                 }
             }
@@ -116,32 +120,6 @@ struct RealtimeSession: Sendable {
             // The server refused the resubscription after a reconnect.
             ending.yield(.stopped("subscription to \(subscription.channel) ended: \(error)"))
         }
-    }
-
-    /// Publishes each non-empty line, one at a time (so they arrive in order), and returns how many failed.
-    private func publish(_ lines: StandardInputLines, with client: RealtimeClient, printed: PrintedPositions) async -> Int {
-        var failures = 0
-        var lastAcknowledged: StreamPosition?
-        for await line in lines where !line.isEmpty {
-            guard let channel = self.publishChannel else {
-                self.console.note("cannot publish: no channel (pass --publish CHANNEL or --subscribe CHANNEL)")
-                failures += 1
-                continue
-            }
-            do {
-                let position = try await client.publish(CommandLineJSON.value(of: line), to: channel)
-                self.console.note("published to \(channel) #\(position.offset)")
-                lastAcknowledged = position
-            } catch {
-                // Connection lost: the server may or may not have it; the SDK does not resend (no duplicates).
-                self.console.note("publish to \(channel) failed: \(error)")
-                failures += 1
-            }
-        }
-        if let channel = self.publishChannel, self.subscriptions.contains(channel), let lastAcknowledged {
-            await printed.wait(for: lastAcknowledged, in: channel, timeout: self.echoWait)
-        }
-        return failures
     }
 }
 

@@ -26,7 +26,7 @@ final class CLITestNode: Sendable {
     }
 
     /// Starts a node, runs `body`, and shuts the node down whatever happens.
-    static func with(_ body: (CLITestNode) async throws -> Void) async throws {
+    static func with(_ configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (CLITestNode) async throws -> Void) async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.auth.hmacSecrets = [Self.secret]
         configuration.apiKeys = [Self.apiKey]
@@ -34,6 +34,7 @@ final class CLITestNode: Sendable {
         // The shutdown push's reconnect delay is random up to this: keep restarts quick.
         configuration.reconnectDelayMax = 1
         configuration.namespaces["feed"] = NamespaceOptions(subscribe: .authenticated, publish: .authenticated, historySize: 1000)
+        configure(&configuration)
         let broker = MemoryBroker()
         let server = try await Self.startServer(configuration, broker: broker)
         configuration.port = server.localAddress!.port!
