@@ -21,7 +21,7 @@ struct ConnectCommand: AsyncParsableCommand {
             publication is printed on stdout as one JSON line (channel, offset, epoch, data, and publisher when \
             a client published it); connection states, gaps and recoveries go to stderr as '# ' lines. Each \
             non-empty stdin line is published to --publish CHANNEL (default: the first --subscribe channel): a \
-            line that is JSON is sent as that value, anything else as a JSON string. The token is --token, \
+            line that is JSON is sent as that value, anything else as a JSON string; a line refused with 201 or 202 is resent after a pause. The token is --token, \
             else $SWITCHBOARD_TOKEN (prefer the environment: a command-line token shows in ps); without \
             one the connection is anonymous. Exits 0 when stdin ends and every publication was acknowledged \
             (after its own last publication was printed, when subscribed to that channel), 1 when the client \
