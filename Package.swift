@@ -116,11 +116,16 @@ let package = Package(
                 "SwitchboardWebSocketNIO",
                 "SwitchboardServer",
                 "SwitchboardRedis",
+                // connect's protocol mode (RealtimeClient) and publish's request body.
+                "SwitchboardClient",
+                "SwitchboardProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // publish's one HTTP/1.1 request to the HTTP API.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -169,6 +174,21 @@ let package = Package(
                 "SwitchboardWebSocketNIO",
                 // chromedriver for the browser tests of switchboard.js and the demo page.
                 "SwitchboardTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                // The loopback TCP proxy that cuts connections without a close frame.
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The command-line tool: its pure parts in-process, and the built binary against a node on loopback.
+        .testTarget(
+            name: "switchboardTests",
+            dependencies: [
+                "switchboard",
+                "SwitchboardClient",
+                "SwitchboardProtocol",
+                "SwitchboardServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

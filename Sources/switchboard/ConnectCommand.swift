@@ -1,98 +1,122 @@
 import ArgumentParser
 import Foundation
-import NIOCore
-import NIOSSL
-import SwitchboardWebSocket
-import SwitchboardWebSocketNIO
+import SwitchboardClient
 
-/// `switchboard connect URL`: a terminal WebSocket client, like wscat. Lines on stdin go out as text
-/// messages; what arrives is printed. At the end of stdin it closes (1000) and prints what arrives until the
-/// close completes, so `echo hi | switchboard connect ws://…` prints the echo and exits.
+/// `switchboard connect URL`: a terminal client in one of two modes.
+///
+/// - Raw (the default): a plain WebSocket client, like wscat (``runRaw()``).
+/// - Protocol (`--realtime`, implied by `--subscribe`, `--publish` and `--token`): the Switchboard protocol
+///   through ``RealtimeClient``, with its reconnects and recovery (``RealtimeSession``).
 struct ConnectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connect",
-        abstract: "Connect to a WebSocket server: stdin lines are sent as text, messages are printed."
+        abstract: "Connect to a WebSocket server (raw) or a Switchboard node (--realtime, --subscribe, --publish, --token).",
+        discussion: """
+            RAW MODE (default): stdin lines are sent as text messages and every message is printed. Exits 0 after \
+            a normal close, 1 after another close, 2 when it cannot connect.
+
+            PROTOCOL MODE (--realtime, or any of --subscribe, --publish, --token): speaks the Switchboard \
+            protocol, reconnecting with backoff and recovering missed publications. URL may be ws://, wss://, \
+            http://, https:// or host:port; without a path it means the node's /connection/websocket. Each \
+            publication is printed on stdout as one JSON line (channel, offset, epoch, data, and publisher when \
+            a client published it); connection states, gaps and recoveries go to stderr as '# ' lines. Each \
+            non-empty stdin line is published to --publish CHANNEL (default: the first --subscribe channel): a \
+            line that is JSON is sent as that value, anything else as a JSON string; a line refused with 201 or 202 is resent after a pause. The token is --token, \
+            else $SWITCHBOARD_TOKEN (prefer the environment: a command-line token shows in ps); without \
+            one the connection is anonymous. Exits 0 when stdin ends and every publication was acknowledged \
+            (after its own last publication was printed, when subscribed to that channel), 1 when the client \
+            stops for good (a 4500-4999 disconnect, a refused or expired token, a refused subscription, \
+            --max-attempts reached), 3 when stdin ended but some publications failed.
+            """
     )
 
-    @Argument(help: "ws:// or wss:// URL.")
+    @Argument(help: "Raw mode: ws:// or wss:// URL. Protocol mode: the node (ws://, wss://, http://, https:// or host:port).")
     var url: String
 
-    @Option(name: .customLong("header"), help: "Extra request header 'Name: value' (repeatable).")
+    // MARK: Protocol mode
+
+    @Flag(help: "Speak the Switchboard protocol (implied by --subscribe, --publish and --token).")
+    var realtime = false
+
+    @Option(name: .customLong("subscribe"), help: ArgumentHelp("Subscribe to a channel and print its publications (repeatable).", valueName: "channel"))
+    var subscriptions: [String] = []
+
+    @Option(help: ArgumentHelp("Publish each stdin line to this channel (default: the first --subscribe).", valueName: "channel"))
+    var publish: String?
+
+    @Option(help: "The token (JWT) to connect with (default: $SWITCHBOARD_TOKEN; none: anonymous).")
+    var token: String?
+
+    @Flag(name: .customLong("no-stdin"), help: "Protocol mode: do not read stdin; run until interrupted or stopped for good.")
+    var noStdin = false
+
+    @Option(name: .customLong("max-attempts"), help: "Protocol mode: give up after this many failed reconnect attempts in a row (default: never).")
+    var maxAttempts: Int?
+
+    // MARK: Raw mode
+
+    @Option(name: .customLong("header"), help: "Raw mode: extra request header 'Name: value' (repeatable).")
     var headers: [String] = []
 
-    @Option(name: .customLong("subprotocol"), help: "Subprotocol to offer (repeatable).")
+    @Option(name: .customLong("subprotocol"), help: "Raw mode: subprotocol to offer (repeatable).")
     var subprotocols: [String] = []
 
-    @Option(help: "Origin header to send.")
+    @Option(help: "Raw mode: Origin header to send.")
     var origin: String?
 
-    @Flag(help: "Do not verify the server's TLS certificate (testing only).")
+    @Flag(help: "Raw mode: do not verify the server's TLS certificate (testing only).")
     var insecure = false
 
-    @Flag(name: .customLong("no-deflate"), help: "Do not offer permessage-deflate.")
+    @Flag(name: .customLong("no-deflate"), help: "Raw mode: do not offer permessage-deflate.")
     var noDeflate = false
 
-    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for TCP, TLS and the handshake.")
-    var connectTimeout: Int = 10
+    @Option(name: .customLong("connect-timeout"), help: "Raw mode: seconds to wait for TCP, TLS and the handshake (default 10).")
+    var connectTimeout: Int?
+
+    /// Protocol mode is asked for explicitly or by a flag that only makes sense in it. The environment's
+    /// token alone does not switch modes: `connect ws://echo…` must stay raw in a shell that exports one.
+    var isProtocolMode: Bool {
+        self.realtime || !self.subscriptions.isEmpty || self.publish != nil || self.token != nil
+    }
+
+    func validate() throws {
+        if self.isProtocolMode {
+            // RealtimeClient owns its transport settings; silently ignoring these would mislead.
+            var rawOnly: [String] = []
+            if !self.headers.isEmpty { rawOnly.append("--header") }
+            if !self.subprotocols.isEmpty { rawOnly.append("--subprotocol") }
+            if self.origin != nil { rawOnly.append("--origin") }
+            if self.insecure { rawOnly.append("--insecure") }
+            if self.noDeflate { rawOnly.append("--no-deflate") }
+            if self.connectTimeout != nil { rawOnly.append("--connect-timeout") }
+            if !rawOnly.isEmpty {
+                throw ValidationError("\(rawOnly.joined(separator: ", ")) only apply to raw mode, not with --realtime/--subscribe/--publish/--token")
+            }
+            if let maxAttempts = self.maxAttempts, maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
+            do { _ = try ServerURL(self.url) } catch { throw ValidationError(error.description) }
+        } else if self.noStdin || self.maxAttempts != nil {
+            throw ValidationError("--no-stdin and --max-attempts apply to protocol mode: add --realtime")
+        }
+    }
 
     func run() async throws {
-        var configuration = WebSocketClientConfiguration()
-        configuration.connection.limits = .echoServer
-        configuration.connection.deflate = self.noDeflate ? nil : PerMessageDeflateConfiguration()
-        configuration.subprotocols = self.subprotocols
-        configuration.origin = self.origin
-        configuration.connectTimeout = .seconds(Int64(self.connectTimeout))
-        for header in self.headers {
-            guard let colon = header.firstIndex(of: ":") else { throw ValidationError("--header needs 'Name: value', got '\(header)'") }
-            configuration.headers.add(name: String(header[..<colon]).trimmingCharacters(in: .whitespaces),
-                                      value: String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+        guard self.isProtocolMode else { return try await self.runRaw() }
+        let server = try ServerURL(self.url)
+        let session = RealtimeSession(
+            url: server.webSocketURL,
+            token: self.token ?? ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 },
+            subscriptions: self.subscriptions,
+            publishChannel: self.publish ?? self.subscriptions.first,
+            reconnect: ReconnectPolicy(maxAttempts: self.maxAttempts))
+        let outcome = await session.run(lines: self.noStdin ? nil : StandardInputLines.start())
+        switch outcome {
+        case .inputEnded(0):
+            return
+        case .inputEnded(let failures):
+            Console.shared.error("\(failures) publication\(failures == 1 ? "" : "s") failed")
+        case .stopped(let why):
+            Console.shared.error(why)
         }
-        if self.insecure { configuration.tls.certificateVerification = .none }
-
-        let connection: WebSocketConnection
-        do {
-            connection = try await WebSocketClient.connect(to: self.url, configuration: configuration)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
-        if let subprotocol = connection.subprotocol { Self.note("connected (subprotocol \(subprotocol))") } else { Self.note("connected") }
-
-        let lines = StandardInputLines.start()
-        let sender = Task {
-            for await line in lines {
-                do { try await connection.send(text: line) } catch { break }
-            }
-            await connection.close(code: .normalClosure)
-        }
-        for await message in connection.inbound {
-            switch message.kind {
-            case .text: print(String(buffer: message.data))
-            case .binary: print("<binary \(message.data.readableBytes) bytes: \(message.data.hexDump(format: .compact(maxBytes: 64)))>")
-            }
-        }
-        sender.cancel()
-        let status = await connection.closeStatus
-        Self.note("closed: \(status)")
-        if status.code != .normalClosure { throw ExitCode(1) }
-    }
-
-    static func note(_ text: String) {
-        FileHandle.standardError.write(Data("# \(text)\n".utf8))
-    }
-}
-
-/// Lines from stdin on a thread of their own, so blocking reads never hold a task executor thread.
-enum StandardInputLines {
-    static func start() -> AsyncStream<String> {
-        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(1024))
-        let thread = Thread {
-            while let line = readLine(strippingNewline: true) {
-                continuation.yield(line)
-            }
-            continuation.finish()
-        }
-        thread.start()
-        return stream
+        throw ExitCode(outcome.exitCode)
     }
 }

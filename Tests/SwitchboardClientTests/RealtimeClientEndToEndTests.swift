@@ -14,9 +14,9 @@ struct Note: Codable, Sendable, Hashable {
     /// Quick retries for tests: the first window is 50 ms, never more than 1 s.
     static let fastReconnect = ReconnectPolicy(baseDelay: .milliseconds(50), maxDelay: .seconds(1), maxAttempts: 100)
 
-    static func client(_ node: ClientTestNode, user: String = "alice", ttl: Int = 3600, sendQueueLimit: Int = 100,
+    static func client(_ node: ClientTestNode, url: String? = nil, user: String = "alice", ttl: Int = 3600, sendQueueLimit: Int = 100,
                        calls: CallCounter = CallCounter()) -> RealtimeClient {
-        RealtimeClient(url: node.url, configuration: RealtimeClientConfiguration(
+        RealtimeClient(url: url ?? node.url, configuration: RealtimeClientConfiguration(
             tokenProvider: {
                 calls.increment()
                 return try await node.token(user, ttl: ttl)
@@ -216,6 +216,54 @@ struct Note: Codable, Sendable, Hashable {
             let received = try await collector.first(3, within: .seconds(5))
             #expect(received.map(\.value.n) == [1, 2, 3])
             await client.disconnect()
+        }
+    }
+
+    // 6. Issue 4: "drop the TCP connection in the middle of a stream of publications; the client reconnects
+    // with jittered backoff and the application sees every publication exactly once, in order".
+    @Test func tcpResetsMidStreamLoseNothingAndDuplicateNothing() async throws {
+        try await ClientTestNode.with { node in
+            let proxy = try await LoopbackTCPProxy.start(forwardingTo: node.port)
+            let client = Self.client(node, url: "ws://127.0.0.1:\(proxy.port)/connection/websocket")
+            let states = StateRecorder(client)
+            try await client.connect()
+            let collector = Collector(try await client.subscribe("feed:reset", as: Int.self))
+            let total = 300
+            // Publications keep coming, straight into the broker, whatever happens to the client's connection.
+            let publisher = Task {
+                for n in 1...total {
+                    try await node.publish(.integer(Int64(n)), to: "feed:reset")
+                    try await Task.sleep(for: .milliseconds(3))
+                }
+            }
+
+            // Twice, at a third and at two thirds of the stream: an abort (RST), no close frame either way.
+            for (cut, mark) in [(1, total / 3), (2, 2 * total / 3)] {
+                _ = try await collector.first(mark, within: .seconds(15))
+                let seen = states.all.count
+                await proxy.resetAll()
+                let (attempt, delay) = try await states.wait(for: "reconnecting after reset \(cut)", after: seen, Self.isReconnecting)
+                #expect(attempt == 1)
+                // Full jitter: the first retry waits somewhere in [0, baseDelay].
+                #expect(delay >= .zero && delay <= Self.fastReconnect.ceiling(forAttempt: 0))
+                try await states.wait(for: "connected after reset \(cut)", within: .seconds(15), after: seen, Self.isConnected)
+            }
+            try await publisher.value
+
+            let received = try await collector.first(total, within: .seconds(15))
+            #expect(received.map(\.value) == Array(1...total))
+            #expect(received.map(\.offset) == Array(1...UInt64(total)))
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(collector.all.count == total, "nothing more (no duplicates) arrives")
+            #expect(!collector.allEvents.contains { if case .gap = $0 { true } else { false } }, "events: \(collector.allEvents)")
+            let recoveries = collector.allEvents.filter { if case .recovered = $0 { true } else { false } }
+            #expect(recoveries.count == 2, "one recovering resubscribe per reset: \(collector.allEvents)")
+            let recovered = recoveries.reduce(0) { sum, event in if case .recovered(let count) = event { sum + count } else { sum } }
+            #expect(recovered > 0, "publications in flight at the resets came back through recovery")
+            #expect(states.connectedCount() == 3)
+            #expect(proxy.connectionCount == 3)
+            await client.disconnect()
+            await proxy.stop()
         }
     }
 }

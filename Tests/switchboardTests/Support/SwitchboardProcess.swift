@@ -1,0 +1,129 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// The built `switchboard` executable, run as a child process with pipes on stdin, stdout and stderr.
+///
+/// `swift build --build-tests` and `swift test` build it beside the test bundle; ``executable()`` finds it
+/// there (or at `$SWITCHBOARD_EXECUTABLE`). The process is terminated (by its own pid) when the test is done
+/// with it, whatever happened.
+final class SwitchboardProcess: Sendable {
+    private let process: Process
+    private let input: FileHandle
+    private let stdoutText = NIOLockedValueBox("")
+    private let stderrText = NIOLockedValueBox("")
+    private let exit = NIOLockedValueBox<Int32?>(nil)
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = try Self.executable()
+        process.arguments = arguments
+        // Only what the test gives: a developer's own SWITCHBOARD_TOKEN must not leak into a test.
+        var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
+        base.merge(environment) { $1 }
+        process.environment = base
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        self.process = process
+        self.input = stdin.fileHandleForWriting
+        let exit = self.exit
+        process.terminationHandler = { finished in exit.withLockedValue { $0 = finished.terminationStatus } }
+        try process.run()
+        Self.collect(stdout.fileHandleForReading, into: self.stdoutText)
+        Self.collect(stderr.fileHandleForReading, into: self.stderrText)
+    }
+
+    /// Reads until end of file on a thread of its own (blocking reads), appending to `text`.
+    private static func collect(_ handle: FileHandle, into text: NIOLockedValueBox<String>) {
+        Thread {
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { return }
+                text.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
+            }
+        }.start()
+    }
+
+    var stdout: String { self.stdoutText.withLockedValue { $0 } }
+    var stderr: String { self.stderrText.withLockedValue { $0 } }
+    var stdoutLines: [String] { self.stdout.split(separator: "\n").map(String.init) }
+
+    func write(line: String) throws {
+        try self.input.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    func closeInput() throws {
+        try self.input.close()
+    }
+
+    /// Waits for stdout to have `count` lines.
+    func waitForStdoutLines(_ count: Int, within timeout: Duration = .seconds(15)) async throws -> [String] {
+        try await self.waitFor("\(count) lines on stdout", within: timeout) {
+            let lines = self.stdoutLines
+            return lines.count >= count ? lines : nil
+        }
+    }
+
+    /// Waits for `text` to appear on stderr.
+    func waitForStderr(containing text: String, within timeout: Duration = .seconds(15)) async throws {
+        _ = try await self.waitFor("'\(text)' on stderr", within: timeout) { self.stderr.contains(text) ? true : nil }
+    }
+
+    /// Waits for the process to exit and returns its status.
+    func exitStatus(within timeout: Duration = .seconds(15)) async throws -> Int32 {
+        try await self.waitFor("the process to exit", within: timeout) { self.exit.withLockedValue { $0 } }
+    }
+
+    private func waitFor<T>(_ what: String, within timeout: Duration, _ condition: () -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let value = condition() { return value }
+            guard ContinuousClock.now < deadline else {
+                throw Failure(description: "no \(what) within \(timeout); stdout: \(self.stdout); stderr: \(self.stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// SIGTERM to this process only, if it is still running.
+    func terminate() {
+        if self.process.isRunning { self.process.terminate() }
+    }
+
+    /// Runs `switchboard ARGUMENTS` to the end (stdin closed at once) and returns its status and output.
+    static func run(_ arguments: [String], environment: [String: String] = [:],
+                    within timeout: Duration = .seconds(15)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = try SwitchboardProcess(arguments, environment: environment)
+        defer { process.terminate() }
+        try process.closeInput()
+        let status = try await process.exitStatus(within: timeout)
+        // The readers may still be draining the pipes after the exit.
+        try await Task.sleep(for: .milliseconds(50))
+        return (status, process.stdout, process.stderr)
+    }
+
+    /// The `switchboard` executable beside this test bundle (the same build products directory).
+    static func executable() throws -> URL {
+        if let path = ProcessInfo.processInfo.environment["SWITCHBOARD_EXECUTABLE"] { return URL(fileURLWithPath: path) }
+        var candidates: [URL] = []
+        #if os(Linux)
+        // The test runner is an executable in the products directory.
+        if let runner = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            candidates.append(URL(fileURLWithPath: runner).deletingLastPathComponent())
+        }
+        #endif
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent())
+        }
+        for directory in candidates {
+            let executable = directory.appendingPathComponent("switchboard")
+            if FileManager.default.isExecutableFile(atPath: executable.path) { return executable }
+        }
+        throw Failure(description: "no switchboard executable in \(candidates.map(\.path)); run swift build first, or set SWITCHBOARD_EXECUTABLE")
+    }
+}
