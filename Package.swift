@@ -139,6 +139,7 @@ let package = Package(
         // Shared by the test targets (which cannot import each other): child processes and external tools.
         .target(
             name: "SwitchboardTestSupport",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             path: "Tests/SwitchboardTestSupport"
         ),
         .testTarget(

@@ -80,7 +80,9 @@ actor ClientEngine {
     private var pending: [UInt64: Pending] = [:]
     private var channels: [String: ChannelRecord] = [:]
     private var sendQueue: [QueuedPublish] = []
-    private var connectWaiters: [CheckedContinuation<Void, any Error>] = []
+    /// Callers of ``connect()`` waiting for the outcome, by a number that lets a cancelled one leave early.
+    private var connectWaiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    private var nextWaiterID: UInt64 = 0
     /// The `disconnect` push that preceded the close, if any: its code and delay hint decide what follows.
     private var lastDisconnect: ServerMessage.Disconnect?
     private var lastHeard = ContinuousClock.now
@@ -105,7 +107,21 @@ actor ClientEngine {
         case .connecting, .waiting:
             break
         }
-        try await withCheckedThrowingContinuation { self.connectWaiters.append($0) }
+        let id = self.nextWaiterID
+        self.nextWaiterID += 1
+        // Cancelling the caller ends its wait, not the client's attempts: `disconnect()` does that.
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+                self.connectWaiters[id] = continuation
+            }
+        } onCancel: {
+            Task { await self.connectWaitCancelled(id) }
+        }
+    }
+
+    private func connectWaitCancelled(_ id: UInt64) {
+        self.connectWaiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
     }
 
     func disconnect() {
@@ -230,8 +246,8 @@ actor ClientEngine {
     private func connected(_ result: ServerMessage.ConnectResult, link: Link) {
         self.phase = .connected(link)
         self.broadcaster.publish(.connected(clientID: result.client, user: result.user))
-        let waiters = self.connectWaiters
-        self.connectWaiters = []
+        let waiters = self.connectWaiters.values
+        self.connectWaiters = [:]
         for waiter in waiters { waiter.resume() }
         self.startHeartbeat(generation: link.generation)
         self.scheduleRefresh(expires: result.expires, generation: link.generation)
@@ -350,8 +366,8 @@ actor ClientEngine {
         let queued = self.sendQueue
         self.sendQueue = []
         for publish in queued { publish.continuation.resume(throwing: error) }
-        let waiters = self.connectWaiters
-        self.connectWaiters = []
+        let waiters = self.connectWaiters.values
+        self.connectWaiters = [:]
         for waiter in waiters { waiter.resume(throwing: error) }
         self.broadcaster.publish(.disconnected(reason))
     }

@@ -43,7 +43,8 @@ public final class RealtimeClient: Sendable {
     ///
     /// Failed attempts are retried per ``RealtimeClientConfiguration/reconnect``; throws
     /// ``RealtimeClientError/disconnected`` when the client stops instead (a refused token, a 4500–4999
-    /// disconnect, too many attempts, or ``disconnect()``).
+    /// disconnect, too many attempts, or ``disconnect()``). Cancelling the calling task ends the wait with
+    /// `CancellationError`; the client keeps trying until ``disconnect()``.
     public func connect() async throws {
         try await self.engine.connect()
     }

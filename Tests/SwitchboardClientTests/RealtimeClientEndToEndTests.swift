@@ -148,6 +148,26 @@ struct Note: Codable, Sendable, Hashable {
         }
     }
 
+    /// Cancelling a task that waits in `connect()` ends its wait at once; the client keeps trying (and
+    /// connects when the node is there) until `disconnect()`.
+    @Test func cancellingAWaitingConnectEndsTheWaitNotTheClient() async throws {
+        try await ClientTestNode.with { node in
+            // Nothing listens on the node's port while it is shut down.
+            await node.shutdown()
+            let client = Self.client(node)
+            let states = StateRecorder(client)
+            let waiting = Task { try await client.connect() }
+            _ = try await states.wait(for: "a reconnect attempt", Self.isReconnecting)
+            let cancelled = ContinuousClock.now
+            waiting.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+            #expect(ContinuousClock.now - cancelled < .seconds(5))
+            try await node.restart()
+            _ = try await states.wait(for: "connected after the node came back", Self.isConnected)
+            await client.disconnect()
+        }
+    }
+
     // 3b.
     @Test func aNodeShutdownReconnectsAfterTheHint() async throws {
         try await ClientTestNode.with { node in

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// A headless Chromium driven over the W3C WebDriver protocol (plain JSON over HTTP to `chromedriver`), for
 /// tests of pages in a real browser. No Selenium: the handful of endpoints used here are the whole protocol
@@ -13,6 +14,9 @@ public final class WebDriver: Sendable {
 
     private let process: ChildProcess
     let port: Int
+    /// Sessions not yet closed: `stop()` closes them, since browsers outlive a chromedriver that is
+    /// merely terminated.
+    private let openSessions = NIOLockedValueBox<Set<String>>([])
 
     private init(process: ChildProcess, port: Int) {
         self.process = process
@@ -44,11 +48,19 @@ public final class WebDriver: Sendable {
         guard let id = (value as? [String: Any])?["sessionId"] as? String else {
             throw WebDriverError("no session id in \(String(describing: value))")
         }
+        self.openSessions.withLockedValue { _ = $0.insert(id) }
         return BrowserSession(driver: self, id: id)
     }
 
-    public func stop() {
+    /// Closes every browser this driver opened, then stops the driver.
+    public func stop() async {
+        let sessions = self.openSessions.withLockedValue { $0 }
+        for id in sessions { await BrowserSession(driver: self, id: id).close() }
         self.process.stop()
+    }
+
+    func sessionClosed(_ id: String) {
+        self.openSessions.withLockedValue { _ = $0.remove(id) }
     }
 
     /// One WebDriver command; returns the response's `value`, or throws the driver's error.
@@ -136,6 +148,7 @@ public struct BrowserSession: Sendable {
     /// Closes the browser.
     public func close() async {
         _ = try? await self.driver.call("DELETE", "session/\(self.id)")
+        self.driver.sessionClosed(self.id)
     }
 }
 

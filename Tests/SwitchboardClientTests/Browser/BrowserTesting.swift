@@ -10,8 +10,13 @@ func withBrowser(_ body: (WebDriver) async throws -> Void) async throws {
         return
     }
     let driver = try await WebDriver.start()
-    defer { driver.stop() }
-    try await body(driver)
+    do {
+        try await body(driver)
+    } catch {
+        await driver.stop()
+        throw error
+    }
+    await driver.stop()
 }
 
 extension ClientTestNode {

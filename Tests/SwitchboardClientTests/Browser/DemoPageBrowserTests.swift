@@ -18,7 +18,6 @@ struct DemoPageBrowserTests {
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let alice = try await driver.newSession()
                 let bob = try await driver.newSession()
-                defer { Task { await alice.close(); await bob.close() } }
                 try await alice.open("\(node.httpURL)/?user=alice")
                 try await bob.open("\(node.httpURL)/?user=bob")
                 for page in [alice, bob] {
@@ -62,7 +61,6 @@ struct DemoPageBrowserTests {
         try await withBrowser { driver in
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
-                defer { Task { await page.close() } }
                 try await page.open("\(node.httpURL)/?user=alice")
                 try await page.waitUntil(Self.isLive(over: "websocket"), describe: Self.stateText, "the demo page did not connect")
                 try await page.waitUntil("window.demo.client.state.type === 'connected' && document.querySelectorAll('#people li').length === 1",
@@ -106,7 +104,6 @@ struct DemoPageBrowserTests {
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let blocked = try await driver.newSession()
                 let open = try await driver.newSession()
-                defer { Task { await blocked.close(); await open.close() } }
                 // `block-websocket` points the page's WebSocket at a path the node refuses (404), as a proxy
                 // that strips upgrades would; the client must fall back to SSE by itself.
                 try await blocked.open("\(node.httpURL)/?user=carol&block-websocket")
@@ -136,7 +133,6 @@ struct DemoPageBrowserTests {
         try await withBrowser { driver in
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
-                defer { Task { await page.close() } }
                 try await page.open("\(node.httpURL)/health")
                 // Full jitter stays within [0, min(cap, base·2^(n−1))], and a server hint is a floor.
                 let delays = try await page.value("""

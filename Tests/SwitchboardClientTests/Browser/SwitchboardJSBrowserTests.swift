@@ -14,7 +14,6 @@ struct SwitchboardJSBrowserTests {
         try await withBrowser { driver in
             try await ClientTestNode.with({ $0.limits.tokenRefreshGrace = 1 }, developmentTokens: true) { node in
                 let page = try await driver.newSession()
-                defer { Task { await page.close() } }
                 try await page.open("\(node.httpURL)/health")
                 try await page.execute("""
                     const { Switchboard } = await import('/switchboard.js');
@@ -49,7 +48,6 @@ struct SwitchboardJSBrowserTests {
         try await withBrowser { driver in
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
-                defer { Task { await page.close() } }
                 try await page.open("\(node.httpURL)/health")
                 try await page.execute("""
                     const { Switchboard } = await import('/switchboard.js');
@@ -84,7 +82,6 @@ struct SwitchboardJSBrowserTests {
         try await withBrowser { driver in
             try await ClientTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
-                defer { Task { await page.close() } }
                 try await page.open("\(node.httpURL)/health")
                 let result = try await page.value("""
                     const { Switchboard } = await import('/switchboard.js');

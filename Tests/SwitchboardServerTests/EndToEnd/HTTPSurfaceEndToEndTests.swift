@@ -67,7 +67,9 @@ import Testing
             let response = try await node.http("GET", "/")
             #expect(response.status == 200)
             #expect(response.header("Content-Type")?.hasPrefix("text/html") == true)
-            #expect(response.body.contains("<title>Switchboard</title>"))
+            #expect(response.body.contains("<title>Switchboard · demo</title>"))
+            // The page is built on the browser client the node serves beside it.
+            #expect(response.body.contains("import { Switchboard } from '/switchboard.js';"))
         }
     }
 }
