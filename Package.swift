@@ -139,7 +139,12 @@ let package = Package(
         // Shared by the test targets (which cannot import each other): child processes and external tools.
         .target(
             name: "SwitchboardTestSupport",
-            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: [
+                "SwitchboardServer",
+                "SwitchboardProtocol",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/SwitchboardTestSupport"
         ),
         .testTarget(
@@ -190,6 +195,7 @@ let package = Package(
                 "SwitchboardClient",
                 "SwitchboardProtocol",
                 "SwitchboardServer",
+                "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

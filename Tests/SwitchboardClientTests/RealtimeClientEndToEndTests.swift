@@ -1,6 +1,7 @@
 import Foundation
 import SwitchboardProtocol
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardClient
 
@@ -14,7 +15,7 @@ struct Note: Codable, Sendable, Hashable {
     /// Quick retries for tests: the first window is 50 ms, never more than 1 s.
     static let fastReconnect = ReconnectPolicy(baseDelay: .milliseconds(50), maxDelay: .seconds(1), maxAttempts: 100)
 
-    static func client(_ node: ClientTestNode, url: String? = nil, user: String = "alice", ttl: Int = 3600, sendQueueLimit: Int = 100,
+    static func client(_ node: RealtimeTestNode, url: String? = nil, user: String = "alice", ttl: Int = 3600, sendQueueLimit: Int = 100,
                        calls: CallCounter = CallCounter()) -> RealtimeClient {
         RealtimeClient(url: url ?? node.url, configuration: RealtimeClientConfiguration(
             tokenProvider: {
@@ -35,7 +36,7 @@ struct Note: Codable, Sendable, Hashable {
 
     // 1.
     @Test func connectsSubscribesAndReceivesTypedValues() async throws {
-        try await ClientTestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let calls = CallCounter()
             let client = Self.client(node, calls: calls)
             try await client.connect()
@@ -65,7 +66,7 @@ struct Note: Codable, Sendable, Hashable {
 
     // 2.
     @Test func survivesAServerRestartWithoutGapsOrDuplicates() async throws {
-        try await ClientTestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let client = Self.client(node)
             let states = StateRecorder(client)
             try await client.connect()
@@ -103,7 +104,7 @@ struct Note: Codable, Sendable, Hashable {
 
     // 2b.
     @Test func aGapThatHistoryCannotFillIsReported() async throws {
-        try await ClientTestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let short = HistoryRetention(size: 5, seconds: 7200)
             let client = Self.client(node)
             try await client.connect()
@@ -131,11 +132,11 @@ struct Note: Codable, Sendable, Hashable {
 
     // 3a.
     @Test func aForcedDisconnectStopsReconnecting() async throws {
-        try await ClientTestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let client = Self.client(node)
             let states = StateRecorder(client)
             try await client.connect()
-            node.forceDisconnect(user: "alice", reason: "banned")
+            try await node.forceDisconnect(user: "alice", reason: "banned")
             let reason = try await states.wait(for: "disconnected") { state -> DisconnectReason? in
                 if case .disconnected(let reason) = state, reason.code != nil { reason } else { nil }
             }
@@ -151,7 +152,7 @@ struct Note: Codable, Sendable, Hashable {
     /// Cancelling a task that waits in `connect()` ends its wait at once; the client keeps trying (and
     /// connects when the node is there) until `disconnect()`.
     @Test func cancellingAWaitingConnectEndsTheWaitNotTheClient() async throws {
-        try await ClientTestNode.with { node in
+        try await RealtimeTestNode.with { node in
             // Nothing listens on the node's port while it is shut down.
             await node.shutdown()
             let client = Self.client(node)
@@ -170,7 +171,7 @@ struct Note: Codable, Sendable, Hashable {
 
     // 3b.
     @Test func aNodeShutdownReconnectsAfterTheHint() async throws {
-        try await ClientTestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let client = Self.client(node)
             let states = StateRecorder(client)
             try await client.connect()
@@ -190,7 +191,7 @@ struct Note: Codable, Sendable, Hashable {
 
     // 4.
     @Test func refreshesAnExpiringTokenAndKeepsTheSubscription() async throws {
-        try await ClientTestNode.with({ $0.limits.tokenRefreshGrace = 1 }) { node in
+        try await RealtimeTestNode.with({ $0.limits.tokenRefreshGrace = 1 }) { node in
             let calls = CallCounter()
             let client = Self.client(node, ttl: 2, calls: calls)
             let states = StateRecorder(client)
@@ -211,7 +212,7 @@ struct Note: Codable, Sendable, Hashable {
 
     // 5.
     @Test func publishesWhileDisconnectedAreQueuedFlushedInOrderAndBounded() async throws {
-        try await ClientTestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let client = Self.client(node, sendQueueLimit: 3)
             let states = StateRecorder(client)
             try await client.connect()
@@ -242,7 +243,7 @@ struct Note: Codable, Sendable, Hashable {
     // 6. Issue 4: "drop the TCP connection in the middle of a stream of publications; the client reconnects
     // with jittered backoff and the application sees every publication exactly once, in order".
     @Test func tcpResetsMidStreamLoseNothingAndDuplicateNothing() async throws {
-        try await ClientTestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let proxy = try await LoopbackTCPProxy.start(forwardingTo: node.port)
             let client = Self.client(node, url: "ws://127.0.0.1:\(proxy.port)/connection/websocket")
             let states = StateRecorder(client)

@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import Testing
 @testable import switchboard
 
@@ -20,7 +21,7 @@ import Testing
     }
 
     @Test func connectPrintsWhatPublishSendsAndPublishesItsStdin() async throws {
-        try await CLITestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let token = try await node.token("alice")
             // The token and the API key from the environment, as the help recommends.
             let connect = try SwitchboardProcess(["connect", node.webSocketBase, "--subscribe", "chat:room"],
@@ -29,8 +30,8 @@ import Testing
             try await connect.waitForStderr(containing: "# subscribed to chat:room")
             #expect(connect.stderr.contains("# connected as alice"))
 
-            let api = ["SWITCHBOARD_API_KEY": CLITestNode.apiKey]
-            let first = try await SwitchboardProcess.run(["publish", "chat:room", #"{"text":"from the back-end"}"#, "--url", node.httpBase], environment: api)
+            let api = ["SWITCHBOARD_API_KEY": RealtimeTestNode.apiKey]
+            let first = try await SwitchboardProcess.run(["publish", "chat:room", #"{"text":"from the back-end"}"#, "--url", node.httpURL], environment: api)
             #expect(first.status == 0, "stderr: \(first.stderr)")
             let reply = try JSONDecoder().decode(APIPublishReply.self, from: Data(first.stdout.utf8))
             #expect(reply.offset == 1)
@@ -60,13 +61,13 @@ import Testing
     }
 
     @Test func publishReportsTheServersErrors() async throws {
-        try await CLITestNode.with { node in
-            let unknown = try await SwitchboardProcess.run(["publish", "nope:x", "1", "--url", node.httpBase, "--api-key", CLITestNode.apiKey])
+        try await RealtimeTestNode.with { node in
+            let unknown = try await SwitchboardProcess.run(["publish", "nope:x", "1", "--url", node.httpURL, "--api-key", RealtimeTestNode.apiKey])
             #expect(unknown.status == 1)
             #expect(unknown.stderr.contains("HTTP 404 Not Found: 104"), "stderr: \(unknown.stderr)")
             #expect(unknown.stdout.isEmpty)
 
-            let noKey = try await SwitchboardProcess.run(["publish", "chat:room", "1", "--url", node.httpBase])
+            let noKey = try await SwitchboardProcess.run(["publish", "chat:room", "1", "--url", node.httpURL])
             #expect(noKey.status == 1)
             #expect(noKey.stderr.contains("HTTP 401 Unauthorized: 102"), "stderr: \(noKey.stderr)")
             #expect(noKey.stderr.contains("SWITCHBOARD_API_KEY"))
@@ -78,21 +79,21 @@ import Testing
     }
 
     @Test func publishReadsDataFromStdin() async throws {
-        try await CLITestNode.with { node in
-            let publish = try SwitchboardProcess(["publish", "feed:stdin", "-", "--url", node.httpBase, "--api-key", CLITestNode.apiKey])
+        try await RealtimeTestNode.with { node in
+            let publish = try SwitchboardProcess(["publish", "feed:stdin", "-", "--url", node.httpURL, "--api-key", RealtimeTestNode.apiKey])
             defer { publish.terminate() }
             try publish.write(line: #"{"from":"stdin"}"#)
             try publish.closeInput()
             #expect(try await publish.exitStatus() == 0, "stderr: \(publish.stderr)")
-            let stored = try await node.broker.history(of: "feed:stdin", since: nil, limit: 10, retention: CLITestNode.feedRetention)
+            let stored = try await node.broker.history(of: "feed:stdin", since: nil, limit: 10, retention: RealtimeTestNode.feedRetention)
             guard case .publications(let publications, _) = stored else { throw SwitchboardProcess.Failure(description: "history: \(stored)") }
             #expect(publications.map(\.data) == [["from": "stdin"]])
         }
     }
 
     @Test func connectStopsWithAMessageOnARefusedTokenOrAForcedDisconnect() async throws {
-        try await CLITestNode.with { node in
-            let refused = try await SwitchboardProcess.run(["connect", node.httpBase, "--token", "not-a-jwt", "--subscribe", "chat:room"])
+        try await RealtimeTestNode.with { node in
+            let refused = try await SwitchboardProcess.run(["connect", node.httpURL, "--token", "not-a-jwt", "--subscribe", "chat:room"])
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("error: error 102 unauthorized"), "stderr: \(refused.stderr)")
 
@@ -107,7 +108,7 @@ import Testing
             let connect = try SwitchboardProcess(["connect", node.webSocketBase, "--token", token, "--subscribe", "chat:room", "--no-stdin"])
             defer { connect.terminate() }
             try await connect.waitForStderr(containing: "# subscribed to chat:room")
-            node.forceDisconnect(user: "bob", reason: "banned")
+            try await node.forceDisconnect(user: "bob", reason: "banned")
             #expect(try await connect.exitStatus() == 1)
             #expect(connect.stderr.contains("error: 4501 forced: banned"), "stderr: \(connect.stderr)")
             #expect(!connect.stderr.contains("reconnecting"))
@@ -115,7 +116,7 @@ import Testing
     }
 
     @Test func connectReconnectsAfterANodeRestartAndPrintsEachPublicationOnce() async throws {
-        try await CLITestNode.with { node in
+        try await RealtimeTestNode.with { node in
             let token = try await node.token("carol")
             let connect = try SwitchboardProcess(["connect", node.webSocketBase, "--token", token, "--subscribe", "feed:restart", "--no-stdin"])
             defer { connect.terminate() }
@@ -142,7 +143,7 @@ import Testing
     /// A file piped in faster than the node's command rate: the refusals (201, "not executed") are resent
     /// after a pause, so every line arrives, once and in order, and the command still exits 0.
     @Test func linesOverTheRateLimitAreResentNotLost() async throws {
-        try await CLITestNode.with({ $0.limits.commandsPerSecond = 40; $0.limits.commandBurst = 5 }) { node in
+        try await RealtimeTestNode.with({ $0.limits.commandsPerSecond = 40; $0.limits.commandBurst = 5 }) { node in
             let token = try await node.token("dave")
             let connect = try SwitchboardProcess(["connect", node.webSocketBase, "--token", token, "--subscribe", "feed:fast"])
             defer { connect.terminate() }

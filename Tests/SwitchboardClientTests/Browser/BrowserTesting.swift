@@ -18,13 +18,3 @@ func withBrowser(_ body: (WebDriver) async throws -> Void) async throws {
     }
     await driver.stop()
 }
-
-extension ClientTestNode {
-    /// `POST /api/publish` with the node's API key, as a back-end would.
-    func apiPublish(_ json: String, to channel: String) async throws {
-        let body = Data(#"{"channel":"\#(channel)","data":\#(json)}"#.utf8)
-        let response = try await LoopbackHTTPRequest.send("POST", port: self.port, path: "/api/publish",
-                                                          headers: [("Authorization", "apikey \(Self.apiKey)")], body: body)
-        guard response.status == 200 else { throw WebDriverError("publish answered \(response.status): \(response.text)") }
-    }
-}

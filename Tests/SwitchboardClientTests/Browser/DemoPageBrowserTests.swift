@@ -15,7 +15,7 @@ struct DemoPageBrowserTests {
     @Test(.timeLimit(.minutes(3)))
     func twoBrowsersChatAndBackEndPublicationsAppear() async throws {
         try await withBrowser { driver in
-            try await ClientTestNode.with(developmentTokens: true) { node in
+            try await RealtimeTestNode.with(developmentTokens: true) { node in
                 let alice = try await driver.newSession()
                 let bob = try await driver.newSession()
                 try await alice.open("\(node.httpURL)/?user=alice")
@@ -59,7 +59,7 @@ struct DemoPageBrowserTests {
     @Test(.timeLimit(.minutes(3)))
     func thePageRecoversWhatItMissedWhileTheNodeRestarted() async throws {
         try await withBrowser { driver in
-            try await ClientTestNode.with(developmentTokens: true) { node in
+            try await RealtimeTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
                 try await page.open("\(node.httpURL)/?user=alice")
                 try await page.waitUntil(Self.isLive(over: "websocket"), describe: Self.stateText, "the demo page did not connect")
@@ -101,7 +101,7 @@ struct DemoPageBrowserTests {
     @Test(.timeLimit(.minutes(3)))
     func aPageWhoseWebSocketIsBlockedWorksOverSSE() async throws {
         try await withBrowser { driver in
-            try await ClientTestNode.with(developmentTokens: true) { node in
+            try await RealtimeTestNode.with(developmentTokens: true) { node in
                 let blocked = try await driver.newSession()
                 let open = try await driver.newSession()
                 // `block-websocket` points the page's WebSocket at a path the node refuses (404), as a proxy
@@ -131,7 +131,7 @@ struct DemoPageBrowserTests {
     @Test(.timeLimit(.minutes(2)))
     func clientRulesInTheBrowser() async throws {
         try await withBrowser { driver in
-            try await ClientTestNode.with(developmentTokens: true) { node in
+            try await RealtimeTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
                 try await page.open("\(node.httpURL)/health")
                 // Full jitter stays within [0, min(cap, base·2^(n−1))], and a server hint is a floor.

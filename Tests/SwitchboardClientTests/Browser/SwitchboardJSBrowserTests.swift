@@ -12,7 +12,7 @@ struct SwitchboardJSBrowserTests {
     @Test(.timeLimit(.minutes(2)))
     func shortLivedTokensAreRefreshedWithoutLosingTheSubscription() async throws {
         try await withBrowser { driver in
-            try await ClientTestNode.with({ $0.limits.tokenRefreshGrace = 1 }, developmentTokens: true) { node in
+            try await RealtimeTestNode.with({ $0.limits.tokenRefreshGrace = 1 }, developmentTokens: true) { node in
                 let page = try await driver.newSession()
                 try await page.open("\(node.httpURL)/health")
                 try await page.execute("""
@@ -46,7 +46,7 @@ struct SwitchboardJSBrowserTests {
     @Test(.timeLimit(.minutes(2)))
     func aForcedDisconnectIsNotReconnected() async throws {
         try await withBrowser { driver in
-            try await ClientTestNode.with(developmentTokens: true) { node in
+            try await RealtimeTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
                 try await page.open("\(node.httpURL)/health")
                 try await page.execute("""
@@ -56,10 +56,7 @@ struct SwitchboardJSBrowserTests {
                     window.client.on('state', (state) => window.states.push(state));
                     await window.client.connect();
                     """)
-                let response = try await LoopbackHTTPRequest.send("POST", port: node.port, path: "/api/disconnect",
-                                                                  headers: [("Authorization", "apikey \(ClientTestNode.apiKey)")],
-                                                                  body: Data(#"{"user":"mallory","reason":"banned"}"#.utf8))
-                #expect(response.status == 200)
+                try await node.forceDisconnect(user: "mallory", reason: "banned")
                 try await page.waitUntil("window.client.state.type === 'disconnected'", describe: "JSON.stringify(window.states)",
                                          "the client did not stop")
                 try await Task.sleep(for: .seconds(2))
@@ -80,7 +77,7 @@ struct SwitchboardJSBrowserTests {
     @Test(.timeLimit(.minutes(2)))
     func theSendQueueIsBoundedAndFlushedInOrder() async throws {
         try await withBrowser { driver in
-            try await ClientTestNode.with(developmentTokens: true) { node in
+            try await RealtimeTestNode.with(developmentTokens: true) { node in
                 let page = try await driver.newSession()
                 try await page.open("\(node.httpURL)/health")
                 let result = try await page.value("""
