@@ -139,17 +139,24 @@ let package = Package(
         // Shared by the test targets (which cannot import each other): child processes and external tools.
         .target(
             name: "SwitchboardTestSupport",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            path: "Tests/SwitchboardTestSupport"
+        ),
+        // A node to test against, for the targets that test what talks to one (client, browser, CLI).
+        .target(
+            name: "SwitchboardNodeTestSupport",
             dependencies: [
                 "SwitchboardServer",
                 "SwitchboardProtocol",
+                "SwitchboardTestSupport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Tests/SwitchboardTestSupport"
+            path: "Tests/SwitchboardNodeTestSupport"
         ),
         .testTarget(
             name: "SwitchboardWebSocketTests",
-            dependencies: ["SwitchboardWebSocket"]
+            dependencies: ["SwitchboardWebSocket", "SwitchboardTestSupport"]
         ),
         .testTarget(
             name: "SwitchboardWebSocketNIOTests",
@@ -178,8 +185,9 @@ let package = Package(
                 "SwitchboardServer",
                 // A silent fake server for the heartbeat test.
                 "SwitchboardWebSocketNIO",
-                // chromedriver for the browser tests of switchboard.js and the demo page.
+                // chromedriver for the browser tests of switchboard.js and the demo page; the node to test against.
                 "SwitchboardTestSupport",
+                "SwitchboardNodeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 // The loopback TCP proxy that cuts connections without a close frame.
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -195,6 +203,7 @@ let package = Package(
                 "SwitchboardClient",
                 "SwitchboardProtocol",
                 "SwitchboardServer",
+                "SwitchboardNodeTestSupport",
                 "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -208,6 +217,8 @@ let package = Package(
                 "SwitchboardRedis",
                 "SwitchboardServer",
                 "SwitchboardProtocol",
+                // Seeded random splits for the RESP vectors.
+                "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

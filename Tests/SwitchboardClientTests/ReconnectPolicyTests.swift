@@ -1,17 +1,7 @@
 import SwitchboardClient
+import SwitchboardTestSupport
 import Testing
 
-/// A deterministic generator (SplitMix64), so a failing draw can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct ReconnectPolicyTests {
     let policy = ReconnectPolicy(baseDelay: .milliseconds(100), maxDelay: .seconds(5), maxAttempts: 10)
@@ -25,7 +15,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     @Test func delaysAreFullJitterWithinTheWindow() {
-        var generator = SplitMix64(state: 42)
+        var generator = SeededGenerator(seed: 42)
         for attempt in 0..<20 {
             let ceiling = self.policy.ceiling(forAttempt: attempt)
             var smallest = ceiling
@@ -42,8 +32,8 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     @Test func theSameSeedGivesTheSameDelays() {
-        var first = SplitMix64(state: 7)
-        var second = SplitMix64(state: 7)
+        var first = SeededGenerator(seed: 7)
+        var second = SeededGenerator(seed: 7)
         let a = (0..<10).map { self.policy.delay(forAttempt: $0, using: &first) }
         let b = (0..<10).map { self.policy.delay(forAttempt: $0, using: &second) }
         #expect(a == b)

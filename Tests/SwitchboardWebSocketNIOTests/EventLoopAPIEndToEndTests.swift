@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import SwitchboardTestSupport
 import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
@@ -42,7 +43,7 @@ import SwitchboardWebSocket
     /// 1,000 messages of sizes across every length encoding (7-bit, 16-bit, 64-bit), text and binary;
     /// made once, cheaply (the tests run unoptimised).
     static let messages: [RawFrame] = {
-        var generator = SplitMix64(seed: 0x5EED)
+        var generator = SeededGenerator(seed: 0x5EED)
         return (0..<1000).map { index in
             let size: Int
             switch index % 10 {
@@ -137,15 +138,3 @@ import SwitchboardWebSocket
     }
 }
 
-/// A small seeded generator so the message mix is the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

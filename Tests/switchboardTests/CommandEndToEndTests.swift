@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardProtocol
+import SwitchboardNodeTestSupport
 import SwitchboardTestSupport
 import Testing
 @testable import switchboard

@@ -1,6 +1,7 @@
 import Foundation
 import SwitchboardProtocol
 import SwitchboardServer
+import SwitchboardNodeTestSupport
 import SwitchboardTestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardNodeTestSupport
 import SwitchboardTestSupport
 import Testing
 

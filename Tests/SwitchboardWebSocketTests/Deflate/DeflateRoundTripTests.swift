@@ -1,5 +1,6 @@
 import CompressNIO
 import NIOCore
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardWebSocket
 

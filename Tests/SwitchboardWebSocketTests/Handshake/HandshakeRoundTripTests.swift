@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardWebSocket
 

@@ -1,3 +1,4 @@
+import SwitchboardTestSupport
 import NIOCore
 @testable import SwitchboardWebSocket
 

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import SwitchboardProtocol
 import SwitchboardServer
+import SwitchboardTestSupport
 
 /// A ``RealtimeServer`` on 127.0.0.1 for tests of what talks to a node (the Swift client, the browser client,
 /// the command-line tool), with an explicit ``MemoryBroker`` that outlives the server: ``restart()`` brings

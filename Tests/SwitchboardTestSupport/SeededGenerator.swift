@@ -1,11 +1,10 @@
-/// SplitMix64: a small seeded generator, so every "random" test replays exactly (the engine itself never
-/// draws randomness).
-struct SeededGenerator: RandomNumberGenerator {
+/// SplitMix64: a small seeded generator, so every "random" test replays exactly.
+public struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { self.state = seed }
+    public init(seed: UInt64) { self.state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -15,9 +14,9 @@ struct SeededGenerator: RandomNumberGenerator {
 }
 
 /// The ways every parser input is fed (STYLE rule 13): whole, byte by byte, and in random chunks.
-enum Chunking {
+public enum Chunking {
     /// Cuts `bytes` at random points into pieces of at most `maximumLength` (empty pieces when allowed).
-    static func randomSplits(_ bytes: [UInt8], maximumLength: Int, allowingEmpty: Bool = false,
+    public static func randomSplits(_ bytes: [UInt8], maximumLength: Int, allowingEmpty: Bool = false,
                              using generator: inout SeededGenerator) -> [[UInt8]] {
         var pieces: [[UInt8]] = []
         var index = 0
@@ -31,7 +30,7 @@ enum Chunking {
     }
 
     /// Whole, byte by byte, then one random split per seed.
-    static func feedings(of bytes: [UInt8], seeds: ClosedRange<UInt64>, maximumLength: Int = 40,
+    public static func feedings(of bytes: [UInt8], seeds: ClosedRange<UInt64>, maximumLength: Int = 40,
                          allowingEmpty: Bool = false) -> [[[UInt8]]] {
         var result: [[[UInt8]]] = [[bytes], bytes.map { [$0] }]
         for seed in seeds {
