@@ -56,7 +56,7 @@ func withNginxCluster(_ body: (ScaleOutCluster, NginxProcess) async throws -> Vo
         return
     }
     try await withCluster { cluster in
-        let nginx = try await NginxFront.start(in: cluster)
+        let nginx = try await NginxFront.start(before: cluster)
         defer { nginx.stop() }
         try await body(cluster, nginx)
     }

@@ -11,11 +11,11 @@ enum NginxFront {
     /// The node addresses the documented site names, in node order.
     static let documentedNodes = ["10.0.0.11:8000", "10.0.0.12:8000", "10.0.0.13:8000"]
 
-    static func start(in front of: ScaleOutCluster) async throws -> NginxProcess {
+    static func start(before cluster: ScaleOutCluster) async throws -> NginxProcess {
         let template = try String(contentsOf: Self.siteFile, encoding: .utf8)
         return try await NginxProcess.start { port in
             var site = template.replacingOccurrences(of: "listen 80;", with: "listen 127.0.0.1:\(port);")
-            for (documented, node) in zip(Self.documentedNodes, of.nodes) {
+            for (documented, node) in zip(Self.documentedNodes, cluster.nodes) {
                 site = site.replacingOccurrences(of: documented, with: "127.0.0.1:\(node.port)")
             }
             return site
