@@ -86,8 +86,11 @@ final class StateRecorder: Sendable {
 
     var connections: Int { self.all.filter { if case .connected = $0 { true } else { false } }.count }
 
+    /// Connections lost after the first connect (the recorded states start with "not connected yet").
     var losses: Int {
-        self.all.filter {
+        let states = self.all
+        let firstConnect = states.firstIndex { if case .connected = $0 { true } else { false } } ?? states.endIndex
+        return states[firstConnect...].filter {
             switch $0 {
             case .reconnecting, .disconnected: true
             default: false
