@@ -227,6 +227,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Three `switchboard serve` processes on one durable redis-server (and nginx in front): fan-out across
+        // nodes, a node crash, a Redis restart. Skipped without redis-server / nginx unless required.
+        .testTarget(
+            name: "SwitchboardScaleOutTests",
+            dependencies: [
+                // Built by `swift test`, and started as a process by the tests.
+                "switchboard",
+                "SwitchboardClient",
+                "SwitchboardProtocol",
+                // TokenMinter: the nodes' tokens.
+                "SwitchboardServer",
+                "SwitchboardTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "SwitchboardServerTests",
             dependencies: [

@@ -422,6 +422,11 @@ actor ClientEngine {
         case (.subscribe(let channel, let since, let waiter), .success(.subscribe(let subscribed))):
             self.subscribed(channel, since: since, subscribed)
             waiter?.resume()
+        case (.subscribe(let channel, _, nil), .failure(let error)) where error.code.isTemporary && self.channels[channel] != nil:
+            // A resubscription (after a reconnect or an `unsubscribed` push) refused for now, typically 202
+            // while the node's broker is down: the app still wants the channel, so ask again later instead
+            // of ending its subscription for good.
+            self.retrySubscribe(channel, generation: self.generation)
         case (.subscribe(let channel, _, let waiter), .failure(let error)):
             let failure = RealtimeClientError.server(error)
             self.channels.removeValue(forKey: channel)?.sink.finish(failure)
@@ -493,6 +498,21 @@ actor ClientEngine {
             let id = self.register(.reply(continuation), timeout: self.configuration.requestTimeout)
             link.send(ClientCommand(id: id, body))
         }
+    }
+
+    /// Sends the channel's resubscription again after a jittered delay (up to four times the reconnect
+    /// policy's base delay), from the position the app has reached by then, if still on the same connection.
+    private func retrySubscribe(_ channel: String, generation: Int) {
+        let delay = self.configuration.reconnect.delay(forAttempt: 2)
+        Task {
+            try? await Task.sleep(for: delay)
+            await self.resubscribeIfStillWanted(channel, generation: generation)
+        }
+    }
+
+    private func resubscribeIfStillWanted(_ channel: String, generation: Int) {
+        guard generation == self.generation, case .connected(let link) = self.phase, let record = self.channels[channel] else { return }
+        self.sendSubscribe(channel, since: record.cursor.last, waiter: nil, on: link)
     }
 
     private func sendSubscribe(_ channel: String, since: StreamPosition?, waiter: CheckedContinuation<Void, any Error>?, on link: Link) {

@@ -9,12 +9,14 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     public let logURL: URL
 
-    public init(_ executable: URL, _ arguments: [String], log logURL: URL) throws {
+    /// `environment` is added to (and overrides) this process's own.
+    public init(_ executable: URL, _ arguments: [String], environment extra: [String: String] = [:], log logURL: URL) throws {
         self.logURL = logURL
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONUNBUFFERED"] = "1"
+        environment.merge(extra) { _, new in new }
         self.process.executableURL = executable
         self.process.arguments = arguments
         self.process.environment = environment
@@ -66,11 +68,21 @@ public final class ChildProcess: @unchecked Sendable {
     public func stop() {
         let pid = self.lock.withLock { self.process.isRunning ? self.process.processIdentifier : 0 }
         guard pid > 0 else { return }
-        kill(pid, SIGTERM)
+        Glibc.kill(pid, SIGTERM)
         for _ in 0..<50 where self.isRunning { usleep(100_000) }
-        if self.isRunning { kill(pid, SIGKILL) }
+        if self.isRunning { Glibc.kill(pid, SIGKILL) }
         self.lock.withLock { self.process.waitUntilExit() }
     }
+
+    /// SIGKILL at once (a crash, as far as its peers can tell), and waits until it is gone. Idempotent.
+    public func kill() {
+        let pid = self.lock.withLock { self.process.isRunning ? self.process.processIdentifier : 0 }
+        guard pid > 0 else { return }
+        Glibc.kill(pid, SIGKILL)
+        self.lock.withLock { self.process.waitUntilExit() }
+    }
+
+    public var processIdentifier: Int32 { self.process.processIdentifier }
 
     deinit { self.stop() }
 }

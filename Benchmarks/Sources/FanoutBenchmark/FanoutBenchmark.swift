@@ -22,6 +22,10 @@ struct FanoutBenchmark: AsyncParsableCommand {
     @Option(help: "Server port.")
     var port: Int
 
+    @Option(name: .customLong("subscriber-ports"),
+            help: "Nodes the subscribers spread over, round-robin, comma-separated (default: --port). The publisher uses --port.")
+    var subscriberPorts: String?
+
     @Option(help: "WebSocket path.")
     var path = "/connection/websocket"
 
@@ -68,6 +72,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
     var threads = 1
 
     func validate() throws {
+        guard self.parsedSubscriberPorts != nil else { throw ValidationError("--subscriber-ports must be port numbers, comma-separated") }
         guard self.parsedRates != nil else { throw ValidationError("--rates must be positive numbers, comma-separated") }
         guard self.subscribers > 0, self.connectConcurrency > 0, self.threads > 0, self.publishConnections > 0,
               self.maxInFlight > 0, self.stepSeconds > 0, self.drainSeconds >= 0, self.subscribeTimeout > 0
@@ -75,6 +80,13 @@ struct FanoutBenchmark: AsyncParsableCommand {
         guard self.parsedRates!.count <= DeliveryRecorder.maximumSteps else {
             throw ValidationError("at most \(DeliveryRecorder.maximumSteps) rates")
         }
+    }
+
+    private var parsedSubscriberPorts: [Int]? {
+        guard let list = self.subscriberPorts else { return [self.port] }
+        let ports = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !ports.isEmpty, ports.allSatisfy({ $0 != nil }) else { return nil }
+        return ports.compactMap { $0 }
     }
 
     private var parsedRates: [Double]? {
@@ -99,7 +111,8 @@ struct FanoutBenchmark: AsyncParsableCommand {
     }
 
     private func measure(subscriberGroup: MultiThreadedEventLoopGroup, publisherGroup: MultiThreadedEventLoopGroup) async throws {
-        let url = "ws://\(self.host):\(self.port)\(self.path)"
+        let urls = self.parsedSubscriberPorts!.map { "ws://\(self.host):\($0)\(self.path)" }
+        let url = urls.count == 1 ? urls[0] : "\(urls.count) nodes (\(urls.joined(separator: ", ")))"
         Self.say("Fan-out: \(self.subscribers) subscribers on \(self.channel) at \(url), \(self.payloadSize)-byte payloads, "
                  + "steps of \(Self.format(self.stepSeconds)) s (+ up to \(Self.format(self.drainSeconds)) s drain), "
                  + "\(self.threads) client loop(s)" + (ProcessSampler.loadAverage().map { ", load average \($0)" } ?? ""))
@@ -107,7 +120,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
         // Ramp: connect and subscribe everyone before publishing anything.
         let serverIdle = self.serverPID.flatMap { ProcessSampler.sample(pid: $0) }
         let pool = SubscriberPool(count: self.subscribers, channel: self.channel, eventLoopGroup: subscriberGroup)
-        let ramp = await pool.connectAll(url: url, configuration: Self.clientConfiguration, concurrency: self.connectConcurrency,
+        let ramp = await pool.connectAll(urls: urls, configuration: Self.clientConfiguration, concurrency: self.connectConcurrency,
                                          timeout: .seconds(Int64(self.subscribeTimeout))) { done in
             Self.note("  \(done) subscribers done")
         }

@@ -27,7 +27,8 @@ final class SubscriberPool: Sendable {
 
     /// Connects and subscribes everyone with at most `concurrency` attempts in flight (a burst of 10,000
     /// connects at once would overflow the server's accept backlog and time out on a busy machine).
-    func connectAll(url: String, configuration: WebSocketClientConfiguration, concurrency: Int,
+    /// Subscriber `i` connects to `urls[i % urls.count]`: several nodes share the subscribers evenly.
+    func connectAll(urls: [String], configuration: WebSocketClientConfiguration, concurrency: Int,
                     timeout: TimeAmount, progress: @Sendable (Int) -> Void) async -> RampResult {
         let start = NIODeadline.now()
         var result = RampResult(subscribed: 0, failed: 0, firstFailures: [], seconds: 0)
@@ -51,7 +52,7 @@ final class SubscriberPool: Sendable {
                 if index >= concurrency { collect(await group.next()) }
                 group.addTask {
                     do {
-                        try await subscriber.start(url: url, configuration: configuration, timeout: timeout).get()
+                        try await subscriber.start(url: urls[index % urls.count], configuration: configuration, timeout: timeout).get()
                         return nil
                     } catch {
                         return "\(error)"
