@@ -594,8 +594,20 @@ export class Switchboard extends Emitter {
   }
 
   #subscribeRefused(record, message) {
-    if (this.#channels.get(record.subscription.channel) !== record) return;
-    this.#channels.delete(record.subscription.channel);
+    const channel = record.subscription.channel;
+    if (this.#channels.get(channel) !== record) return;
+    if (record.confirmed && message.code >= 200 && message.code <= 299) {
+      // A resubscription refused for now (202 while the node's broker is down): the app still wants the
+      // channel, so ask again after a jittered delay, from wherever it has got to by then.
+      record.subscribing = false;
+      record.buffer = [];
+      const generation = this.#generation;
+      setTimeout(() => {
+        if (generation === this.#generation && this.#channels.get(channel) === record) this.#sendSubscribe(record);
+      }, backoffDelay(2, this.#options.reconnect, this.#options.random));
+      return;
+    }
+    this.#channels.delete(channel);
     const error = new SwitchboardError('server', message.message, message.code);
     record.subscription._settle.reject(error);
     record.subscription.emit('error', error);
