@@ -3,29 +3,31 @@ import Testing
 
 /// The scale-out scenarios with clients connected straight to the nodes (and, for the node crash, through a
 /// relay in the test that stands in for a load balancer).
-@Suite(.serialized, .enabled(if: RedisServerProcess.tool.shouldRun, Comment(rawValue: RedisServerProcess.tool.missingMessage)))
-struct DirectScaleOutTests {
-    @Test func aPublicationOnOneNodeReachesSubscribersOnTheOthersInOrder() async throws {
-        try await withCluster { cluster in
-            try await Scenarios.fanOut(cluster: cluster, publisherURL: cluster.a.webSocketURL,
-                                       subscriberURLs: [cluster.b.webSocketURL, cluster.c.webSocketURL])
-        }
-    }
-
-    @Test func aClientWhoseNodeIsKilledRecoversEverythingOnAnotherNode() async throws {
-        try await withCluster { cluster in
-            let balancer = try await SwitchableTCPProxy.start(forwardingTo: cluster.a.port)
-            try await Scenarios.failover(cluster: cluster, subscriberURL: balancer.webSocketURL, publisherPort: cluster.b.port) {
-                balancer.point(at: cluster.c.port)
-                cluster.a.kill()
+extension ScaleOutTests {
+    @Suite
+    struct DirectScaleOutTests {
+        @Test func aPublicationOnOneNodeReachesSubscribersOnTheOthersInOrder() async throws {
+            try await withCluster { cluster in
+                try await Scenarios.fanOut(cluster: cluster, publisherURL: cluster.a.webSocketURL,
+                                           subscriberURLs: [cluster.b.webSocketURL, cluster.c.webSocketURL])
             }
-            await balancer.close()
         }
-    }
 
-    @Test func aRedisRestartLosesNoAcknowledgedPublication() async throws {
-        try await withCluster { cluster in
-            try await Scenarios.redisRestart(cluster: cluster, subscriberURL: cluster.b.webSocketURL, publisherPort: cluster.a.port)
+        @Test func aClientWhoseNodeIsKilledRecoversEverythingOnAnotherNode() async throws {
+            try await withCluster { cluster in
+                let balancer = try await SwitchableTCPProxy.start(forwardingTo: cluster.a.port)
+                try await Scenarios.failover(cluster: cluster, subscriberURL: balancer.webSocketURL, publisherPort: cluster.b.port) {
+                    balancer.point(at: cluster.c.port)
+                    cluster.a.kill()
+                }
+                await balancer.close()
+            }
+        }
+
+        @Test func aRedisRestartLosesNoAcknowledgedPublication() async throws {
+            try await withCluster { cluster in
+                try await Scenarios.redisRestart(cluster: cluster, subscriberURL: cluster.b.webSocketURL, publisherPort: cluster.a.port)
+            }
         }
     }
 }

@@ -4,37 +4,38 @@ import Testing
 
 /// The scale-out scenarios through nginx configured as docs/DEPLOYMENT.md says: every client and the
 /// back-end use nginx's one address, and nginx spreads them over the nodes.
-@Suite(.serialized, .enabled(if: (RedisServerProcess.tool.shouldRun && NginxProcess.tool.shouldRun),
-                              Comment(rawValue: "\(RedisServerProcess.tool.missingMessage) / \(NginxProcess.tool.missingMessage)")))
-struct NginxScaleOutTests {
-    @Test func publicationsReachSubscribersOnEveryNodeThroughNginx() async throws {
-        try await withNginxCluster { cluster, nginx in
-            try await Scenarios.fanOut(cluster: cluster, publisherURL: nginx.webSocketURL,
-                                       subscriberURLs: [nginx.webSocketURL, nginx.webSocketURL]) {
-                // least_conn puts the three connections on three nodes: the publications cross nodes.
-                let spread = try await NginxFront.connections(on: cluster)
-                #expect(spread == [1, 1, 1], "nginx should have spread the three clients over the three nodes: \(spread)")
-            }
-        }
-    }
-
-    @Test func aClientWhoseNodeIsKilledReconnectsThroughNginxAndRecovers() async throws {
-        try await withNginxCluster { cluster, nginx in
-            try await Scenarios.failover(cluster: cluster, subscriberURL: nginx.webSocketURL, publisherPort: nginx.port) {
-                // The subscriber is the only WebSocket client: its node is the one with a connection.
-                let spread = try await NginxFront.connections(on: cluster)
-                guard let index = spread.firstIndex(of: 1) else {
-                    Issue.record("the subscriber is on no node: \(spread)")
-                    return
+extension ScaleOutTests {
+    @Suite(.enabled(if: (RedisServerProcess.tool.shouldRun && NginxProcess.tool.shouldRun), Comment(rawValue: "\(RedisServerProcess.tool.missingMessage) / \(NginxProcess.tool.missingMessage)")))
+    struct NginxScaleOutTests {
+        @Test func publicationsReachSubscribersOnEveryNodeThroughNginx() async throws {
+            try await withNginxCluster { cluster, nginx in
+                try await Scenarios.fanOut(cluster: cluster, publisherURL: nginx.webSocketURL,
+                                           subscriberURLs: [nginx.webSocketURL, nginx.webSocketURL]) {
+                    // least_conn puts the three connections on three nodes: the publications cross nodes.
+                    let spread = try await NginxFront.connections(on: cluster)
+                    #expect(spread == [1, 1, 1], "nginx should have spread the three clients over the three nodes: \(spread)")
                 }
-                cluster.nodes[index].kill()
             }
         }
-    }
 
-    @Test func aRedisRestartLosesNoAcknowledgedPublicationThroughNginx() async throws {
-        try await withNginxCluster { cluster, nginx in
-            try await Scenarios.redisRestart(cluster: cluster, subscriberURL: nginx.webSocketURL, publisherPort: nginx.port)
+        @Test func aClientWhoseNodeIsKilledReconnectsThroughNginxAndRecovers() async throws {
+            try await withNginxCluster { cluster, nginx in
+                try await Scenarios.failover(cluster: cluster, subscriberURL: nginx.webSocketURL, publisherPort: nginx.port) {
+                    // The subscriber is the only WebSocket client: its node is the one with a connection.
+                    let spread = try await NginxFront.connections(on: cluster)
+                    guard let index = spread.firstIndex(of: 1) else {
+                        Issue.record("the subscriber is on no node: \(spread)")
+                        return
+                    }
+                    cluster.nodes[index].kill()
+                }
+            }
+        }
+
+        @Test func aRedisRestartLosesNoAcknowledgedPublicationThroughNginx() async throws {
+            try await withNginxCluster { cluster, nginx in
+                try await Scenarios.redisRestart(cluster: cluster, subscriberURL: nginx.webSocketURL, publisherPort: nginx.port)
+            }
         }
     }
 }

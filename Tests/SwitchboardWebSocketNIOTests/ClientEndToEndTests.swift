@@ -73,17 +73,18 @@ import SwitchboardWebSocket
     @Test func aServerThatClosesAtOnceIsAnErrorNotAHang() async throws {
         let closer = try await RawServer.start(.closeImmediately)
         var client = WebSocketClientConfiguration()
-        client.connectTimeout = .seconds(3)
+        client.connectTimeout = .seconds(20)
         let configuration = client
         let started = ContinuousClock.now
         for _ in 0..<5 {
             await #expect(throws: WebSocketTransportError.self) {
-                _ = try await withTimeout(.seconds(4), "connect") {
+                _ = try await withTimeout(.seconds(25), "connect") {
                     try await WebSocketClient.connect(to: "ws://127.0.0.1:\(closer.port)/", configuration: configuration)
                 }
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // Five failures well inside one connect timeout: none waited for it.
+        #expect(ContinuousClock.now - started < .seconds(10))
         await closer.stop()
     }
 

@@ -5,14 +5,17 @@ import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
 
 /// The server's heartbeat over a real socket: a silent peer is dropped, a live one is kept.
+///
+/// Timeouts of a second or more: with every suite, browsers and Redis running at once on two cores, a pong
+/// can take longer than 200 ms to be read, which is a loaded machine, not a dead peer.
 @Suite struct HeartbeatEndToEndTests {
-    private static func configuration() -> WebSocketServerConfiguration {
+    private static func configuration(timeout: TimeAmount = .seconds(1)) -> WebSocketServerConfiguration {
         var configuration = WebSocketServerConfiguration()
-        configuration.connection.heartbeat = .init(interval: .milliseconds(200), timeout: .milliseconds(200))
+        configuration.connection.heartbeat = .init(interval: .milliseconds(200), timeout: timeout)
         return configuration
     }
 
-    @Test func aPeerThatNeverAnswersPingsIsDroppedWithinASecond() async throws {
+    @Test func aPeerThatNeverAnswersPingsIsDroppedAfterTheTimeout() async throws {
         try await withServer(configuration: Self.configuration(), handler: asyncEcho) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!)
             // Timed from before the upgrade: the server's heartbeat cannot start earlier.
@@ -25,9 +28,9 @@ import SwitchboardWebSocket
             let pinged = ContinuousClock.now
             try await raw.readToEnd(within: .seconds(15))
             let elapsed = ContinuousClock.now - opened
-            #expect(elapsed >= .milliseconds(350), "dropped after \(elapsed), before interval + timeout")
-            // Dropped about `timeout` (200 ms) after the unanswered ping, not whenever.
-            #expect(ContinuousClock.now - pinged < .seconds(3), "dropped \(ContinuousClock.now - pinged) after the ping")
+            #expect(elapsed >= .milliseconds(1150), "dropped after \(elapsed), before interval + timeout")
+            // Dropped about `timeout` (1 s) after the unanswered ping, not whenever.
+            #expect(ContinuousClock.now - pinged < .seconds(6), "dropped \(ContinuousClock.now - pinged) after the ping")
             #expect(await eventually { server.connectionCount == 0 })
         }
     }
@@ -45,7 +48,7 @@ import SwitchboardWebSocket
             }
         }
         let handler = WebSocketServer.Handler.eventLoop { _ in Echo(pongs: pongsSeenByServer) }
-        try await withServer(configuration: Self.configuration(), handler: handler) { server, url in
+        try await withServer(configuration: Self.configuration(timeout: .seconds(3)), handler: handler) { server, url in
             var client = WebSocketClientConfiguration()
             client.connection.heartbeat = nil  // only the server pings
             let connection = try await WebSocketClient.connect(to: url, configuration: client)
@@ -64,16 +67,16 @@ import SwitchboardWebSocket
     @Test func aClientDropsAServerThatNeverAnswersPings() async throws {
         let server = try await RawServer.start(.upgradeThenSilent)
         var client = WebSocketClientConfiguration()
-        client.connection.heartbeat = .init(interval: .milliseconds(200), timeout: .milliseconds(200))
+        client.connection.heartbeat = .init(interval: .milliseconds(200), timeout: .seconds(1))
         // Timed from before connecting: the client's heartbeat cannot start earlier (resuming after
         // `connect` may lag on a loaded machine).
         let opened = ContinuousClock.now
         let connection = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/", configuration: client)
-        let status = try await withTimeout(.seconds(3), "the heartbeat close") { await connection.closeStatus }
+        let status = try await withTimeout(.seconds(10), "the heartbeat close") { await connection.closeStatus }
         let elapsed = ContinuousClock.now - opened
         #expect(status.code == .abnormalClosure)
         #expect(status.initiatedLocally)
-        #expect(elapsed >= .milliseconds(350) && elapsed < .milliseconds(1500), "closed after \(elapsed): \(status)")
+        #expect(elapsed >= .milliseconds(1150) && elapsed < .seconds(6), "closed after \(elapsed): \(status)")
         await server.stop()
     }
 }

@@ -39,7 +39,9 @@ import SwitchboardWebSocket
     func aViolationGetsItsCloseCodeAndTheConnectionIsClosed(_ violation: Case, peerAnswersClose: Bool) async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.connection.limits = WebSocketLimits(maximumFrameSize: 1024, maximumMessageSize: 1024)
-        configuration.connection.closeTimeout = .milliseconds(500)
+        // Long enough that "when the handshake completed" and "at the close timeout" stay apart on a machine
+        // running every suite, browsers and Redis at once (500 ms did not).
+        configuration.connection.closeTimeout = .seconds(3)
         configuration.connection.deflate = nil
         let statuses = NIOLockedValueBox<[WebSocketCloseStatus]>([])
         let recording = WebSocketServer.Handler.async { connection in
@@ -61,13 +63,13 @@ import SwitchboardWebSocket
             #expect(close?.closeCode == violation.expectedCode, "\(String(describing: close))")
             if peerAnswersClose {
                 try await raw.send(.closeFrame(code: violation.expectedCode))
-                try await raw.readToEnd(within: .seconds(2))
+                try await raw.readToEnd(within: .seconds(8))
                 let elapsed = ContinuousClock.now - sentAt
-                #expect(elapsed < .milliseconds(400), "closed after \(elapsed), not when the close handshake completed")
+                #expect(elapsed < .seconds(2), "closed after \(elapsed), not when the close handshake completed")
             } else {
-                try await raw.readToEnd(within: .seconds(2))
+                try await raw.readToEnd(within: .seconds(8))
                 let elapsed = ContinuousClock.now - sentAt
-                #expect(elapsed >= .milliseconds(450), "closed after \(elapsed), before the close timeout")
+                #expect(elapsed >= .milliseconds(2900), "closed after \(elapsed), before the close timeout")
             }
             #expect(await eventually { server.connectionCount == 0 })
             #expect(await eventually { statuses.withLockedValue { $0.count } == 1 })

@@ -59,7 +59,12 @@ final class RedisConnection: Sendable {
     /// Sends a command and waits for its reply, at most the configured command timeout.
     func send(_ command: RedisCommand) async throws -> RESPValue {
         let promise = self.channel.eventLoop.makePromise(of: RESPValue.self)
-        self.channel.writeAndFlush(RedisRequest(command: command, reply: promise, timeout: self.commandTimeout), promise: nil)
+        // A write to a channel that has already closed never reaches the handler (which would fail the reply
+        // and arm the timeout), so the reply would wait for ever: fail it with the write. (A reply the handler
+        // already completed ignores this second completion.)
+        let written = self.channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in promise.fail(RedisClientError.connectionClosed) }
+        self.channel.writeAndFlush(RedisRequest(command: command, reply: promise, timeout: self.commandTimeout), promise: written)
         return try await promise.futureResult.get()
     }
 

@@ -6,95 +6,97 @@ import Testing
 /// `switchboard.js` on its own (no demo page) in headless Chromium: the behaviour of docs/CLIENTS.md that the
 /// demo page does not exercise. Each test opens a page of the node (for its origin) and drives the client
 /// with scripts.
-@Suite(.serialized, .enabled(if: WebDriver.tool.shouldRun, Comment(rawValue: WebDriver.tool.missingMessage)))
-struct SwitchboardJSBrowserTests {
-    /// A client whose tokens live 3 s keeps its connection and subscription for several lifetimes by
-    /// refreshing before expiry: the node never has to send 109, and would close with 4003 one second after.
-    @Test(.timeLimit(.minutes(2)))
-    func shortLivedTokensAreRefreshedWithoutLosingTheSubscription() async throws {
-        try await withBrowser { driver in
-            try await RealtimeTestNode.with({ $0.limits.tokenRefreshGrace = 1 }, developmentTokens: true) { node in
-                let page = try await driver.newSession()
-                try await page.open("\(node.httpURL)/health")
-                try await page.execute("""
-                    const { Switchboard } = await import('/switchboard.js');
-                    window.tokens = 0;
-                    window.events = [];
-                    const client = new Switchboard({ token: async () => {
-                        window.tokens += 1;
-                        return (await (await fetch('/dev/token?user=tina&ttl=3')).json()).token;
-                    } });
-                    client.on('state', (state) => window.events.push(state.type));
-                    client.on('error', (error) => window.events.push('error:' + error.message));
-                    client.on('message', (m) => { if (m.type === 'error') window.events.push('error ' + m.code); });
-                    const feed = client.subscribe('chat:lobby', { publication: (p) => window.events.push('pub:' + p.data.n) });
-                    await client.connect();
-                    await feed.ready;
-                    """)
-                try await Task.sleep(for: .seconds(9))
-                try await node.apiPublish(#"{"n":1}"#, to: "chat:lobby")
-                try await page.waitUntil("window.events.includes('pub:1')", describe: "JSON.stringify(window.events)",
-                                         "the subscription did not survive the token lifetimes")
-                let events = try await page.value("return window.events;", as: [String].self)
-                #expect(events == ["connecting", "connected", "pub:1"])
-                #expect(try await page.value("return window.tokens;", as: Int.self) >= 4)
+extension BrowserTests {
+    @Suite
+    struct SwitchboardJSBrowserTests {
+        /// A client whose tokens live 3 s keeps its connection and subscription for several lifetimes by
+        /// refreshing before expiry: the node never has to send 109, and would close with 4003 one second after.
+        @Test(.timeLimit(.minutes(2)))
+        func shortLivedTokensAreRefreshedWithoutLosingTheSubscription() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with({ $0.limits.tokenRefreshGrace = 1 }, developmentTokens: true) { node in
+                    let page = try await driver.newSession()
+                    try await page.open("\(node.httpURL)/health")
+                    try await page.execute("""
+                        const { Switchboard } = await import('/switchboard.js');
+                        window.tokens = 0;
+                        window.events = [];
+                        const client = new Switchboard({ token: async () => {
+                            window.tokens += 1;
+                            return (await (await fetch('/dev/token?user=tina&ttl=3')).json()).token;
+                        } });
+                        client.on('state', (state) => window.events.push(state.type));
+                        client.on('error', (error) => window.events.push('error:' + error.message));
+                        client.on('message', (m) => { if (m.type === 'error') window.events.push('error ' + m.code); });
+                        const feed = client.subscribe('chat:lobby', { publication: (p) => window.events.push('pub:' + p.data.n) });
+                        await client.connect();
+                        await feed.ready;
+                        """)
+                    try await Task.sleep(for: .seconds(9))
+                    try await node.apiPublish(#"{"n":1}"#, to: "chat:lobby")
+                    try await page.waitUntil("window.events.includes('pub:1')", describe: "JSON.stringify(window.events)",
+                                             "the subscription did not survive the token lifetimes")
+                    let events = try await page.value("return window.events;", as: [String].self)
+                    #expect(events == ["connecting", "connected", "pub:1"])
+                    #expect(try await page.value("return window.tokens;", as: Int.self) >= 4)
+                }
             }
         }
-    }
 
-    /// 4501 from the back-end (`POST /api/disconnect`) stops the client: no reconnect, and publishing fails
-    /// at once with `disconnected`.
-    @Test(.timeLimit(.minutes(2)))
-    func aForcedDisconnectIsNotReconnected() async throws {
-        try await withBrowser { driver in
-            try await RealtimeTestNode.with(developmentTokens: true) { node in
-                let page = try await driver.newSession()
-                try await page.open("\(node.httpURL)/health")
-                try await page.execute("""
-                    const { Switchboard } = await import('/switchboard.js');
-                    window.states = [];
-                    window.client = new Switchboard({ token: async () => (await (await fetch('/dev/token?user=mallory')).json()).token });
-                    window.client.on('state', (state) => window.states.push(state));
-                    await window.client.connect();
-                    """)
-                try await node.forceDisconnect(user: "mallory", reason: "banned")
-                try await page.waitUntil("window.client.state.type === 'disconnected'", describe: "JSON.stringify(window.states)",
-                                         "the client did not stop")
-                try await Task.sleep(for: .seconds(2))
-                let last = try await page.value("return [window.client.state.code, window.client.state.reason, window.states.length];", as: [Any].self)
-                #expect(last[0] as? Int == 4501)
-                #expect(last[1] as? String == "banned")
-                #expect(last[2] as? Int == 3, "connecting, connected, disconnected: nothing after")
-                let kind = try await page.value("""
-                    try { await window.client.publish('chat:lobby', {}); return 'published'; } catch (error) { return error.kind; }
-                    """, as: String.self)
-                #expect(kind == "disconnected")
+        /// 4501 from the back-end (`POST /api/disconnect`) stops the client: no reconnect, and publishing fails
+        /// at once with `disconnected`.
+        @Test(.timeLimit(.minutes(2)))
+        func aForcedDisconnectIsNotReconnected() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with(developmentTokens: true) { node in
+                    let page = try await driver.newSession()
+                    try await page.open("\(node.httpURL)/health")
+                    try await page.execute("""
+                        const { Switchboard } = await import('/switchboard.js');
+                        window.states = [];
+                        window.client = new Switchboard({ token: async () => (await (await fetch('/dev/token?user=mallory')).json()).token });
+                        window.client.on('state', (state) => window.states.push(state));
+                        await window.client.connect();
+                        """)
+                    try await node.forceDisconnect(user: "mallory", reason: "banned")
+                    try await page.waitUntil("window.client.state.type === 'disconnected'", describe: "JSON.stringify(window.states)",
+                                             "the client did not stop")
+                    try await Task.sleep(for: .seconds(2))
+                    let last = try await page.value("return [window.client.state.code, window.client.state.reason, window.states.length];", as: [Any].self)
+                    #expect(last[0] as? Int == 4501)
+                    #expect(last[1] as? String == "banned")
+                    #expect(last[2] as? Int == 3, "connecting, connected, disconnected: nothing after")
+                    let kind = try await page.value("""
+                        try { await window.client.publish('chat:lobby', {}); return 'published'; } catch (error) { return error.kind; }
+                        """, as: String.self)
+                    #expect(kind == "disconnected")
+                }
             }
         }
-    }
 
-    /// Publications made before connecting wait in the bounded queue (one more is refused, not dropped
-    /// silently) and go out in call order once connected.
-    @Test(.timeLimit(.minutes(2)))
-    func theSendQueueIsBoundedAndFlushedInOrder() async throws {
-        try await withBrowser { driver in
-            try await RealtimeTestNode.with(developmentTokens: true) { node in
-                let page = try await driver.newSession()
-                try await page.open("\(node.httpURL)/health")
-                let result = try await page.value("""
-                    const { Switchboard } = await import('/switchboard.js');
-                    const client = new Switchboard({ sendQueueLimit: 3,
-                        token: async () => (await (await fetch('/dev/token?user=quinn')).json()).token });
-                    const received = [];
-                    client.subscribe('chat:lobby', { publication: (p) => received.push(p.data.n) });
-                    const queued = [1, 2, 3].map((n) => client.publish('chat:lobby', { n }));
-                    const overflow = await client.publish('chat:lobby', { n: 4 }).then(() => 'accepted', (error) => error.kind);
-                    await client.connect();
-                    const positions = await Promise.all(queued);
-                    while (received.length < 3) await new Promise((resolve) => setTimeout(resolve, 50));
-                    return [overflow, positions.map((p) => p.offset).join(','), received.join(',')];
-                    """, as: [String].self)
-                #expect(result == ["sendQueueFull", "1,2,3", "1,2,3"])
+        /// Publications made before connecting wait in the bounded queue (one more is refused, not dropped
+        /// silently) and go out in call order once connected.
+        @Test(.timeLimit(.minutes(2)))
+        func theSendQueueIsBoundedAndFlushedInOrder() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with(developmentTokens: true) { node in
+                    let page = try await driver.newSession()
+                    try await page.open("\(node.httpURL)/health")
+                    let result = try await page.value("""
+                        const { Switchboard } = await import('/switchboard.js');
+                        const client = new Switchboard({ sendQueueLimit: 3,
+                            token: async () => (await (await fetch('/dev/token?user=quinn')).json()).token });
+                        const received = [];
+                        client.subscribe('chat:lobby', { publication: (p) => received.push(p.data.n) });
+                        const queued = [1, 2, 3].map((n) => client.publish('chat:lobby', { n }));
+                        const overflow = await client.publish('chat:lobby', { n: 4 }).then(() => 'accepted', (error) => error.kind);
+                        await client.connect();
+                        const positions = await Promise.all(queued);
+                        while (received.length < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+                        return [overflow, positions.map((p) => p.offset).join(','), received.join(',')];
+                        """, as: [String].self)
+                    #expect(result == ["sendQueueFull", "1,2,3", "1,2,3"])
+                }
             }
         }
     }

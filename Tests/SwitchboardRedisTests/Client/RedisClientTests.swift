@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import Testing
 @testable import SwitchboardRedis
 
@@ -14,6 +15,20 @@ struct RedisClientTests {
         let client = RedisClient(address: server.address, configuration: configuration)
         client.start()
         return client
+    }
+
+    /// A command sent on a connection that has just closed (Redis died; the client has not noticed yet)
+    /// fails at once. It used to wait for ever: the write never reached the handler that arms the timeout.
+    @Test(.timeLimit(.minutes(1)))
+    func aCommandOnAClosedConnectionFailsInsteadOfWaitingForEver() async throws {
+        let server = try await RedisTestServer.start()
+        defer { server.stop() }
+        let connection = try await RedisConnection.connect(to: server.address, on: MultiThreadedEventLoopGroup.singleton.next(),
+                                                           configuration: Self.fast, onPush: { _ in })
+        try await connection.channel.close()
+        let started = ContinuousClock.now
+        await #expect(throws: RedisClientError.self) { try await connection.send(RedisCommand("PING", [])) }
+        #expect(ContinuousClock.now - started < .seconds(2))
     }
 
     /// 2,000 commands from 2,000 tasks on one connection: each gets its own reply, none another's.

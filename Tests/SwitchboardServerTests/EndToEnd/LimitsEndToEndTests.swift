@@ -9,25 +9,31 @@ import Testing
 @Suite struct LimitsEndToEndTests {
     @Test func aFloodingClientGetsError201ThenIsClosedWith4004() async throws {
         try await TestNode.with({
-            $0.limits.commandsPerSecond = 5
+            // A refill of 1/s: on a loaded machine sending the 20 pings can take seconds.
+            $0.limits.commandsPerSecond = 1
             $0.limits.commandBurst = 5
             $0.limits.rateLimitStrikes = 3
         }) { node in
             let flooder = try await node.connectedClient("mallory")
             let bystander = try await node.connectedClient("alice")
             var ids: [UInt64] = []
+            let sending = ContinuousClock.now
             for _ in 0..<20 {
                 guard let id = try? await flooder.send(.ping) else { break }
                 ids.append(id)
             }
+            let refilled = Int((ContinuousClock.now - sending).components.seconds) + 1
             let status = try #require(try await flooder.closed())
             #expect(status.code == CloseCode(4004))
             let messages = flooder.received
             let answered = messages.filter { if case .reply(_, .ping) = $0 { true } else { false } }.count
             let limited = messages.filter { if case .error(_?, let error) = $0, error.code == .rateLimited { true } else { false } }.count
-            // Burst 5, one spent on connect; 3 strikes: the third excess command closes the connection.
-            #expect((4...6).contains(answered), "\(answered) pings answered")
-            #expect(limited == 2, "\(limited) errors 201")
+            // Burst 5, one spent on connect, plus what refilled while sending; 3 strikes: the third excess
+            // command closes the connection.
+            #expect((4...(4 + refilled)).contains(answered), "\(answered) pings answered")
+            // Two strikes answered with 201 before the third closes; a refill in between resets the count
+            // (an accepted command), so a slow run may show more.
+            #expect(limited >= 2 && limited <= 2 * (1 + refilled), "\(limited) errors 201")
             guard case .disconnect(let disconnect)? = messages.last else {
                 throw EndToEndFailure("expected a disconnect push last, got \(messages.suffix(3))")
             }
