@@ -111,13 +111,15 @@ import SwitchboardWebSocket
     /// The handshake timeout is for WebSocket handshakes: a handed-over keep-alive connection outlives it.
     @Test func aKeepAliveConnectionOutlivesTheHandshakeTimeout() async throws {
         var configuration = WebSocketServerConfiguration()
-        configuration.handshakeTimeout = .milliseconds(200)
+        // Long enough for the first request to arrive on a loaded machine (200 ms was not), and waited out
+        // twice over below.
+        configuration.handshakeTimeout = .seconds(1)
         try await withServer(configuration: configuration, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             defer { Task { await raw.close() } }
             try await raw.write("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(try await response(on: raw).body == "GET /first ")
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .seconds(2))
             try await raw.write("GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(try await response(on: raw).body == "GET /second ")
         }
