@@ -2,13 +2,14 @@ import Logging
 import NIOConcurrencyHelpers
 import SwitchboardProtocol
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardRedis
 
 /// The `Broker` contract on Redis, against a real redis-server. The memory broker's contract tests drive
 /// time with a manual clock and call `removeIdleStreams`, neither of which exists here (Redis keeps time and
 /// expires keys itself), so these are the same promises checked the Redis way.
-@Suite(.enabled(if: RedisTestServer.shouldRun, RedisTestServer.missingMessage))
+@Suite(.enabled(if: RedisServerProcess.shouldRun, RedisServerProcess.missingMessage))
 struct RedisBrokerTests {
     final class RecordingHandler: BrokerEventHandler {
         let publications = NIOLockedValueBox<[Publication]>([])
@@ -24,19 +25,19 @@ struct RedisBrokerTests {
 
     let retention = HistoryRetention(size: 100, seconds: 60)
 
-    static func broker(_ servers: [RedisTestServer], prefix: String = "switchboard") -> RedisBroker {
+    static func broker(_ servers: [RedisServerProcess], prefix: String = "switchboard") -> RedisBroker {
         RedisBroker(configuration: RedisBrokerConfiguration(addresses: servers.map(\.address), keyPrefix: prefix, client: RedisClientTests.fast),
                     logger: Logger(label: "test"))
     }
 
-    static func started(_ servers: [RedisTestServer], handler: RecordingHandler = RecordingHandler()) async throws -> RedisBroker {
+    static func started(_ servers: [RedisServerProcess], handler: RecordingHandler = RecordingHandler()) async throws -> RedisBroker {
         let broker = Self.broker(servers)
         try await broker.start(handler: handler)
         return broker
     }
 
     @Test func concurrentPublishersGetContiguousOffsetsAndTheHandlerSeesThemInOrder() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let handler = RecordingHandler()
         let broker = try await Self.started([server], handler: handler)
@@ -64,7 +65,7 @@ struct RedisBrokerTests {
     }
 
     @Test func historySinceAPositionIsTheCompleteGapOrNotRecoverable() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let broker = try await Self.started([server])
         defer { Task { await broker.shutdown() } }
@@ -94,7 +95,7 @@ struct RedisBrokerTests {
     }
 
     @Test func historyIsBoundedBySizeAndAge() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let broker = try await Self.started([server])
         defer { Task { await broker.shutdown() } }
@@ -125,7 +126,7 @@ struct RedisBrokerTests {
     }
 
     @Test func theEpochSurvivesABrokerRestartAndChangesWhenRedisLosesTheData() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let first = try await Self.started([server])
         var last: Publication?
@@ -156,7 +157,7 @@ struct RedisBrokerTests {
     }
 
     @Test func scriptsAreReloadedWhenRedisForgotThem() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let broker = try await Self.started([server])
         defer { Task { await broker.shutdown() } }
@@ -167,7 +168,7 @@ struct RedisBrokerTests {
     }
 
     @Test func presenceEntriesExpireUnlessRefreshedAndLeaveRemovesThem() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let handler = RecordingHandler()
         let broker = try await Self.started([server], handler: handler)
@@ -192,7 +193,7 @@ struct RedisBrokerTests {
     }
 
     @Test func whileRedisIsDownOperationsFailFastAndWorkAgainAfterItIsBack() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let handler = RecordingHandler()
         let broker = try await Self.started([server], handler: handler)
@@ -227,7 +228,7 @@ struct RedisBrokerTests {
 
     /// Two nodes on one Redis: what one publishes reaches the other's handler, in order.
     @Test func aPublicationOnOneNodeReachesTheOtherInOrder() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let handlerA = RecordingHandler()
         let handlerB = RecordingHandler()
@@ -253,7 +254,7 @@ struct RedisBrokerTests {
     /// subscribed again it says so per channel, so sessions send their clients to history even when nothing
     /// more is published.
     @Test func aLostPubSubConnectionIsReportedPerChannelOnceLiveAgain() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let handlerB = RecordingHandler()
         let nodeA = try await Self.started([server])
@@ -275,8 +276,8 @@ struct RedisBrokerTests {
 
     /// Two Redis servers: channels are spread over both by the hash ring, and each works as with one.
     @Test func channelsAreShardedAcrossServers() async throws {
-        let one = try await RedisTestServer.start()
-        let two = try await RedisTestServer.start()
+        let one = try await RedisServerProcess.start()
+        let two = try await RedisServerProcess.start()
         defer { one.stop(); two.stop() }
         let handler = RecordingHandler()
         let broker = try await Self.started([one, two], handler: handler)

@@ -2,16 +2,17 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardRedis
 
 /// The RESP3 client against a real redis-server: pipelining, error replies, timeouts, reconnecting.
-@Suite(.enabled(if: RedisTestServer.shouldRun, RedisTestServer.missingMessage))
+@Suite(.enabled(if: RedisServerProcess.shouldRun, RedisServerProcess.missingMessage))
 struct RedisClientTests {
     static let fast = RedisClientConfiguration(connectTimeout: .seconds(2), commandTimeout: .seconds(5),
                                                reconnectBackoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)))
 
-    static func client(_ server: RedisTestServer, _ configuration: RedisClientConfiguration = Self.fast) -> RedisClient {
+    static func client(_ server: RedisServerProcess, _ configuration: RedisClientConfiguration = Self.fast) -> RedisClient {
         let client = RedisClient(address: server.address, configuration: configuration)
         client.start()
         return client
@@ -21,7 +22,7 @@ struct RedisClientTests {
     /// fails at once. It used to wait for ever: the write never reached the handler that arms the timeout.
     @Test(.timeLimit(.minutes(1)))
     func aCommandOnAClosedConnectionFailsInsteadOfWaitingForEver() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let connection = try await RedisConnection.connect(to: server.address, on: MultiThreadedEventLoopGroup.singleton.next(),
                                                            configuration: Self.fast, onPush: { _ in })
@@ -33,7 +34,7 @@ struct RedisClientTests {
 
     /// 2,000 commands from 2,000 tasks on one connection: each gets its own reply, none another's.
     @Test func pipelinedCommandsEachGetTheirOwnReply() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let client = Self.client(server)
         defer { Task { await client.shutdown() } }
@@ -54,7 +55,7 @@ struct RedisClientTests {
     }
 
     @Test func errorRepliesCarryRedisMessageAndTheConnectionGoesOn() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let client = Self.client(server)
         defer { Task { await client.shutdown() } }
@@ -78,7 +79,7 @@ struct RedisClientTests {
 
     /// A command that outlives its timeout fails; its late reply is not handed to the next command.
     @Test func aTimedOutCommandKeepsItsPlaceInThePipeline() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         var configuration = Self.fast
         configuration.commandTimeout = .milliseconds(300)
@@ -100,7 +101,7 @@ struct RedisClientTests {
     }
 
     @Test func reconnectsAfterRedisRestartsAndFailsFastMeanwhile() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let client = Self.client(server)
         defer { Task { await client.shutdown() } }
@@ -118,7 +119,7 @@ struct RedisClientTests {
     }
 
     @Test func aClientThatCannotConnectFailsFastAndKeepsTrying() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         server.stop()
         let client = Self.client(server)
         defer { Task { await client.shutdown() } }
@@ -130,7 +131,7 @@ struct RedisClientTests {
     }
 
     @Test func shutdownFailsLaterCommands() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let client = Self.client(server)
         try await client.send(RedisCommand("PING"))

@@ -1,18 +1,19 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardRedis
 
 /// Pub/sub on a RESP3 connection: pushes, ordered subscribe/unsubscribe, resubscribing after a restart.
-@Suite(.enabled(if: RedisTestServer.shouldRun, RedisTestServer.missingMessage))
+@Suite(.enabled(if: RedisServerProcess.shouldRun, RedisServerProcess.missingMessage))
 struct RedisSubscriberTests {
     final class Inbox: Sendable {
         let messages = NIOLockedValueBox<[(String, String)]>([])
         func payloads(on name: String) -> [String] { self.messages.withLockedValue { $0.filter { $0.0 == name }.map(\.1) } }
     }
 
-    static func subscriber(_ server: RedisTestServer, inbox: Inbox) -> RedisSubscriber {
+    static func subscriber(_ server: RedisServerProcess, inbox: Inbox) -> RedisSubscriber {
         let client = RedisClient(address: server.address, configuration: RedisClientTests.fast)
         let subscriber = RedisSubscriber(client: client, logger: Logger(label: "test")) { name, payload in
             inbox.messages.withLockedValue { $0.append((name, String(buffer: payload))) }
@@ -22,7 +23,7 @@ struct RedisSubscriberTests {
     }
 
     @Test func messagesArriveInPublishOrderAndStopAfterUnsubscribe() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let inbox = Inbox()
         let subscriber = Self.subscriber(server, inbox: inbox)
@@ -45,7 +46,7 @@ struct RedisSubscriberTests {
     /// Unsubscribe then subscribe at once: the subscribe returns only after its own confirmation, so a
     /// publication right after it is received.
     @Test func aQuickUnsubscribeSubscribeLeavesTheChannelSubscribed() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let inbox = Inbox()
         let subscriber = Self.subscriber(server, inbox: inbox)
@@ -67,7 +68,7 @@ struct RedisSubscriberTests {
     }
 
     @Test func subscribesAgainAfterRedisRestarts() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let inbox = Inbox()
         let subscriber = Self.subscriber(server, inbox: inbox)
@@ -83,7 +84,7 @@ struct RedisSubscriberTests {
     }
 
     @Test func subscribingWhileRedisIsDownFailsFast() async throws {
-        let server = try await RedisTestServer.start()
+        let server = try await RedisServerProcess.start()
         let inbox = Inbox()
         let subscriber = Self.subscriber(server, inbox: inbox)
         defer { Task { await subscriber.shutdown() } }
