@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -27,7 +28,7 @@ struct ClientAddressResolver: Sendable {
     func clientAddress(peer: String?, forwardedFor: [String]) -> String {
         guard let peer else { return "unknown" }
         guard self.isTrusted(peer), !forwardedFor.isEmpty else { return peer }
-        let chain = forwardedFor.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters(in: " \t") }
+        let chain = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
         for address in chain.reversed() where !address.isEmpty {
             // A hop that is not an address at all ends what can be believed: count under the last proxy.
             guard Network(address)?.isSingleAddress == true else { return peer }
@@ -85,12 +86,5 @@ private struct Network: Sendable {
         let bytes = withUnsafeBytes(of: &v6) { Array($0) }
         if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF { return Array(bytes[12...]) }
         return bytes
-    }
-}
-
-private extension String {
-    func trimmingCharacters(in characters: String) -> String {
-        let set = Set(characters)
-        return String(self.drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
     }
 }
