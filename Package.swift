@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Already in the graph through Hummingbird, which re-exports only some of its types.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // Already in the graph through Hummingbird: the HTTP types codec of the handed-over connections' pipeline.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         // Lock-free counters on the hot path; Synchronization.Atomic would need macOS 15.
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
     ],
@@ -79,6 +81,9 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 // HTTPParserError: a malformed request body is answered 400, not 500.
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // The HTTP/1.1 pipeline the HTTP bridge builds (so that it can take it down for an upgrade).
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

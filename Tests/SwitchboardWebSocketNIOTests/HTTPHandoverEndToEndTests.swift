@@ -9,7 +9,7 @@ import SwitchboardWebSocket
 /// with every byte read so far, however the head and body were split, and upgrades keep working beside them.
 @Suite struct HTTPHandoverEndToEndTests {
     /// Answers each request with `200` and a body naming its method, target and body.
-    final class EchoResponder: ChannelInboundHandler {
+    final class EchoResponder: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
 
@@ -36,11 +36,19 @@ import SwitchboardWebSocket
     }
 
     /// The handover a server with an HTTP application would install: NIOHTTP1's server pipeline and a
-    /// responder. `quiescing: false` leaves out the handler that closes idle connections on shutdown.
+    /// responder. `quiescing: false` leaves out the handler that closes idle connections on shutdown. The
+    /// responder answers each request as its end arrives, so when a release comes every request passed
+    /// on is answered: releasing is taking the handlers off.
     static func tinyHTTPServer(quiescing: Bool = true) -> WebSocketServer.HTTPHandover {
         { channel in
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: quiescing)
-            try channel.pipeline.syncOperations.addHandler(EchoResponder())
+            var handlers: [any RemovableChannelHandler] = [HTTPResponseEncoder(), ByteToMessageHandler(HTTPRequestDecoder())]
+            if quiescing { handlers.append(HTTPServerPipelineHandler()) }
+            handlers += [HTTPServerProtocolErrorHandler(), EchoResponder()]
+            try channel.pipeline.syncOperations.addHandlers(handlers)
+            return { released in
+                for handler in handlers { channel.pipeline.syncOperations.removeHandler(handler, promise: nil) }
+                released.succeed()
+            }
         }
     }
 

@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import SwitchboardWebSocketNIO
 
 /// Serves the plain HTTP connections a ``WebSocketServer`` hands over with a Hummingbird responder, so the
@@ -43,24 +44,43 @@ public struct HummingbirdBridge: Sendable {
         { channel in try self.serve(channel) }
     }
 
-    /// Installs Hummingbird's HTTP/1.1 handlers on `channel` and starts answering its requests. Must run
-    /// on the channel's event loop, as the handover does; the transport then passes the bytes it already
-    /// read to these handlers.
-    public func serve(_ channel: any Channel) throws(HummingbirdBridgeError) {
-        // HTTP1Channel builds its pipeline synchronously on the event loop, so its future is complete when
-        // `setup` returns. The handlers must be in place before this returns: the bytes follow at once.
-        var outcome: Result<HTTP1Channel.Value, any Error>?
-        self.http1.setup(channel: channel, logger: self.logger).assumeIsolated().whenComplete { outcome = $0 }
+    /// Installs the HTTP/1.1 handlers on `channel` and starts answering its requests; returns how to take
+    /// them off again for an upgrade on a later request. Must run on the channel's event loop, as the
+    /// handover does; the transport then passes the request bytes to these handlers.
+    ///
+    /// The pipeline is HTTP1Channel's (NIOHTTP1 codec, HTTP types, the idle timeout), built here so that
+    /// every handler is known and can leave again, plus the count of unanswered requests.
+    public func serve(_ channel: any Channel) throws(HummingbirdBridgeError) -> WebSocketServer.HTTPRelease {
+        let counter = HTTPRequestsInFlight()
+        let handlers: [any RemovableChannelHandler] = [
+            HTTPResponseEncoder(configuration: .init()),
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+            HTTP1ToHTTPServerCodec(secure: false),
+            counter,
+            HTTPConnectionStateHandler(idleTimeout: self.http1.configuration.idleTimeout.map { Duration($0) }, logger: self.logger),
+        ]
         let asyncChannel: HTTP1Channel.Value
-        switch outcome {
-        case .success(let value)?: asyncChannel = value
-        case .failure(let error)?: throw .pipelineSetupFailed("\(error)")
-        case nil: throw .pipelineSetupFailed("the handlers were not installed on the event loop at once")
+        do {
+            try channel.pipeline.syncOperations.addHandlers(handlers)
+            asyncChannel = try NIOAsyncChannel(wrappingChannelSynchronously: channel,
+                                               configuration: .init(isOutboundHalfClosureEnabled: true))
+        } catch {
+            throw .pipelineSetupFailed("\(error)")
         }
         let http1 = self.http1
         let logger = self.logger
-        // Ends when the connection closes (the peer leaves, the idle timeout, or the server's shutdown).
+        // Ends when the connection closes (the peer leaves, the idle timeout, or the server's shutdown). After
+        // a release it waits, with nothing to read, until the WebSocket that took the connection closes.
         Task { await http1.handle(value: asyncChannel, logger: logger) }
+        return { released in
+            counter.whenAllAnswered({
+                // The async channel's own handler cannot be removed; it stays last, reading and writing
+                // nothing more, and sees the connection's end.
+                let pipeline = channel.pipeline.syncOperations
+                for handler in handlers { pipeline.removeHandler(handler, promise: nil) }
+                released.succeed()
+            }, context: channel.eventLoop)
+        }
     }
 
     /// What Hummingbird's `Application` does for each request, for a responder run outside an

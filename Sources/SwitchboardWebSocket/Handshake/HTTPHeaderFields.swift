@@ -36,6 +36,18 @@ public struct HTTPHeaderFields: Sendable, Hashable, Sequence {
 
     public func contains(_ name: String) -> Bool { self.first(name) != nil }
 
+    /// The elements of the comma-separated list field `name` over all its lines (RFC 9110 §5.6.1), trimmed
+    /// of whitespace, empty elements skipped.
+    public func listElements(_ name: String) -> [Substring] {
+        HTTPGrammar.listElements(self.values(for: name))
+    }
+
+    /// Whether the list field `name` has the element `token`, compared ASCII case-insensitively (as
+    /// `Connection` options, `Upgrade` protocols and transfer codings are).
+    public func listContainsToken(_ name: String, _ token: String) -> Bool {
+        HTTPGrammar.listContainsToken(self.values(for: name), token)
+    }
+
     public var count: Int { self.fields.count }
 
     public func makeIterator() -> AnyIterator<Element> {

@@ -2,9 +2,18 @@ import Logging
 import NIOCore
 import SwitchboardWebSocket
 
-/// Handing a plain HTTP connection to the server's HTTP handover. A WebSocket connection never carries HTTP
+/// What a connection serving plain HTTP needs: where its request stream is, and how to take it back.
+struct HTTPServing {
+    var framing: HTTPRequestFraming
+    /// The bytes of a request head not complete yet (passed on once it is, unless it switches protocols).
+    var pendingHead = ByteBuffer()
+    let release: WebSocketServer.HTTPRelease
+}
+
+/// Serving plain HTTP through the server's HTTP handover. A WebSocket connection never carries HTTP
 /// handlers (they would be memory every idle connection holds); a connection whose first request is plain
-/// HTTP gets them from the handover and loses this handler.
+/// HTTP gets them behind this handler, which passes them each request and watches for one that switches
+/// protocols: an upgrade on a later keep-alive request comes back to WebSocket.
 extension WebSocketChannelHandler {
     /// Appends one read to the reads kept while a request head is incomplete. The first is kept as it is
     /// (no copy: `ByteBuffer` shares its storage); only a head split over several reads is copied together.
@@ -17,34 +26,112 @@ extension WebSocketChannelHandler {
         }
     }
 
-    /// Lets `handover` install its handlers behind this one, passes them `receivedBytes` (everything read
-    /// so far), and leaves the pipeline. Runs inside `channelRead`, so no later read can overtake these bytes.
-    func handOver(to handover: WebSocketServer.HTTPHandover, receivedBytes: ByteBuffer, context: ChannelHandlerContext) {
-        self.phase = .handedOver
+    /// Lets `handover` install its handlers behind this one, passes them the first request's `head` (its
+    /// bytes as received), then what follows it in `input`. Runs inside `channelRead`, so no later read can
+    /// overtake these bytes.
+    func handOver(to handover: WebSocketServer.HTTPHandover, request: HandshakeRequest, head: ByteBuffer,
+                  following input: inout ByteBuffer, context: ChannelHandlerContext) {
         self.cancelTimers()
         self.output = ByteBuffer()
         let channel = context.channel
         // Before the hook runs: the handed-over connection must stay known to shutdown from now on.
         self.registry?.handOver(channel)
+        let release: WebSocketServer.HTTPRelease
         do {
-            try handover(channel)
+            release = try handover(channel)
         } catch {
             self.logger.debug("The HTTP handover failed; closing the connection",
                               metadata: ["error": "\(error)", "peer": "\(self.remoteAddress.map { "\($0)" } ?? "?")"])
-            self.context = nil
+            self.phase = .closed
             context.close(promise: nil)
             return
         }
-        // From this handler's context, not the pipeline's head: with TLS the head is the TLS handler, which
-        // would take these already-decrypted bytes for ciphertext.
-        context.fireChannelRead(self.wrapInboundOut(receivedBytes))
-        context.fireChannelReadComplete()
-        // A read this handler held back (reading paused while unwritable) would leave the new handlers
-        // waiting forever for bytes: pass it on.
-        let owedRead = self.readPending
-        self.readPending = false
-        self.context = nil  // the context holds this handler: keeping it would be a reference cycle
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        if owedRead { channel.read() }
+        var serving = HTTPServing(framing: HTTPRequestFraming(following: request, maximumHeadSize: self.settings.maximumHandshakeSize),
+                                  release: release)
+        serving.pendingHead = head
+        self.phase = .servingHTTP(serving)
+        self.passHead(of: request, context: context, rest: &input)
+        self.serveHTTP(&input, context: context)
+    }
+
+    /// Passes `input` on to the HTTP handlers request by request, until a request switches protocols.
+    func serveHTTP(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
+        while input.readableBytes > 0, case .servingHTTP(var serving) = self.phase {
+            let before = input  // shares the storage; keeps the consumed bytes readable
+            let step = serving.framing.advance(&input)
+            let consumed = before.getSlice(at: before.readerIndex, length: input.readerIndex - before.readerIndex)!
+            switch step {
+            case .partOfHead:
+                Self.keep(consumed, in: &serving.pendingHead)
+                self.phase = .servingHTTP(serving)
+            case .body:
+                self.phase = .servingHTTP(serving)
+                context.fireChannelRead(self.wrapInboundOut(consumed))
+            case .head(let request):
+                Self.keep(consumed, in: &serving.pendingHead)
+                self.phase = .servingHTTP(serving)
+                self.passHead(of: request, context: context, rest: &input)
+            case .lost(let reason):
+                // The HTTP handlers get everything as it comes and answer it themselves (a 400, then close).
+                if serving.pendingHead.readableBytes + consumed.readableBytes > 0 {
+                    self.logger.debug("Lost the framing of an HTTP request stream", metadata: ["reason": "\(reason)"])
+                }
+                var rest = serving.pendingHead
+                var consumed = consumed
+                rest.writeBuffer(&consumed)  // what the parser took before it refused
+                rest.writeBuffer(&input)
+                serving.pendingHead = ByteBuffer()
+                self.phase = .servingHTTP(serving)
+                context.fireChannelRead(self.wrapInboundOut(rest))
+            }
+        }
+    }
+
+    /// `request`'s head is complete in the pending bytes: passes it on, or holds it and what follows when
+    /// the request switches protocols.
+    private func passHead(of request: HandshakeRequest, context: ChannelHandlerContext, rest input: inout ByteBuffer) {
+        guard case .servingHTTP(var serving) = self.phase else { return }
+        let head = serving.pendingHead
+        serving.pendingHead = ByteBuffer()
+        if request.asksForWebSocketUpgrade {
+            var held = head
+            held.writeBuffer(&input)
+            self.release(serving.release, holding: held, upgrade: true, context: context)
+            return
+        }
+        self.phase = .servingHTTP(serving)
+        context.fireChannelRead(self.wrapInboundOut(head))
+        if request.switchesProtocols {
+            // NIOHTTP1 reads nothing after such a request: once it is answered, the connection ends.
+            var held = ByteBuffer()
+            held.writeBuffer(&input)
+            self.release(serving.release, holding: held, upgrade: false, context: context)
+        }
+    }
+
+    private func release(_ release: WebSocketServer.HTTPRelease, holding held: ByteBuffer, upgrade: Bool, context: ChannelHandlerContext) {
+        self.phase = .releasingHTTP(held: held, upgrade: upgrade)
+        self.setReadingPaused(true, by: .httpRelease)
+        let released = context.eventLoop.makePromise(of: Void.self)
+        released.futureResult.assumeIsolated().whenComplete { [self] result in self.httpReleased(result) }
+        release(released)
+    }
+
+    private func httpReleased(_ result: Result<Void, any Error>) {
+        guard case .releasingHTTP(var held, let upgrade) = self.phase, let context = self.context else { return }
+        guard upgrade, case .success = result else {
+            self.phase = .closed
+            context.close(promise: nil)
+            return
+        }
+        self.registry?.takeBack(context.channel)
+        // The held bytes start with the upgrade request's whole head: the handshake completes at once.
+        self.phase = .awaitingRequest(HTTPHeadParser(kind: .request, maximumSize: self.settings.maximumHandshakeSize),
+                                      earlierReads: ByteBuffer())
+        self.inReadBatch = true
+        self.receive(&held, context: context)
+        self.inReadBatch = false
+        self.flushOutput(context: context)
+        self.setReadingPaused(false, by: .httpRelease)
     }
 }

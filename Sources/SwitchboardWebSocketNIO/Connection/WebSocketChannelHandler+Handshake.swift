@@ -64,7 +64,7 @@ extension WebSocketChannelHandler {
             self.phase = .closed
             promise.fail(WebSocketTransportError.handshakeTimedOut(timeout))
             self.context?.close(promise: nil)
-        case .open, .closed, .handedOver:
+        case .open, .closed, .servingHTTP, .releasingHTTP:
             break
         }
     }

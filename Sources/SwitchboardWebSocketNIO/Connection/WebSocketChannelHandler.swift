@@ -10,7 +10,7 @@ import SwitchboardWebSocket
 /// asks (inbound backpressure); a peer whose unread backlog passes the outbound limit is closed.
 final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
-    /// Only for a connection handed over to HTTP: the bytes read before the handover.
+    /// Only for a connection handed over to HTTP: the requests' bytes, passed to the HTTP handlers.
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -26,9 +26,12 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         case open
         /// The TCP connection is closed or closing; nothing more is processed.
         case closed
-        /// Server: the request was plain HTTP and the connection went to the server's HTTP handover; this
-        /// handler has left the pipeline.
-        case handedOver
+        /// Server: the connection serves plain HTTP through the handover's handlers behind this one, which
+        /// follows the requests to find an upgrade on any of them.
+        case servingHTTP(HTTPServing)
+        /// Server: a request switches protocols; what arrived from it on is held (reading paused) while the
+        /// HTTP side finishes its responses and leaves. Then the request is upgraded, or the connection closes.
+        case releasingHTTP(held: ByteBuffer, upgrade: Bool)
     }
 
     /// Who paused reading; reading resumes when nobody holds it.
@@ -36,6 +39,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         let rawValue: UInt8
         static let unwritable = PauseReasons(rawValue: 1)
         static let application = PauseReasons(rawValue: 2)
+        static let httpRelease = PauseReasons(rawValue: 4)
     }
 
     let settings: ConnectionSettings
@@ -128,6 +132,10 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         var input = self.unwrapInboundIn(data)
         self.inReadBatch = true
         self.heardFromPeer = true
+        self.receive(&input, context: context)
+    }
+
+    func receive(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
         switch self.phase {
         case .awaitingRequest(var parser, var earlierReads):
             self.phase = .closed  // placeholder while the parser is mutated
@@ -139,8 +147,8 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
                 return
             case .request(let request):
                 if let handover = self.settings.httpHandover, !request.asksForWebSocketUpgrade {
-                    Self.keep(read, in: &earlierReads)
-                    self.handOver(to: handover, receivedBytes: earlierReads, context: context)
+                    Self.keep(read.getSlice(at: read.readerIndex, length: input.readerIndex - read.readerIndex)!, in: &earlierReads)
+                    self.handOver(to: handover, request: request, head: earlierReads, following: &input, context: context)
                     return
                 }
                 guard self.acceptUpgrade(request, context: context) else { return }
@@ -176,7 +184,14 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             }
         case .open:
             break
-        case .closed, .handedOver:
+        case .servingHTTP:
+            self.serveHTTP(&input, context: context)
+            return
+        case .releasingHTTP(var held, let upgrade):
+            held.writeBuffer(&input)
+            self.phase = .releasingHTTP(held: held, upgrade: upgrade)
+            return
+        case .closed:
             return
         }
         self.processFrames(&input, context: context)
@@ -224,6 +239,10 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .servingHTTP = self.phase {
+            context.fireErrorCaught(error)  // the HTTP handlers' to answer
+            return
+        }
         self.logger.debug("WebSocket connection error", metadata: ["error": "\(error)", "peer": "\(self.remoteAddress.map { "\($0)" } ?? "?")"])
         if case .awaitingResponse(_, _, let promise) = self.phase {
             self.phase = .closed
@@ -239,8 +258,8 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         if let shutdown = event as? GracefulShutdownEvent {
             switch self.phase {
             case .open: self.initiateClose(code: shutdown.code, reason: shutdown.reason)
-            case .awaitingRequest, .awaitingResponse: context.close(promise: nil)
-            case .closed, .handedOver: break
+            case .awaitingRequest, .awaitingResponse, .releasingHTTP: context.close(promise: nil)
+            case .servingHTTP, .closed: break  // the HTTP side closes on ChannelShouldQuiesceEvent
             }
             promise?.succeed()
         } else {

@@ -38,8 +38,8 @@ final class ConnectionRegistry: Sendable {
         for waiter in waiters { waiter.succeed() }
     }
 
-    /// Moves `channel` to the handed-over connections until it closes. Handed-over connections are rare
-    /// next to idle WebSocket connections, so a close callback each is affordable.
+    /// Moves `channel` to the handed-over connections until it closes or is taken back. Handed-over
+    /// connections are rare next to idle WebSocket connections, so a close callback each is affordable.
     func handOver(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
         self.state.withLockedValue { state in
@@ -52,6 +52,15 @@ final class ConnectionRegistry: Sendable {
                 return state.takeDrainWaitersIfEmpty()
             }
             for waiter in waiters { waiter.succeed() }
+        }
+    }
+
+    /// Moves a handed-over `channel` back to the WebSocket connections: a later request on it upgraded.
+    func takeBack(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        self.state.withLockedValue { state in
+            state.handedOverChannels[id] = nil
+            state.webSocketChannels[id] = channel
         }
     }
 

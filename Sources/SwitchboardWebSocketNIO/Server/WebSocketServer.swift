@@ -25,26 +25,34 @@ public final class WebSocketServer: Sendable {
         case eventLoop(@Sendable (WebSocketUpgradeRequest?) -> any WebSocketEventLoopHandler)
     }
 
-    /// Takes over a connection whose first request is plain HTTP rather than a WebSocket upgrade, so that
-    /// one port serves both the WebSocket endpoint and an HTTP application.
+    /// Takes over a connection whose request is plain HTTP rather than a WebSocket upgrade, so that one
+    /// port serves both the WebSocket endpoint and an HTTP application.
     ///
-    /// Called on the connection's event loop once the first request head is complete and its `Upgrade`
-    /// field does not list `websocket` (see `HandshakeRequest.asksForWebSocketUpgrade`). The handshake
-    /// timeout is cancelled by then, and the TLS handler, if any, stays first in the pipeline. Install the
-    /// HTTP handlers with `channel.pipeline.syncOperations` before returning. When the hook returns, the
-    /// transport passes every byte read so far to the handlers behind it — the request head exactly as
-    /// received, then whatever followed it (a body, pipelined requests) — as one `ByteBuffer` read and a
-    /// read-complete, and leaves the pipeline; later reads go straight to the new handlers. Throwing closes
-    /// the connection.
+    /// Called on the connection's event loop once the first plain HTTP request head is complete (its
+    /// `Upgrade` field does not list `websocket`; see `HandshakeRequest.asksForWebSocketUpgrade`). The
+    /// handshake timeout is cancelled by then, and the TLS handler, if any, stays first in the pipeline.
+    /// Install the HTTP handlers with `channel.pipeline.syncOperations` before returning. The transport stays
+    /// in front of them and passes them the requests' bytes exactly as received, request by request (a head
+    /// as one read once it is complete, body bytes as they come). Throwing closes the connection.
     ///
-    /// The transport passes the bytes on itself, from its own place in the pipeline, because re-firing
-    /// them from the pipeline's head would run already-decrypted bytes through the TLS handler again.
+    /// The transport follows the requests' framing (`Content-Length`, chunked), so an upgrade on any later
+    /// request of the keep-alive connection is still WebSocket's: it passes on no byte of that request or
+    /// after it, and calls the returned ``HTTPRelease``. So is any request after which an HTTP/1.1 parser
+    /// stops reading (another protocol's upgrade, a CONNECT): the HTTP handlers get that request and
+    /// nothing after it, and once released the connection closes rather than falling silent.
     ///
-    /// Upgrade attempts, valid or not, stay WebSocket's (a bad one gets the handshake's precise 400, 405 or
-    /// 426), and so do heads the server's parser refuses (400, or 431 past
+    /// Upgrade attempts, valid or not, get the handshake's precise answer (101, or 400, 403, 405, 426), and
+    /// so do first heads the server's parser refuses (400, or 431 past
     /// ``WebSocketServerConfiguration/maximumHandshakeSize``, which therefore bounds HTTP heads too).
     /// ``shutdown(code:reason:gracePeriod:)`` still closes handed-over connections.
-    public typealias HTTPHandover = @Sendable (_ channel: any Channel) throws -> Void
+    public typealias HTTPHandover = @Sendable (_ channel: any Channel) throws -> HTTPRelease
+
+    /// Given back by an ``HTTPHandover``; the transport calls it on the event loop when the connection must
+    /// leave HTTP. Succeed `released` once every request passed on so far has been answered in full and
+    /// the handlers the handover installed have left the pipeline (a handler that cannot leave may stay
+    /// last, as long as it writes and closes nothing until the connection ends); fail it to close the
+    /// connection. Until then the transport reads nothing more.
+    public typealias HTTPRelease = (_ released: EventLoopPromise<Void>) -> Void
 
     public let configuration: WebSocketServerConfiguration
     private let group: any EventLoopGroup

@@ -19,6 +19,11 @@ import SwitchboardWebSocketNIO
             return Response(status: .ok, body: ResponseBody(byteBuffer: body))
         }
         router.get("fail") { _, _ -> String in throw Unexpected() }
+        // Answers after a pause, so that requests pipelined behind it wait for it.
+        router.get("slow") { _, _ -> String in
+            try await Task.sleep(for: .milliseconds(200))
+            return "slow"
+        }
         return router
     }
 
@@ -114,6 +119,24 @@ import SwitchboardWebSocketNIO
             try await connection.write("NOT HTTP AT ALL\r\n\r\n")
             #expect(try await connection.response()?.status == 400)
             #expect(try await connection.closedByServer())
+        }
+    }
+
+    /// nginx reuses pooled keep-alive connections for upgrades: an upgrade behind plain requests on one
+    /// connection is accepted once every earlier response is out, a slow one included, in order.
+    @Test func anUpgradeBehindRequestsOnTheSameConnectionIsAcceptedAfterTheirResponses() async throws {
+        try await withBridgedServer { port in
+            let connection = try await LoopbackHTTPConnection.connect(port: port)
+            defer { Task { await connection.close() } }
+            try await connection.write("GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await connection.response()?.body == "ok")
+            try await connection.write("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n"
+                + "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            #expect(try await connection.response()?.body == "slow")
+            let upgrade = try await connection.response()
+            #expect(upgrade?.status == 101)
+            #expect(upgrade?.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
         }
     }
 
