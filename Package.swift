@@ -244,6 +244,9 @@ let package = Package(
                 // TokenMinter: the nodes' tokens.
                 "SwitchboardServer",
                 "SwitchboardTestSupport",
+                // Single-attempt WebSocket connects through nginx (a client's retries would hide refusals).
+                "SwitchboardWebSocket",
+                "SwitchboardWebSocketNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -51,8 +51,8 @@ struct SSERoutes {
             lease.release()
             throw APIError(.unauthorized, .unauthorized, "a token is required: pass it as the token query parameter")
         }
-        let resume = SSEEventID.decode(request.headers[values: HTTPField.Name("Last-Event-ID")!].first
-            ?? request.uri.queryParameters.get("lastEventId"))
+        let resume = SSEEventID.resume(request.headers[values: HTTPField.Name("Last-Event-ID")!].first
+            ?? request.uri.queryParameters.get("lastEventId"), channels: channels)
         let eventLoop = requestContext.channel.eventLoop
         let transport = SSESessionTransport(channel: requestContext.channel, maximumQueuedBytes: self.context.limits.maxOutboundBytes)
         let context = self.context

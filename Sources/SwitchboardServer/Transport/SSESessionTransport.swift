@@ -14,11 +14,15 @@ final class SSESessionTransport: SessionTransport, @unchecked Sendable {
     private let channel: any Channel
     let events: AsyncStream<ByteBuffer>
     private let continuation: AsyncStream<ByteBuffer>.Continuation
-    /// Bytes queued and not yet written to the socket; shared with the writer task.
-    private let queuedBytes = NIOLockedValueBox(0)
+    /// Bytes queued and not yet written to the socket, and whether the stream ended: shared by the session
+    /// (its event loop), the writer task, and the connection's close.
+    private struct QueueState {
+        var queuedBytes = 0
+        var finished = false
+    }
+    private let queue = NIOLockedValueBox(QueueState())
     private let maximumQueuedBytes: Int
     weak var session: ClientSession?
-    private var finished = false
     /// How the stream ended, for metrics: the disconnect code, or 1000 when the client went away.
     private let recordedCloseCode = NIOLockedValueBox<UInt16>(1000)
     var closeCode: UInt16 { self.recordedCloseCode.withLockedValue { $0 } }
@@ -28,6 +32,9 @@ final class SSESessionTransport: SessionTransport, @unchecked Sendable {
         self.eventLoop = channel.eventLoop
         self.maximumQueuedBytes = maximumQueuedBytes
         (self.events, self.continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        // The node reads the connection while the stream is open, so a client that closes it (FIN or RST)
+        // is seen at once; the writer, waiting for events, would only notice at its next write.
+        channel.closeFuture.whenComplete { [self] _ in self.finish() }
     }
 
     var kind: TransportKind { .sse }
@@ -54,23 +61,28 @@ final class SSESessionTransport: SessionTransport, @unchecked Sendable {
         self.finish()
     }
 
+    /// Ends the event stream: the writer task finishes the response and releases the session. Also called
+    /// when the connection closes, so a client that left is released at once, not at the next heartbeat.
     func finish() {
-        guard !self.finished else { return }
-        self.finished = true
-        self.continuation.finish()
+        let wasFinished = self.queue.withLockedValue { state in
+            defer { state.finished = true }
+            return state.finished
+        }
+        if !wasFinished { self.continuation.finish() }
     }
 
     /// The writer task wrote `count` bytes.
     func wrote(_ count: Int) {
-        self.queuedBytes.withLockedValue { $0 -= count }
+        self.queue.withLockedValue { $0.queuedBytes -= count }
     }
 
     private func enqueue(_ event: ByteBuffer, checkingLimit: Bool = true) throws {
-        guard !self.finished else { throw SessionTransportClosed() }
-        let queued = self.queuedBytes.withLockedValue { queued -> Int in
-            queued += event.readableBytes
-            return queued
+        let queued = self.queue.withLockedValue { state -> Int? in
+            guard !state.finished else { return nil }
+            state.queuedBytes += event.readableBytes
+            return state.queuedBytes
         }
+        guard let queued else { throw SessionTransportClosed() }
         if checkingLimit, queued > self.maximumQueuedBytes {
             self.session?.slowConsumer()
             // The response writer waits on a socket the client does not drain; only closing it frees the
