@@ -59,4 +59,14 @@ import Testing
             #expect(ids == [1, 2, 3], "stdout: \(connect.stdout)")
         }
     }
+
+    /// A URL without the node's path: the node's 404 names the right one, and the error quotes it.
+    @Test func aRefusedUpgradeShowsWhatTheServerSaid() async throws {
+        try await RealtimeTestNode.with { node in
+            let refused = try await SwitchboardProcess.run(["connect", node.webSocketBase])
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("server answered 404 Not Found: no WebSocket endpoint at /; use /connection/websocket"),
+                    "stderr: \(refused.stderr)")
+        }
+    }
 }
