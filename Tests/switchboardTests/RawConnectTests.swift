@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SwitchboardNodeTestSupport
+import SwitchboardTestSupport
 import SwitchboardWebSocketNIO
 import Testing
 
@@ -68,5 +69,13 @@ import Testing
             #expect(refused.stderr.contains("server answered 404 Not Found: no WebSocket endpoint at /; use /connection/websocket"),
                     "stderr: \(refused.stderr)")
         }
+    }
+
+    @Test func aClosedPortSaysTheConnectionWasRefused() async throws {
+        let port = try LoopbackPort.free()
+        let refused = try await SwitchboardProcess.run(["connect", "ws://127.0.0.1:\(port)"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("error: cannot connect to 127.0.0.1:\(port): connection refused"), "stderr: \(refused.stderr)")
+        #expect(!refused.stderr.contains("SingleConnectionFailure"), "stderr: \(refused.stderr)")
     }
 }
