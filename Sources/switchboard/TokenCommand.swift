@@ -19,7 +19,9 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(help: "The user id (the token's sub).")
     var sub: String
 
-    @Option(help: "Seconds the token is valid.")
+    // Unconditional: otherwise `--ttl -5` reads -5 as a flag and says the value is missing, when what is
+    // wrong is the sign (validate() says so).
+    @Option(parsing: .unconditional, help: "Seconds the token is valid.")
     var ttl: Int = 3600
 
     @Option(name: .customLong("channel"),
