@@ -210,6 +210,8 @@ let package = Package(
                 "SwitchboardServer",
                 "SwitchboardNodeTestSupport",
                 "SwitchboardTestSupport",
+                // A server that answers late, for raw connect's end of stdin.
+                "SwitchboardWebSocketNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -267,13 +267,14 @@ actor ClientEngine {
         guard generation == self.generation, case .connecting(let attempt, _, _) = self.phase else { return }
         self.logger.debug("Connect attempt failed", metadata: ["attempt": "\(attempt)", "error": "\(why)"])
         self.dropLink(closeCode: .goingAway)
-        self.scheduleReconnect(attempt: attempt + 1, hint: nil)
+        self.scheduleReconnect(attempt: attempt + 1, hint: nil, after: why)
     }
 
-    private func scheduleReconnect(attempt: Int, hint: Duration?) {
+    /// `failure` says what went wrong last, so that giving up says why, not only how often.
+    private func scheduleReconnect(attempt: Int, hint: Duration?, after failure: String) {
         let policy = self.configuration.reconnect
         if let maximum = policy.maxAttempts, attempt > maximum {
-            self.stop(DisconnectReason(message: "gave up after \(maximum) reconnect attempts"), closeCode: .goingAway)
+            self.stop(DisconnectReason(message: "gave up after \(maximum) reconnect attempts (the last: \(failure))"), closeCode: .goingAway)
             return
         }
         var delay = policy.delay(forAttempt: attempt - 1)
@@ -313,7 +314,7 @@ actor ClientEngine {
             return
         }
         self.dropLink(closeCode: .goingAway)
-        self.scheduleReconnect(attempt: attempt, hint: hint)
+        self.scheduleReconnect(attempt: attempt, hint: hint, after: reason.isEmpty ? "closed with \(code.rawValue)" : "closed with \(code.rawValue) \(reason)")
     }
 
     /// No reply to a heartbeat in time: the connection is presumed dead, without waiting for TCP to agree.
@@ -321,7 +322,7 @@ actor ClientEngine {
         guard generation == self.generation, case .connected = self.phase else { return }
         self.logger.debug("Heartbeat timed out; reconnecting")
         self.dropLink(closeCode: .goingAway)
-        self.scheduleReconnect(attempt: 1, hint: nil)
+        self.scheduleReconnect(attempt: 1, hint: nil, after: "no reply to a heartbeat")
     }
 
     /// Ends the current connection or attempt and fails what was waiting on it. Publications still in the

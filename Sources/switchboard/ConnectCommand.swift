@@ -12,8 +12,9 @@ struct ConnectCommand: AsyncParsableCommand {
         commandName: "connect",
         abstract: "Connect to a WebSocket server (raw) or a Switchboard node (--realtime, --subscribe, --publish, --token).",
         discussion: """
-            RAW MODE (default): stdin lines are sent as text messages and every message is printed. Exits 0 after \
-            a normal close, 1 after another close, 2 when it cannot connect.
+            RAW MODE (default): stdin lines are sent as text messages and every message is printed. At the end \
+            of stdin it keeps printing until the server has been quiet for 1 s (10 s at most), then closes. \
+            Exits 0 after a normal close, 1 after another close, 2 when it cannot connect.
 
             PROTOCOL MODE (--realtime, or any of --subscribe, --publish, --token): speaks the Switchboard \
             protocol, reconnecting with backoff and recovering missed publications. URL may be ws://, wss://, \

@@ -21,4 +21,8 @@ final class Console: Sendable {
     func error(_ text: String) {
         self.lock.withLock { FileHandle.standardError.write(Data("error: \(text)\n".utf8)) }
     }
+
+    func warning(_ text: String) {
+        self.lock.withLock { FileHandle.standardError.write(Data("warning: \(text)\n".utf8)) }
+    }
 }

@@ -56,11 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "switchboard")
         var developmentSecret: String?
         if !configuration.auth.hasKeys {
-            let secret = AuthConfiguration.generateDevelopmentSecret()
+            let secret = Self.developmentSecret(logger: logger)
             configuration.auth.hmacSecrets = [secret]
             developmentSecret = secret
-            logger.warning("No token keys configured: using a development HS256 secret. Do not use this in production.",
-                           metadata: ["secret": "\(secret)"])
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads ?? System.coreCount)
         let broker = try BrokerChoice.make(configuration.broker, eventLoopGroup: group, logger: logger)
@@ -79,5 +77,21 @@ struct ServeCommand: AsyncParsableCommand {
             try await tasks.waitForAll()
         }
         try await group.shutdownGracefully()
+    }
+
+    /// The per-user development secret (``DevelopmentSecretFile``), which `switchboard token` signs with too;
+    /// when that file cannot be used, one for this run only: a node that cannot start helps nobody.
+    static func developmentSecret(logger: Logger) -> String {
+        let file = DevelopmentSecretFile()
+        do {
+            let secret = try file.secret()
+            logger.warning("No token keys configured: using the development HS256 secret in \(file.url.path), which `switchboard token` signs with too. Do not use this in production.")
+            return secret
+        } catch {
+            let secret = AuthConfiguration.generateDevelopmentSecret()
+            logger.warning("No token keys configured: using a development HS256 secret for this run only (\(error)). Do not use this in production.",
+                           metadata: ["secret": "\(secret)"])
+            return secret
+        }
     }
 }

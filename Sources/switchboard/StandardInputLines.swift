@@ -15,7 +15,11 @@ struct StandardInputLines: AsyncSequence, Sendable {
 
     static func start(capacity: Int = 256) -> StandardInputLines {
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-        let room = DispatchSemaphore(value: capacity)
+        // libdispatch traps when a semaphore is released holding less than its initial value, which is
+        // what a consumer that stops early leaves (issue 10: SIGILL when the client stopped for good after
+        // a line). Starting at 0 and signalling the room in makes any final value valid.
+        let room = DispatchSemaphore(value: 0)
+        for _ in 0..<capacity { room.signal() }
         let thread = Thread {
             while let line = readLine(strippingNewline: true) {
                 room.wait()

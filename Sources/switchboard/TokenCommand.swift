@@ -5,21 +5,27 @@ import SwitchboardServer
 /// `switchboard token --sub USER`: prints an HS256 token the server accepts, for trying the server from a
 /// terminal, a browser console or a test script. The secret is the server's: `--secret`, else the first of
 /// `auth.hmacSecrets` from the configuration (`--config`, `SWITCHBOARD_CONFIG`, `SWITCHBOARD_HMAC_SECRETS`),
-/// whose audience and issuer are written into the token too, so the server it configures accepts it.
+/// whose audience and issuer are written into the token too, so the server it configures accepts it; with
+/// no keys configured at all, the development secret `serve` uses then (``DevelopmentSecretFile``).
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
         abstract: "Print a signed token (JWT, HS256) for a user.",
         discussion: """
             Prefer SWITCHBOARD_HMAC_SECRETS or --config to --secret: a secret on the command line is visible \
-            to every user of the machine (ps) and stays in the shell history.
+            to every user of the machine (ps) and stays in the shell history. With no keys configured at all, \
+            it signs with the development secret that 'switchboard serve' uses then, kept in \
+            $SWITCHBOARD_STATE_DIR, else $XDG_STATE_HOME/switchboard, else ~/.local/state/switchboard \
+            (development-secret, created on first use).
             """
     )
 
     @Option(help: "The user id (the token's sub).")
     var sub: String
 
-    @Option(help: "Seconds the token is valid.")
+    // Unconditional: otherwise `--ttl -5` reads -5 as a flag and says the value is missing, when what is
+    // wrong is the sign (validate() says so).
+    @Option(parsing: .unconditional, help: "Seconds the token is valid.")
     var ttl: Int = 3600
 
     @Option(name: .customLong("channel"),
@@ -39,8 +45,21 @@ struct TokenCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try ServerConfiguration.load(file: self.config)
-        guard let secret = self.secret ?? configuration.auth.hmacSecrets.first else {
-            FileHandle.standardError.write(Data("Error: no HMAC secret: pass --secret, set SWITCHBOARD_HMAC_SECRETS, or --config a file with auth.hmacSecrets\n".utf8))
+        let secret: String
+        if let given = self.secret ?? configuration.auth.hmacSecrets.first {
+            secret = given
+        } else if !configuration.auth.hasKeys {
+            // What `serve` signs with when it has no keys either.
+            let file = DevelopmentSecretFile()
+            do {
+                secret = try file.secret()
+            } catch {
+                Console.shared.error("\(error)")
+                throw ExitCode.failure
+            }
+            Console.shared.warning("no token keys configured: signed with the development secret in \(file.url.path), which `switchboard serve` uses without keys; not for production")
+        } else {
+            Console.shared.error("no HMAC secret (the configured keys are public keys, which cannot sign): pass --secret, set SWITCHBOARD_HMAC_SECRETS, or --config a file with auth.hmacSecrets")
             throw ExitCode.failure
         }
         let minter = try TokenMinter(secret: secret, audience: configuration.auth.audience, issuer: configuration.auth.issuer)

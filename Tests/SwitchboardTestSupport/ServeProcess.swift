@@ -32,6 +32,8 @@ public final class ServeProcess: Sendable {
             throw ServeProcessError("no switchboard executable beside the test bundle (build it, or set SWITCHBOARD_EXECUTABLE)")
         }
         let log = logDirectory.appendingPathComponent("\(name).log")
+        // A node without keys keeps its development secret there (unless told otherwise): never in the real home.
+        let environment = ["SWITCHBOARD_STATE_DIR": logDirectory.path].merging(environment) { $1 }
         let process = try ChildProcess(executable, ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments,
                                        environment: environment, log: log)
         guard let port = try await process.waitForLog(#"switchboard serving on http://127\.0\.0\.1:(\d+)/"#, timeout: .seconds(30))

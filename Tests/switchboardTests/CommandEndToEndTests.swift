@@ -76,6 +76,9 @@ import Testing
             let nobodyThere = try await SwitchboardProcess.run(["publish", "chat:room", "1", "--url", "http://127.0.0.1:1", "--api-key", "k"])
             #expect(nobodyThere.status == 1)
             #expect(nobodyThere.stderr.contains("cannot publish to http://127.0.0.1:1/api/publish"), "stderr: \(nobodyThere.stderr)")
+            // Said in words, not as NIO's nested error values (issue 10).
+            #expect(nobodyThere.stderr.contains("cannot connect to 127.0.0.1:1: connection refused"), "stderr: \(nobodyThere.stderr)")
+            #expect(!nobodyThere.stderr.contains("SingleConnectionFailure"), "stderr: \(nobodyThere.stderr)")
         }
     }
 

@@ -105,7 +105,7 @@ public enum WebSocketClient {
             }
             .connect(host: parsed.host, port: parsed.port)
         connect.whenFailure { error in
-            upgraded.fail(WebSocketTransportError.handshakeFailed("cannot connect to \(parsed.hostHeader): \(error)"))
+            upgraded.fail(WebSocketTransportError.handshakeFailed("cannot connect to \(parsed.hostHeader): \(ConnectFailure.reason(error))"))
         }
         return upgraded.futureResult
     }

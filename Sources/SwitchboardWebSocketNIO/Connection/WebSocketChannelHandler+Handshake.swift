@@ -46,6 +46,17 @@ extension WebSocketChannelHandler {
         }
     }
 
+    /// Keeps reading the refused response's body until it is complete, then fails the connect with it.
+    func readRefusal(_ body: HandshakeRefusalBody, _ input: inout ByteBuffer, _ promise: EventLoopPromise<Void>,
+                     context: ChannelHandlerContext) {
+        var body = body
+        if body.read(&input) {
+            self.failHandshake(promise, body.error, context: context)
+        } else {
+            self.phase = .readingRefusal(body, promise)
+        }
+    }
+
     func failHandshake(_ promise: EventLoopPromise<Void>, _ error: WebSocketTransportError, context: ChannelHandlerContext) {
         self.phase = .closed
         self.cancelTimers()
@@ -63,6 +74,11 @@ extension WebSocketChannelHandler {
         case .awaitingResponse(_, _, let promise):
             self.phase = .closed
             promise.fail(WebSocketTransportError.handshakeTimedOut(timeout))
+            self.context?.close(promise: nil)
+        case .readingRefusal(let body, let promise):
+            // The refusal is known; only its body is late: report what arrived of it.
+            self.phase = .closed
+            promise.fail(body.error)
             self.context?.close(promise: nil)
         case .open, .closed, .servingHTTP, .releasingHTTP:
             break

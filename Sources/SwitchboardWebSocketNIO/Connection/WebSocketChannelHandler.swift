@@ -22,6 +22,8 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         case awaitingRequest(HTTPHeadParser, earlierReads: ByteBuffer)
         /// Client: our request is out; reading the server's response.
         case awaitingResponse(HTTPHeadParser, ClientHandshake, EventLoopPromise<Void>)
+        /// Client: the server refused the upgrade; reading its response body for the error to quote.
+        case readingRefusal(HandshakeRefusalBody, EventLoopPromise<Void>)
         /// Frames flow through ``engine``.
         case open
         /// The TCP connection is closed or closing; nothing more is processed.
@@ -171,6 +173,13 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
                     self.subprotocol = acceptance.subprotocol
                     self.open(deflate: acceptance.deflate, request: nil, context: context)
                     promise.succeed()
+                case .failure(let error) where error.kind == .unexpectedStatus:
+                    guard let body = HandshakeRefusalBody(refusal: error.description, response: response) else {
+                        self.failHandshake(promise, .handshakeFailed(error.description), context: context)
+                        return
+                    }
+                    self.readRefusal(body, &input, promise, context: context)
+                    return
                 case .failure(let error):
                     self.failHandshake(promise, .handshakeFailed(error.description), context: context)
                     return
@@ -182,6 +191,9 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
                 self.failHandshake(promise, .handshakeFailed("expected an HTTP response"), context: context)
                 return
             }
+        case .readingRefusal(let body, let promise):
+            self.readRefusal(body, &input, promise, context: context)
+            return
         case .open:
             break
         case .servingHTTP:
@@ -226,8 +238,14 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func channelInactive(context: ChannelHandlerContext) {
         let event = self.engine?.receivedEndOfStream()
-        if case .awaitingResponse(_, _, let promise) = self.phase {
+        switch self.phase {
+        case .awaitingResponse(_, _, let promise):
             promise.fail(WebSocketTransportError.handshakeFailed("the server closed the connection before completing the handshake"))
+        case .readingRefusal(let body, let promise):
+            // A body without Content-Length ends here.
+            promise.fail(body.error)
+        case .awaitingRequest, .open, .closed, .servingHTTP, .releasingHTTP:
+            break
         }
         self.phase = .closed
         self.registry?.remove(context.channel)
@@ -244,9 +262,15 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         self.logger.debug("WebSocket connection error", metadata: ["error": "\(error)", "peer": "\(self.remoteAddress.map { "\($0)" } ?? "?")"])
-        if case .awaitingResponse(_, _, let promise) = self.phase {
+        switch self.phase {
+        case .awaitingResponse(_, _, let promise):
             self.phase = .closed
             promise.fail(WebSocketTransportError.handshakeFailed("\(error)"))
+        case .readingRefusal(let body, let promise):
+            self.phase = .closed
+            promise.fail(body.error)
+        case .awaitingRequest, .open, .closed, .servingHTTP, .releasingHTTP:
+            break
         }
         if self.closeStatus == nil {
             self.closeStatus = WebSocketCloseStatus(code: .abnormalClosure, reason: "\(error)", initiatedLocally: false)
@@ -258,7 +282,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         if let shutdown = event as? GracefulShutdownEvent {
             switch self.phase {
             case .open: self.initiateClose(code: shutdown.code, reason: shutdown.reason)
-            case .awaitingRequest, .awaitingResponse, .releasingHTTP: context.close(promise: nil)
+            case .awaitingRequest, .awaitingResponse, .readingRefusal, .releasingHTTP: context.close(promise: nil)
             case .servingHTTP, .closed: break  // the HTTP side closes on ChannelShouldQuiesceEvent
             }
             promise?.succeed()

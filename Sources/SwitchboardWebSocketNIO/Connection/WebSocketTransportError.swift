@@ -23,10 +23,7 @@ public struct WebSocketTransportError: Error, Sendable, Hashable, CustomStringCo
     public static func invalidURL(_ url: String, _ why: String) -> Self { Self(.invalidURL, "invalid WebSocket URL '\(url)': \(why)") }
     static func handshakeFailed(_ why: String) -> Self { Self(.handshakeFailed, why) }
     static func handshakeTimedOut(_ timeout: TimeAmount) -> Self {
-        // Whole seconds read as seconds; anything finer in milliseconds (a 500 ms timeout is not "0 s").
-        let nanoseconds = timeout.nanoseconds
-        let duration = nanoseconds % 1_000_000_000 == 0 ? "\(nanoseconds / 1_000_000_000) s" : "\(nanoseconds / 1_000_000) ms"
-        return Self(.handshakeTimedOut, "no WebSocket handshake response within \(duration)")
+        Self(.handshakeTimedOut, "no WebSocket handshake response within \(timeout.spokenDuration)")
     }
     static let connectionClosed = Self(.connectionClosed, "the WebSocket connection is closed")
     static let outboundBufferFull = Self(.outboundBufferFull, "the peer is not reading: outbound buffer limit reached")

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SwitchboardWebSocketNIO
 
 /// One HTTP/1.1 request to a node's HTTP API and its whole response: what `switchboard publish` needs, on
 /// the NIO already in the build (NIOHTTP1, NIOSSL for https) rather than FoundationNetworking, which would
@@ -40,20 +41,26 @@ struct HTTPAPIRequest: Sendable {
     private func exchange() async throws -> Response {
         let (host, port) = try self.hostAndPort()
         let secure = self.url.isSecure
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(10))
-            .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if secure {
-                        let context = try NIOSSLContext(configuration: .makeClientConfiguration())
-                        // RFC 6066 §3: SNI carries host names only, never an IP literal.
-                        let serverName = (try? SocketAddress(ipAddress: host, port: port)) == nil ? host : nil
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(10))
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if secure {
+                            let context = try NIOSSLContext(configuration: .makeClientConfiguration())
+                            // RFC 6066 §3: SNI carries host names only, never an IP literal.
+                            let serverName = (try? SocketAddress(ipAddress: host, port: port)) == nil ? host : nil
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+                        }
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
-            }
+        } catch {
+            let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            throw Failure(description: "cannot connect to \(address): \(ConnectFailure.reason(error))")
+        }
         return try await channel.executeThenClose { inbound, outbound in
             var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: self.url.path + self.endpoint)
             head.headers.add(name: "Host", value: self.url.authority)

@@ -23,6 +23,9 @@ final class SwitchboardProcess: Sendable {
         process.arguments = arguments
         // Only what the test gives: a developer's own SWITCHBOARD_TOKEN must not leak into a test.
         var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
+        // `serve` and `token` without keys keep a development secret there: never in the real home.
+        base["SWITCHBOARD_STATE_DIR"] = FileManager.default.temporaryDirectory
+            .appendingPathComponent("switchboard-tests-state-\(ProcessInfo.processInfo.processIdentifier)").path
         base.merge(environment) { $1 }
         process.environment = base
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
