@@ -28,6 +28,7 @@ public final class RealtimeServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = NIOLockedValueBox(Lifecycle.created)
+    private let startup = ServerStartup()
     private let startedAt = NIODeadline.now()
 
     private enum Lifecycle {
@@ -135,8 +136,20 @@ public final class RealtimeServer: Service, Sendable {
 
     /// Starts the broker and begins accepting connections.
     public func start() async throws {
-        try await self.context.broker.start(handler: self.context.hub)
-        try await self.webSocketServer.start()
+        do {
+            try await self.context.broker.start(handler: self.context.hub)
+        } catch {
+            self.startup.failed(ServerStartError("cannot start the broker (\(self.configuration.broker)): \(error)"))
+            throw error
+        }
+        do {
+            try await self.webSocketServer.start()
+        } catch {
+            let failure = ServerStartError(listeningOn: self.configuration.host, port: self.configuration.port, error)
+            self.startup.failed(failure)
+            await self.context.broker.shutdown()
+            throw failure
+        }
         let dashboard = self.dashboard
         let sessions = self.context.sessions
         let broker = self.context.broker
@@ -148,6 +161,7 @@ public final class RealtimeServer: Service, Sendable {
         }
         self.housekeeping.withLockedValue { $0 = housekeeping }
         self.state.withLockedValue { $0 = .serving }
+        if let address = self.localAddress { self.startup.listening(on: address) }
         self.logger.info("Switchboard node ready", metadata: ["address": "\(self.localAddress.map { "\($0)" } ?? "?")",
                                                              "websocket": "\(self.configuration.webSocketPath)"])
     }
@@ -161,7 +175,14 @@ public final class RealtimeServer: Service, Sendable {
 
     /// Drains the node: every client is told to reconnect elsewhere after a random delay (so the others
     /// are not hit all at once), connections get `shutdownGracePeriod` to close, then the broker stops.
+    /// Returns the node's address once it listens and is ready (``start()`` done); throws why it could not
+    /// start, so a caller never waits for a node that will not come up.
+    public func listeningAddress() async throws -> SocketAddress {
+        try await self.startup.wait()
+    }
+
     public func shutdown() async {
+        self.startup.failed(ServerStartError("the node was stopped before it listened"))
         self.state.withLockedValue { $0 = .draining }
         // Dashboard pages are long-lived streams: end them first so connections can close.
         self.dashboard.finish()

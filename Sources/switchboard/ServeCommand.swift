@@ -68,10 +68,12 @@ struct ServeCommand: AsyncParsableCommand {
             services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await services.run() }
-            // Scripts and tests wait for this line.
-            while server.localAddress == nil { try await Task.sleep(for: .milliseconds(20)) }
+            // Answered either way: a node that cannot listen (the port is taken) fails start-up, and this
+            // command exits with the reason instead of waiting for an address that never comes.
+            let address = try await server.listeningAddress()
             let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
-            print("switchboard serving on \(scheme)://\(configuration.host):\(server.localAddress?.port ?? configuration.port)/")
+            // Scripts and tests wait for this line.
+            print("switchboard serving on \(scheme)://\(configuration.host):\(address.port ?? configuration.port)/")
             if let developmentSecret { print("development secret: \(developmentSecret)") }
             fflush(nil)
             try await tasks.waitForAll()
