@@ -168,7 +168,14 @@ extension ClientCommand {
             let envelope = try? decoder.decode(Envelope.self, from: data)
             let id = envelope?.id
             guard let type = envelope?.type else {
-                let what = envelope == nil ? "a command must be a JSON object with a string 'type' and a numeric 'id'" : "missing 'type'"
+                let what: String
+                if envelope != nil {
+                    what = "missing 'type'"
+                } else if case DecodingError.dataCorrupted = error {
+                    what = "invalid command: \(InvalidJSON.reason(data))"
+                } else {
+                    what = "a command must be a JSON object with a string 'type' and a numeric 'id'"
+                }
                 return .failure(CommandDecodingError(id: id, code: .badRequest, message: what))
             }
             guard Self.knownTypes.contains(type) else {

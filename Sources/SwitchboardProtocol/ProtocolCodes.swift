@@ -31,12 +31,18 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     public static let notConnected = ErrorCode(110)
     public static let alreadyConnected = ErrorCode(111)
     public static let messageTooLarge = ErrorCode(112)
+    /// A `since` that history no longer covers (another epoch, older than what is retained, or ahead of the
+    /// stream): read without `since`, or resubscribe, and continue from the current position.
+    public static let positionNotRetained = ErrorCode(113)
 
     public static let internalError = ErrorCode(200)
     /// Too many commands: wait before sending more.
     public static let rateLimited = ErrorCode(201)
     /// A dependency (the broker) is unavailable; nothing was done.
     public static let unavailable = ErrorCode(202)
+    /// The broker did not confirm (a timeout, a connection lost after the request left): the operation may
+    /// or may not have taken effect. Retrying a publish may publish it twice.
+    public static let outcomeUnknown = ErrorCode(203)
 
     /// 200–299: the same request may succeed later.
     public var isTemporary: Bool { (200...299).contains(self.rawValue) }

@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("not json", nil, ErrorCode.badRequest, "a command must be a JSON object"),
+        ("not json", nil, ErrorCode.badRequest, "invalid command: not valid JSON"),
         ("[1,2]", nil, .badRequest, "a command must be a JSON object"),
         (#"{"id":3}"#, 3, .badRequest, "missing 'type'"),
         (#"{"type":"teleport","id":4}"#, 4, .unknownCommand, "unknown command type 'teleport'"),

@@ -105,7 +105,7 @@ public final class RedisBroker: Broker {
     }
 
     public func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
-        try await self.mappingErrors("publish to", channel) {
+        try await self.mappingErrors("publish to", channel, mayHaveTakenEffect: true) {
             let keys = self.keys(channel)
             let body = try BrokerWireFormat.encodeBody(data: data, info: info)
             let reply = try await BrokerScripts.publish.run(
@@ -187,12 +187,16 @@ public final class RedisBroker: Broker {
     }
 
     /// Every failure leaves as a ``BrokerError`` that says what was attempted and why it failed.
-    private func mappingErrors<Value: Sendable>(_ action: String, _ channel: String,
+    private func mappingErrors<Value: Sendable>(_ action: String, _ channel: String, mayHaveTakenEffect: Bool = false,
                                                 _ body: () async throws -> Value) async throws -> Value {
         do {
             return try await body()
         } catch let error as BrokerError {
             throw error
+        } catch let error as RedisClientError where mayHaveTakenEffect && error.commandMayHaveRun {
+            // The script may have run (a timeout after it was sent, a lost reply): saying that nothing was
+            // done could make a caller's retry publish twice, or its user believe a publication was lost.
+            throw BrokerError.outcomeUnknown("no confirmation to \(action) \(channel), it may or may not have happened: \(error)")
         } catch {
             throw BrokerError("cannot \(action) \(channel): \(error)")
         }

@@ -51,6 +51,14 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
     public var isTimeout: Bool { self.code == .timedOut }
     /// Redis could not be reached: the command was not sent.
     public var isUnavailable: Bool { self.code == .unavailable }
+    /// Whether the command may have run although this error was reported: it may have reached Redis, but
+    /// its reply was lost (a timeout, the connection closing, a reply that could not be read or used).
+    public var commandMayHaveRun: Bool {
+        switch self.code {
+        case .timedOut, .connectionClosed, .protocolError, .unexpectedReply: true
+        case .serverError, .unavailable, .shutDown: false
+        }
+    }
 
     public var description: String { self.detail }
 }

@@ -9,7 +9,9 @@ import SwitchboardProtocol
 ///   ``BrokerEventHandler/broker(didPublish:)`` is called in offset order, one call at a time per channel.
 /// - **Atomicity.** `publish` assigns the offset and appends to history as one step: a publication that
 ///   got an offset is in history (until size or age evicts it) and is delivered to every node subscribed
-///   to the channel; a `publish` that throws did neither. Offsets never skip or repeat.
+///   to the channel. A `publish` that throws did neither, unless the error is a ``BrokerError`` whose
+///   `outcomeIsUnknown` (the broker may have run it but its answer was lost: a timeout, a connection that
+///   closed after the request left); then it may have done both, never half. Offsets never skip or repeat.
 /// - **Delivery.** A node receives every publication of a channel from the moment its `subscribe(_:)`
 ///   returns until it unsubscribes. A publication it missed (a broker outage) is never replayed live; its
 ///   clients recover it from history. So that they learn of it even when the channel stays quiet, a broker
@@ -98,8 +100,30 @@ extension BrokerEventHandler {
     public func broker(mayHaveMissedPublicationsIn channel: String) {}
 }
 
-/// A broker operation failed; nothing was done (callers report ``ErrorCode/unavailable``).
+/// A broker operation failed. Unless ``outcomeIsUnknown``, nothing was done (callers report
+/// ``ErrorCode/unavailable``); with it, the operation may have taken effect (a reply lost after the broker
+/// ran it: callers report ``ErrorCode/outcomeUnknown`` and must not say nothing happened).
 public struct BrokerError: Error, Sendable, CustomStringConvertible {
+    private enum Outcome: Sendable { case nothingDone, unknown }
+
     public var description: String
-    public init(_ description: String) { self.description = description }
+    private let outcome: Outcome
+
+    /// A failure that did nothing.
+    public init(_ description: String) {
+        self.description = description
+        self.outcome = .nothingDone
+    }
+
+    private init(_ description: String, outcome: Outcome) {
+        self.description = description
+        self.outcome = outcome
+    }
+
+    /// A failure after which the operation may or may not have taken effect.
+    public static func outcomeUnknown(_ description: String) -> BrokerError {
+        BrokerError(description, outcome: .unknown)
+    }
+
+    public var outcomeIsUnknown: Bool { self.outcome == .unknown }
 }

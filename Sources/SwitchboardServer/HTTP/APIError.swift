@@ -2,40 +2,117 @@ import Foundation
 import Hummingbird
 import SwitchboardProtocol
 
-/// An HTTP API failure: the status, and a body `{"error":{"code":…,"message":…}}` with the protocol's code,
-/// so back-ends and clients read failures the same way.
+/// A failure of one of the node's HTTP endpoints (the API, SSE, development tokens, the dashboard): the
+/// status, and a body `{"error":{"code":…,"message":…}}` with the protocol's code, so back-ends and clients
+/// read failures the same way. Each failure's status and code come from ``Failure``, the one table.
 struct APIError: Error, HTTPResponseError {
-    let status: HTTPResponse.Status
-    let code: ErrorCode
-    let message: String
+    /// Every kind of failure, with its HTTP status and protocol code. PROTOCOL.md's tables follow this one.
+    enum Failure: Sendable {
+        /// 400 / 100: invalid JSON or field.
+        case invalidRequest
+        /// 400 / 107: the feature (presence, history) is off for the namespace.
+        case featureOff
+        /// 400 / 108: more channels than a client may have.
+        case tooManyChannels
+        /// 401 / 102: no valid credential (API key, token).
+        case unauthorized
+        /// 401 / 109: the token has expired.
+        case tokenExpired
+        /// 403 / 103: not allowed (Origin, permissions, the API switched off, another user's token).
+        case forbidden
+        /// 403 / 110: the SSE session has not authenticated yet.
+        case notConnected
+        /// 404 / 104: the channel's namespace is not configured.
+        case unknownChannel
+        /// 404 / 110: no SSE session with that client id on this node.
+        case unknownSession
+        /// 410 / 113: `since` is no longer in history.
+        case positionNotRetained
+        /// 413 / 112: the body is over the limit.
+        case tooLarge
+        /// 429 / 108: too many connections from this address.
+        case tooManyFromAddress
+        /// 503 / 108: too many connections (or dashboard pages) in total.
+        case tooManyInTotal
+        /// 503 / 202: a dependency (the broker) is unavailable, or the node is overloaded; nothing was done.
+        case unavailable
+        /// 504 / 203: the broker did not confirm; the operation may or may not have taken effect.
+        case outcomeUnknown
+        /// 500 / 200.
+        case internalError
 
-    init(_ status: HTTPResponse.Status, _ code: ErrorCode, _ message: String) {
-        self.status = status
-        self.code = code
-        self.message = message
-    }
+        var status: HTTPResponse.Status {
+            switch self {
+            case .invalidRequest, .featureOff, .tooManyChannels: .badRequest
+            case .unauthorized, .tokenExpired: .unauthorized
+            case .forbidden, .notConnected: .forbidden
+            case .unknownChannel, .unknownSession: .notFound
+            case .positionNotRetained: .gone
+            case .tooLarge: .contentTooLarge
+            case .tooManyFromAddress: .tooManyRequests
+            case .tooManyInTotal, .unavailable: .serviceUnavailable
+            case .outcomeUnknown: .gatewayTimeout
+            case .internalError: .internalServerError
+            }
+        }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(["error": ServerMessage.ProtocolError(code: self.code, message: self.message)])
-        return Response(status: self.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
+        var code: ErrorCode {
+            switch self {
+            case .invalidRequest: .badRequest
+            case .featureOff: .notAvailable
+            case .tooManyChannels, .tooManyFromAddress, .tooManyInTotal: .limitExceeded
+            case .unauthorized: .unauthorized
+            case .tokenExpired: .tokenExpired
+            case .forbidden: .permissionDenied
+            case .notConnected, .unknownSession: .notConnected
+            case .unknownChannel: .unknownChannel
+            case .positionNotRetained: .positionNotRetained
+            case .tooLarge: .messageTooLarge
+            case .unavailable: .unavailable
+            case .outcomeUnknown: .outcomeUnknown
+            case .internalError: .internalError
+            }
+        }
 
-    /// The HTTP status that matches a protocol error code.
-    static func status(for code: ErrorCode) -> HTTPResponse.Status {
-        switch code {
-        case .unauthorized, .tokenExpired: .unauthorized
-        case .permissionDenied: .forbidden
-        case .unknownChannel: .notFound
-        case .messageTooLarge: .contentTooLarge
-        case .rateLimited: .tooManyRequests
-        case .unavailable: .serviceUnavailable
-        case .internalError: .internalServerError
-        default: .badRequest
+        /// The failure a protocol error from the node's own checks stands for (channel refusals, tokens).
+        init(_ code: ErrorCode) {
+            switch code {
+            case .unauthorized: self = .unauthorized
+            case .tokenExpired: self = .tokenExpired
+            case .permissionDenied: self = .forbidden
+            case .unknownChannel: self = .unknownChannel
+            case .notAvailable: self = .featureOff
+            case .positionNotRetained: self = .positionNotRetained
+            case .limitExceeded: self = .tooManyChannels
+            case .messageTooLarge: self = .tooLarge
+            case .notConnected: self = .notConnected
+            case .unavailable, .rateLimited: self = .unavailable
+            case .outcomeUnknown: self = .outcomeUnknown
+            case .internalError: self = .internalError
+            default: self = .invalidRequest
+            }
         }
     }
 
+    let failure: Failure
+    let message: String
+
+    init(_ failure: Failure, _ message: String) {
+        self.failure = failure
+        self.message = message
+    }
+
     init(_ error: ServerMessage.ProtocolError) {
-        self.init(Self.status(for: error.code), error.code, error.message)
+        self.init(Failure(error.code), error.message)
+    }
+
+    var status: HTTPResponse.Status { self.failure.status }
+    var code: ErrorCode { self.failure.code }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        // The encoder of every protocol message: sorted keys, `/` not escaped, as PROTOCOL.md promises.
+        let body = try ServerMessageEncoder.encoder.encode(["error": ServerMessage.ProtocolError(code: self.code, message: self.message)])
+        return Response(status: self.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 
@@ -46,14 +123,16 @@ extension Request {
         do {
             body = try await self.body.collect(upTo: limit)
         } catch {
-            throw APIError(.contentTooLarge, .messageTooLarge, "request body over \(limit) bytes")
+            throw APIError(.tooLarge, "request body over \(limit) bytes")
         }
         do {
             return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            throw APIError(.invalidRequest, "invalid JSON body: \(InvalidJSON.reason(body.readableBytesView))")
         } catch let error as DecodingError {
-            throw APIError(.badRequest, .badRequest, "invalid JSON body: \(Self.describe(error))")
+            throw APIError(.invalidRequest, "invalid JSON body: \(Self.describe(error))")
         } catch {
-            throw APIError(.badRequest, .badRequest, "invalid JSON body")
+            throw APIError(.invalidRequest, "invalid JSON body")
         }
     }
 

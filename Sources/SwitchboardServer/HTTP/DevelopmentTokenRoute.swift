@@ -18,7 +18,7 @@ struct DevelopmentTokenRoute {
         router.get("dev/token") { request, _ in
             guard let user = request.uri.queryParameters.get("user"), !user.isEmpty, user.utf8.count <= 64,
                   user.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
-                throw APIError(.badRequest, .badRequest, "user must be 1-64 letters, digits, '-', '_' or '.'")
+                throw APIError(.invalidRequest, "user must be 1-64 letters, digits, '-', '_' or '.'")
             }
             let ttl = min(max(request.uri.queryParameters.get("ttl").flatMap { Int($0) } ?? 3600, 1), 86_400)
             let minter = try TokenMinter(secret: self.secret, audience: self.context.configuration.auth.audience,

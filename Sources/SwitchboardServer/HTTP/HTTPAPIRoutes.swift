@@ -52,7 +52,7 @@ struct HTTPAPIRoutes {
             try self.authorize(request)
             let body = try await request.decodeJSON(BroadcastRequest.self, limit: self.context.limits.maxHTTPBodySize)
             guard !body.channels.isEmpty, body.channels.count <= 1000 else {
-                throw APIError(.badRequest, .badRequest, "channels must list 1 to 1000 channels")
+                throw APIError(.invalidRequest, "channels must list 1 to 1000 channels")
             }
             var results: [BroadcastResult] = []
             for channel in body.channels {
@@ -69,39 +69,39 @@ struct HTTPAPIRoutes {
             try self.authorize(request)
             let body = try await request.decodeJSON(ChannelRequest.self, limit: self.context.limits.maxHTTPBodySize)
             let options = try self.namespace(of: body.channel)
-            guard options.presence else { throw APIError(.badRequest, .notAvailable, "presence is off for \(body.channel)'s namespace") }
+            guard options.presence else { throw APIError(.featureOff, "presence is off for \(body.channel)'s namespace") }
             do {
                 return JSONBody(value: ServerMessage.PresenceResult(clients: try await self.context.broker.presence(of: body.channel)))
             } catch {
-                throw APIError(.serviceUnavailable, .unavailable, "presence failed: \(error)")
+                throw APIError(.unavailable, "presence failed: \(error)")
             }
         }
         api.post("history") { request, _ in
             try self.authorize(request)
             let body = try await request.decodeJSON(HistoryRequest.self, limit: self.context.limits.maxHTTPBodySize)
             let options = try self.namespace(of: body.channel)
-            guard options.historySize > 0 else { throw APIError(.badRequest, .notAvailable, "history is off for \(body.channel)'s namespace") }
+            guard options.historySize > 0 else { throw APIError(.featureOff, "history is off for \(body.channel)'s namespace") }
             let maximum = self.context.limits.maxHistoryPerRequest
-            guard (body.limit ?? 0) >= 0 else { throw APIError(.badRequest, .badRequest, "limit cannot be negative") }
+            guard (body.limit ?? 0) >= 0 else { throw APIError(.invalidRequest, "limit cannot be negative") }
             let limit = min(body.limit ?? maximum, maximum)
             let history: BrokerHistory
             do {
                 history = try await self.context.broker.history(of: body.channel, since: body.since, limit: body.since == nil ? limit : maximum,
                                                                 retention: self.context.retention(for: options))
             } catch {
-                throw APIError(.serviceUnavailable, .unavailable, "history failed: \(error)")
+                throw APIError(.unavailable, "history failed: \(error)")
             }
             switch history {
             case .publications(let publications, let current):
                 return JSONBody(value: ServerMessage.HistoryResult(epoch: current.epoch, offset: current.offset, publications: Array(publications.prefix(limit))))
             case .notRecoverable(let current):
-                throw APIError(.gone, .notAvailable, "position is no longer in history (stream is at offset \(current.offset), epoch \(current.epoch))")
+                throw APIError(.positionNotRetained, "position is no longer in history (stream is at offset \(current.offset), epoch \(current.epoch))")
             }
         }
         api.post("disconnect") { request, _ in
             try self.authorize(request)
             let body = try await request.decodeJSON(DisconnectRequest.self, limit: self.context.limits.maxHTTPBodySize)
-            guard !body.user.isEmpty else { throw APIError(.badRequest, .badRequest, "user must not be empty") }
+            guard !body.user.isEmpty else { throw APIError(.invalidRequest, "user must not be empty") }
             let reason = body.reason ?? "disconnected by the server"
             let count = self.context.sessions.forEach(user: body.user) { session in
                 session.disconnect(.init(code: .forced, reason: reason))
@@ -116,10 +116,10 @@ struct HTTPAPIRoutes {
 
     private func authorize(_ request: Request) throws {
         guard !self.context.configuration.apiKeys.isEmpty else {
-            throw APIError(.forbidden, .permissionDenied, "the HTTP API is disabled: configure apiKeys")
+            throw APIError(.forbidden, "the HTTP API is disabled: configure apiKeys")
         }
         if case .refuse(let reason) = self.context.apiKeys.authenticate(authorization: request.headers[.authorization]) {
-            throw APIError(.unauthorized, .unauthorized, reason)
+            throw APIError(.unauthorized, reason)
         }
     }
 
@@ -133,13 +133,13 @@ struct HTTPAPIRoutes {
 
     private func publish(_ data: JSONValue, to channel: String) async throws -> Publication {
         let options = try self.namespace(of: channel)
-        if let overloaded = self.context.overloaded { throw APIError(.serviceUnavailable, .unavailable, overloaded) }
+        if let overloaded = self.context.overloaded { throw APIError(.unavailable, overloaded) }
         do {
             let publication = try await self.context.broker.publish(data, to: channel, info: nil, history: self.context.retention(for: options))
             self.context.metrics.publicationAccepted(.api)
             return publication
         } catch {
-            throw APIError(.serviceUnavailable, .unavailable, "publish failed, nothing was published: \(error)")
+            throw APIError(.publishFailed(error))
         }
     }
 }

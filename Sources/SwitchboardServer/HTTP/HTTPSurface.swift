@@ -24,7 +24,7 @@ enum HTTPSurface {
             router.get("dashboard") { _, _ in Response(status: .seeOther, headers: [.location: "/dashboard.html"]) }
             router.get("dashboard/events") { _, _ -> Response in
                 guard let events = dashboard.events() else {
-                    throw APIError(.serviceUnavailable, .limitExceeded, "too many dashboard pages open")
+                    throw APIError(.tooManyInTotal, "too many dashboard pages open")
                 }
                 return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                                 body: ResponseBody(asyncSequence: events.map { ByteBuffer(string: $0) }))

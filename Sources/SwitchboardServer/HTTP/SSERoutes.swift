@@ -30,11 +30,11 @@ struct SSERoutes {
 
     private func openStream(_ request: Request, _ requestContext: SwitchboardRequestContext) throws -> Response {
         if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.head.authority) {
-            throw APIError(.forbidden, .permissionDenied, reason)
+            throw APIError(.forbidden, reason)
         }
         let channels = Self.channels(in: request)
         guard channels.count <= self.context.limits.maxChannelsPerClient else {
-            throw APIError(.badRequest, .limitExceeded, "at most \(self.context.limits.maxChannelsPerClient) channels per client")
+            throw APIError(.tooManyChannels, "at most \(self.context.limits.maxChannelsPerClient) channels per client")
         }
         let client = self.context.clientAddresses.clientAddress(
             peer: requestContext.remoteIP, forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!])
@@ -43,13 +43,13 @@ struct SSERoutes {
         case .success(let acquired): lease = acquired
         case .failure(let refusal):
             self.context.metrics.connectionRefused(.init(refusal))
-            throw APIError(refusal.httpStatus == 429 ? .tooManyRequests : .serviceUnavailable, .limitExceeded, refusal.reason)
+            throw APIError(refusal.httpStatus == 429 ? .tooManyFromAddress : .tooManyInTotal, refusal.reason)
         }
         let token = (request.uri.queryParameters.get("token") ?? Self.bearerToken(request)).flatMap { $0.isEmpty ? nil : $0 }
         // An EventSource cannot send a connect command: without a token (where one is needed) say so now.
         guard token != nil || self.context.configuration.auth.allowAnonymous else {
             lease.release()
-            throw APIError(.unauthorized, .unauthorized, "a token is required: pass it as the token query parameter")
+            throw APIError(.unauthorized, "a token is required: pass it as the token query parameter")
         }
         let resume = SSEEventID.resume(request.headers[values: HTTPField.Name("Last-Event-ID")!].first
             ?? request.uri.queryParameters.get("lastEventId"), channels: channels)
@@ -98,29 +98,29 @@ struct SSERoutes {
 
     private func command(_ request: Request) async throws -> Response {
         if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.head.authority) {
-            throw APIError(.forbidden, .permissionDenied, reason)
+            throw APIError(.forbidden, reason)
         }
         guard let client = request.uri.queryParameters.get("client"),
               let session = self.context.sessions.session(client: client) else {
-            throw APIError(.notFound, .notConnected, "no SSE session with that client id on this node")
+            throw APIError(.unknownSession, "no SSE session with that client id on this node")
         }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: self.context.limits.maxMessageSize)
         } catch {
-            throw APIError(.contentTooLarge, .messageTooLarge, "command over \(self.context.limits.maxMessageSize) bytes")
+            throw APIError(.tooLarge, "command over \(self.context.limits.maxMessageSize) bytes")
         }
         let token = request.uri.queryParameters.get("token") ?? Self.bearerToken(request)
         let verifier = self.context.verifier
         let now = self.context.now()
         // The client id travels in URLs; the token proves the command comes from the session's user.
         let user = try await session.eventLoop.submit { session.identity?.user }.get()
-        guard let user else { throw APIError(.forbidden, .notConnected, "the session is not connected yet") }
+        guard let user else { throw APIError(.notConnected, "the session is not connected yet") }
         if !user.isEmpty {
             switch await verifier.check(token, now: now) {
             case .success(let credentials) where credentials.user == user: break
-            case .success: throw APIError(.forbidden, .permissionDenied, "the token is for another user")
-            case .failure(let error): throw APIError(APIError.status(for: error.errorCode), error.errorCode, error.message)
+            case .success: throw APIError(.forbidden, "the token is for another user")
+            case .failure(let error): throw APIError(.init(code: error.errorCode, message: error.message))
             }
         }
         let reply: ServerMessage

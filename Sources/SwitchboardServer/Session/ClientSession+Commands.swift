@@ -173,7 +173,7 @@ extension ClientSession {
                 metrics.publicationAccepted(.client)
                 reply(.reply(id: id, .publish(.init(offset: publication.offset, epoch: publication.epoch))))
             case .failure(let error):
-                reply(.error(id: id, .init(code: .unavailable, message: "publish failed, nothing was published: \(error)")))
+                reply(.error(id: id, .publishFailed(error)))
             }
         }
     }
@@ -215,7 +215,7 @@ extension ClientSession {
             case .success(.publications(let publications, let current)):
                 reply(.reply(id: id, .history(.init(epoch: current.epoch, offset: current.offset, publications: Array(publications.prefix(limit))))))
             case .success(.notRecoverable(let current)):
-                reply(.error(id: id, .init(code: .notAvailable,
+                reply(.error(id: id, .init(code: .positionNotRetained,
                                            message: "position is no longer in history (stream is at offset \(current.offset), epoch \(current.epoch))")))
             case .failure(let error):
                 reply(.error(id: id, .init(code: .unavailable, message: "history failed: \(error)")))

@@ -76,6 +76,8 @@ enum StatusText {
         case .tokenExpired: "token expired"
         case .rateLimited: "rate limited"
         case .unavailable: "unavailable"
+        case .outcomeUnknown: "outcome unknown"
+        case .positionNotRetained: "position not retained"
         case .internalError: "internal error"
         default: "error"
         }

@@ -39,14 +39,15 @@ final class TestNode: Sendable {
 
     /// Starts a node with `baseConfiguration` changed by `configure`, runs `body`, and shuts the node down
     /// whatever happens.
-    static func with(_ configure: (inout ServerConfiguration) -> Void = { _ in }, developmentSecret: String? = nil,
-                     now: @escaping @Sendable () -> Date = { Date() },
+    static func with(_ configure: (inout ServerConfiguration) -> Void = { _ in }, broker: (any Broker)? = nil,
+                     developmentSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() },
                      _ body: (TestNode) async throws -> Void) async throws {
         var configuration = Self.baseConfiguration
         configure(&configuration)
         var logger = Logger(label: "test.end-to-end")
         logger.logLevel = .critical
-        let server = try await RealtimeServer(configuration: configuration, logger: logger, developmentSecret: developmentSecret, now: now)
+        let server = try await RealtimeServer(configuration: configuration, broker: broker, logger: logger,
+                                              developmentSecret: developmentSecret, now: now)
         try await server.start()
         let node = TestNode(server: server, port: server.localAddress!.port!, now: now)
         do {
