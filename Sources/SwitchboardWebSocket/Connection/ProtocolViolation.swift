@@ -1,4 +1,5 @@
-/// Something the peer did that fails the connection, and the close code it earns.
+/// Something the peer did that fails the connection, and the close code it earns; or, for
+/// ``inflaterFailed`` alone, a fault of ours that fails it the same way but says so (1011).
 ///
 /// One table for every violation the engine detects (STYLE rule 5): the engine sends a close frame with
 /// ``closeCode`` and reports ``reason`` locally; the reason is not sent to the peer beyond the code.
@@ -21,11 +22,15 @@ enum ProtocolViolation: Error, Sendable, Hashable {
     case closePayloadOfOneByte
     case invalidCloseReason
     case corruptCompressedData
+    /// Not the peer's fault: our inflater failed (zlib could not allocate, or reported an inconsistency).
+    case inflaterFailed
 
     var closeCode: CloseCode {
         switch self {
         case .frameTooLarge, .messageTooLarge: return .messageTooBig
         case .invalidUTF8, .invalidCloseReason: return .invalidPayloadData
+        // RFC 6455 §7.4.1: 1011, "an unexpected condition that prevented it from fulfilling the request".
+        case .inflaterFailed: return .internalError
         default: return .protocolError
         }
     }
@@ -50,6 +55,7 @@ enum ProtocolViolation: Error, Sendable, Hashable {
         case .closePayloadOfOneByte: return "close frame payload of one byte"
         case .invalidCloseReason: return "close reason is not valid UTF-8"
         case .corruptCompressedData: return "compressed message cannot be inflated"
+        case .inflaterFailed: return "the inflater failed on our side"
         }
     }
 }

@@ -490,8 +490,11 @@ extension WebSocketEngine {
     }
 
     static func violation(for error: any Error, limit: Int) -> ProtocolViolation {
-        if let failure = error as? DeflateFailure, failure == .messageTooLarge { return .messageTooLarge(limit: limit) }
-        return .corruptCompressedData
+        switch error as? DeflateFailure {
+        case .messageTooLarge?: return .messageTooLarge(limit: limit)
+        case .compressorFailure?: return .inflaterFailed
+        default: return .corruptCompressedData
+        }
     }
 }
 

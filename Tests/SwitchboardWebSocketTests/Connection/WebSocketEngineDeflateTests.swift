@@ -74,4 +74,12 @@ import Testing
         let transcript = run(&engine, chunks: [clientFrame(0x1, [0xFF, 0xFF, 0xFF], rsv: 0b100)])
         #expect(transcript.closeCodeSent == 1002)
     }
+
+    /// Our inflater failing is not the peer's protocol error: 1011, as RFC 6455 §7.4.1 has it.
+    @Test func anInflaterFailureOfOursIs1011NotAProtocolError() {
+        let violation = WebSocketEngine.violation(for: DeflateFailure.compressorFailure, limit: 1 << 20)
+        #expect(violation == .inflaterFailed)
+        #expect(violation.closeCode == .internalError)
+        #expect(WebSocketEngine.violation(for: DeflateFailure.corruptData, limit: 1 << 20).closeCode == .protocolError)
+    }
 }
