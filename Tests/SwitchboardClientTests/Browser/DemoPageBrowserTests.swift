@@ -130,6 +130,31 @@ extension BrowserTests {
             }
         }
 
+        /// The hidden toast is wholly off-screen (a short one used to show a 12 px sliver), and shows when a
+        /// notification comes; the page declares its icon, so the browser asks for no /favicon.ico (a 404
+        /// in every console).
+        @Test(.timeLimit(.minutes(2)))
+        func theToastHidesWhollyAndThePageAsksForNoFavicon() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with(developmentTokens: true) { node in
+                    let page = try await driver.newSession()
+                    try await page.open("\(node.httpURL)/?user=erin")
+                    try await page.waitUntil(Self.isLive(over: "websocket"), describe: Self.stateText, "the page did not connect")
+                    let offScreen = """
+                        const toast = document.getElementById('toast');
+                        return getComputedStyle(toast).visibility === 'hidden' || toast.getBoundingClientRect().top >= innerHeight;
+                        """
+                    #expect(try await page.value(offScreen, as: Bool.self), "the hidden toast is partly on screen")
+                    #expect(try await page.value("return document.querySelector('link[rel=icon]')?.href.startsWith('data:') === true;", as: Bool.self))
+                    try await node.apiPublish(#"{"title":"Toast"}"#, to: "user:erin")
+                    try await page.waitUntil("""
+                        getComputedStyle(document.getElementById('toast')).visibility === 'visible'
+                            && document.getElementById('toast').getBoundingClientRect().bottom <= innerHeight
+                        """, describe: "document.getElementById('toast').outerHTML", "the toast did not show")
+                }
+            }
+        }
+
         @Test(.timeLimit(.minutes(2)))
         func clientRulesInTheBrowser() async throws {
             try await withBrowser { driver in
