@@ -169,6 +169,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 // The HTTP handover tests answer plain HTTP with a tiny NIOHTTP1 responder.
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // EmbeddedChannel: the connection handler's timers on a clock the tests move.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
