@@ -254,8 +254,12 @@ let package = Package(
                 "SwitchboardProtocol",
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",
+                // TestPatience and the poll helpers shared by every suite.
+                "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // NIOAsyncTestingEventLoop: a session's timers on a clock the tests move.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),

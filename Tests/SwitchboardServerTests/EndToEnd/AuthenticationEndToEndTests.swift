@@ -1,6 +1,7 @@
 import Foundation
 import SwitchboardProtocol
 import SwitchboardServer
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 import SwitchboardWebSocketNIO
 import Testing

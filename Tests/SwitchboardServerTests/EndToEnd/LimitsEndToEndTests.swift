@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 import Testing
 @testable import SwitchboardServer

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import SwitchboardProtocol
 @testable import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// Recovery, end to end: a client that comes back with the position it had gets exactly what it missed, in

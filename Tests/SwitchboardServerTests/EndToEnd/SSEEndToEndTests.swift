@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import Testing
 
 /// The Server-Sent Events fallback, end to end over raw TCP: the stream's events, resuming with

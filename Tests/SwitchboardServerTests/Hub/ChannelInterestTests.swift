@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardServer
 

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SwitchboardTestSupport
 
 /// A raw TCP connection to a node on loopback that hands every read to its owner: what the hand-written test
 /// clients (HTTP, SSE, raw WebSocket) stand on, so each only says what it does with the bytes.

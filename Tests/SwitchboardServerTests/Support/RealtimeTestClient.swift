@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 import SwitchboardWebSocketNIO
 

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardProtocol
+import SwitchboardTestSupport
 @testable import SwitchboardServer
 
 /// A ``RealtimeServer`` on 127.0.0.1 with an ephemeral port, started for one test and shut down after it,
