@@ -15,7 +15,7 @@ struct LoopbackSocket: Sendable {
     static func connect(port: Int, receiveBufferSize: Int? = nil,
                         onRead: @escaping @Sendable (inout ByteBuffer) -> Void,
                         onEnd: @escaping @Sendable () -> Void) async throws -> LoopbackSocket {
-        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(TimeAmount(TestPatience.default))
         if let receiveBufferSize {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
         }
