@@ -174,6 +174,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 // The HTTP handover tests answer plain HTTP with a tiny NIOHTTP1 responder.
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // EmbeddedChannel: the connection handler's timers on a clock the tests move.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -262,8 +264,12 @@ let package = Package(
                 "SwitchboardProtocol",
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",
+                // TestPatience and the poll helpers shared by every suite.
+                "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // NIOAsyncTestingEventLoop: a session's timers on a clock the tests move.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),

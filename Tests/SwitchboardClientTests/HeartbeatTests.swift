@@ -27,10 +27,10 @@ import SwitchboardClient
             heartbeatInterval: .milliseconds(200), heartbeatTimeout: .milliseconds(200)))
         let states = StateRecorder(client)
         try await client.connect()
-        try await states.wait(for: "reconnecting after the heartbeat timed out", within: .seconds(3)) { state -> Bool? in
+        try await states.wait(for: "reconnecting after the heartbeat timed out") { state -> Bool? in
             if case .reconnecting = state { true } else { nil }
         }
-        try await states.wait(for: "connected again", within: .seconds(3)) { state -> Bool? in
+        try await states.wait(for: "connected again") { state -> Bool? in
             if case .connected(let clientID, _) = state, clientID == "client-2" { true } else { nil }
         }
         await client.disconnect()

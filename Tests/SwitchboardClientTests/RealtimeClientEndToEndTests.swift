@@ -11,7 +11,10 @@ struct Note: Codable, Sendable, Hashable {
     var n: Int
 }
 
-/// End to end against a real ``RealtimeServer`` on loopback; serialized so timings do not compete.
+/// End to end against a real ``RealtimeServer`` on loopback; serialized so the nodes do not compete.
+///
+/// Outcomes and order only. The client's heartbeat and request timeouts here only guard against hangs: on a
+/// loaded machine a reply can take seconds, which must not count as a dead connection and a reconnect.
 @Suite(.serialized) struct RealtimeClientEndToEndTests {
     /// Quick retries for tests: the first window is 50 ms, never more than 1 s.
     static let fastReconnect = ReconnectPolicy(baseDelay: .milliseconds(50), maxDelay: .seconds(1), maxAttempts: 100)
@@ -24,7 +27,7 @@ struct Note: Codable, Sendable, Hashable {
                 return try await node.token(user, ttl: ttl)
             },
             reconnect: Self.fastReconnect, sendQueueLimit: sendQueueLimit,
-            heartbeatInterval: .seconds(2), heartbeatTimeout: .seconds(2), requestTimeout: .seconds(3)))
+            heartbeatInterval: .seconds(2), heartbeatTimeout: TestPatience.default, requestTimeout: TestPatience.default))
     }
 
     static func isReconnecting(_ state: ConnectionState) -> (attempt: Int, delay: Duration)? {
@@ -80,12 +83,14 @@ struct Note: Codable, Sendable, Hashable {
             try await node.restart()
             for n in 21...30 { try await node.publish(.integer(Int64(n)), to: "feed:restart") }
 
-            let received = try await collector.first(30, within: .seconds(8))
+            let received = try await collector.first(30)
             #expect(received.map(\.value) == Array(1...30))
             #expect(received.map(\.offset) == Array(1...30))
             #expect(Set(received.map(\.epoch)).count == 1)
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(collector.all.count == 30, "nothing more (no duplicates) arrives")
+            // Nothing more (no duplicates) arrives: one more publication comes next, and alone.
+            try await node.publish(31, to: "feed:restart")
+            _ = try await collector.first(31)
+            #expect(collector.all.map(\.value) == Array(1...31), "nothing more (no duplicates) arrives")
             // 11–20 at least (21–30 too when they were published before the resubscribe).
             let recovered = collector.allEvents.compactMap { event -> Int? in
                 if case .recovered(let count) = event { count } else { nil }
@@ -117,7 +122,7 @@ struct Note: Codable, Sendable, Hashable {
             // Eight more while down: history keeps only 5, so 4–6 are lost to this client.
             for n in 4...11 { try await node.publish(.integer(Int64(n)), to: "short:gap", retention: short) }
             try await node.restart()
-            let gap = try await eventually(within: .seconds(5), "a gap event") {
+            let gap = try await poll("a gap event") {
                 collector.allEvents.lazy.compactMap { event -> (StreamPosition?, StreamPosition)? in
                     if case .gap(let last, let resumed) = event { (last, resumed) } else { nil }
                 }.first
@@ -160,10 +165,11 @@ struct Note: Codable, Sendable, Hashable {
             let states = StateRecorder(client)
             let waiting = Task { try await client.connect() }
             _ = try await states.wait(for: "a reconnect attempt", Self.isReconnecting)
-            let cancelled = ContinuousClock.now
             waiting.cancel()
-            await #expect(throws: CancellationError.self) { try await waiting.value }
-            #expect(ContinuousClock.now - cancelled < .seconds(5))
+            // The node is down until after this: only the cancellation can end the wait.
+            await #expect(throws: CancellationError.self) {
+                try await withTimeout(TestPatience.default, "the cancelled connect()") { try await waiting.value }
+            }
             try await node.restart()
             _ = try await states.wait(for: "connected after the node came back", Self.isConnected)
             await client.disconnect()
@@ -182,7 +188,7 @@ struct Note: Codable, Sendable, Hashable {
             #expect(attempt == 1)
             #expect(delay <= .seconds(1))
             try await node.restart()
-            let secondID = try await states.wait(for: "reconnected", within: .seconds(6)) { state -> String? in
+            let secondID = try await states.wait(for: "reconnected") { state -> String? in
                 Self.isConnected(state).flatMap { $0 == firstID ? nil : $0 }
             }
             #expect(!secondID.isEmpty)
@@ -190,22 +196,28 @@ struct Note: Codable, Sendable, Hashable {
         }
     }
 
-    // 4.
+    // 4. Tokens of 2 s. The node's grace is one no loaded machine misses (a refresh that arrives late is
+    // still a refresh); whether the node accepted each refresh is read from its metrics, not inferred from
+    // the connection surviving a short grace.
     @Test func refreshesAnExpiringTokenAndKeepsTheSubscription() async throws {
-        try await RealtimeTestNode.with({ $0.limits.tokenRefreshGrace = 1 }) { node in
+        try await RealtimeTestNode.with({ $0.limits.tokenRefreshGrace = 600 }) { node in
             let calls = CallCounter()
             let client = Self.client(node, ttl: 2, calls: calls)
             let states = StateRecorder(client)
+            let connecting = ContinuousClock.now
             try await client.connect()
             let collector = Collector(try await client.subscribe("feed:refresh", as: Int.self))
             try await node.publish(1, to: "feed:refresh")
             _ = try await collector.first(1)
-            // Past the first token's expiry plus the grace (2 s + 1 s): without a refresh, 4003 by now.
-            try await Task.sleep(for: .milliseconds(3500))
+            // The client asks for new tokens and the node takes them: two refreshes, no command refused.
+            #expect(try await eventually { try await node.metric("switchboard_command_duration_seconds_count", labels: #"command="refresh""#) >= 2 })
+            #expect(try await node.metric("switchboard_command_errors_total") == 0)
+            // Past the first token's expiry (not before: a lower bound), on the same connection.
+            try await Task.sleep(until: connecting + .milliseconds(2500), clock: .continuous)
             try await node.publish(2, to: "feed:refresh")
             let received = try await collector.first(2)
             #expect(received.map(\.value) == [1, 2])
-            #expect(calls.value >= 2, "the provider was asked again")
+            #expect(calls.value >= 3, "the provider was asked again")
             #expect(states.connectedCount() == 1, "never reconnected: \(states.all)")
             await client.disconnect()
         }
@@ -225,7 +237,7 @@ struct Note: Codable, Sendable, Hashable {
             for n in 1...3 {
                 tasks.append(Task { try await client.publish(Note(text: "queued", n: n), to: "feed:queue") })
                 // One at a time, so the queue's order is the order of the calls.
-                try await eventually("publication \(n) queued") { await client.engine.queuedPublishCount == n ? true : nil }
+                _ = try await poll("publication \(n) queued") { await client.engine.queuedPublishCount == n ? true : nil }
             }
             await #expect(throws: RealtimeClientError.sendQueueFull) {
                 try await client.publish(Note(text: "overflow", n: 4), to: "feed:queue")
@@ -235,7 +247,7 @@ struct Note: Codable, Sendable, Hashable {
             var positions: [StreamPosition] = []
             for task in tasks { positions.append(try await task.value) }
             #expect(positions.map(\.offset) == [1, 2, 3])
-            let received = try await collector.first(3, within: .seconds(5))
+            let received = try await collector.first(3)
             #expect(received.map(\.value.n) == [1, 2, 3])
             await client.disconnect()
         }
@@ -261,22 +273,24 @@ struct Note: Codable, Sendable, Hashable {
 
             // Twice, at a third and at two thirds of the stream: an abort (RST), no close frame either way.
             for (cut, mark) in [(1, total / 3), (2, 2 * total / 3)] {
-                _ = try await collector.first(mark, within: .seconds(15))
+                _ = try await collector.first(mark)
                 let seen = states.all.count
                 await proxy.resetAll()
                 let (attempt, delay) = try await states.wait(for: "reconnecting after reset \(cut)", after: seen, Self.isReconnecting)
                 #expect(attempt == 1)
                 // Full jitter: the first retry waits somewhere in [0, baseDelay].
                 #expect(delay >= .zero && delay <= Self.fastReconnect.ceiling(forAttempt: 0))
-                try await states.wait(for: "connected after reset \(cut)", within: .seconds(15), after: seen, Self.isConnected)
+                try await states.wait(for: "connected after reset \(cut)", after: seen, Self.isConnected)
             }
             try await publisher.value
 
-            let received = try await collector.first(total, within: .seconds(15))
+            let received = try await collector.first(total)
             #expect(received.map(\.value) == Array(1...total))
             #expect(received.map(\.offset) == Array(1...UInt64(total)))
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(collector.all.count == total, "nothing more (no duplicates) arrives")
+            // Nothing more (no duplicates) arrives: one more publication comes next, and alone.
+            try await node.publish(.integer(Int64(total + 1)), to: "feed:reset")
+            _ = try await collector.first(total + 1)
+            #expect(collector.all.map(\.value) == Array(1...(total + 1)), "nothing more (no duplicates) arrives")
             #expect(!collector.allEvents.contains { if case .gap = $0 { true } else { false } }, "events: \(collector.allEvents)")
             let recoveries = collector.allEvents.filter { if case .recovered = $0 { true } else { false } }
             #expect(recoveries.count == 2, "one recovering resubscribe per reset: \(collector.allEvents)")

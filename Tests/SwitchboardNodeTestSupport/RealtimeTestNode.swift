@@ -120,6 +120,21 @@ public final class RealtimeTestNode: Sendable {
         try await self.api("/api/disconnect", #"{"user":"\#(user)","reason":"\#(reason)"}"#)
     }
 
+    /// The sum of every sample of the Prometheus metric `name` in `GET /metrics` whose labels contain
+    /// `labels` (all of its samples when nil); 0 when there is none.
+    public func metric(_ name: String, labels: String? = nil) async throws -> Double {
+        let response = try await LoopbackHTTPRequest.send("GET", port: self.port, path: "/metrics")
+        guard response.status == 200 else { throw LoopbackHTTPError("/metrics answered \(response.status): \(response.text)") }
+        return response.text.split(separator: "\n").reduce(0) { sum, line in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let value = Double(parts[1]) else { return sum }
+            let series = parts[0]
+            guard series == name || series.hasPrefix(name + "{") else { return sum }
+            if let labels, !series.contains(labels) { return sum }
+            return sum + value
+        }
+    }
+
     private func api(_ path: String, _ body: String) async throws {
         let response = try await LoopbackHTTPRequest.send("POST", port: self.port, path: path,
                                                           headers: [("Authorization", "apikey \(Self.apiKey)")], body: Data(body.utf8))

@@ -36,7 +36,7 @@ public final class NginxProcess: Sendable {
             let process = try ChildProcess(executable, ["-p", directory.path, "-c", directory.appendingPathComponent("nginx.conf").path,
                                                         "-g", "daemon off; pid \(directory.path)/nginx.pid; error_log \(directory.path)/error.log info;"],
                                            log: directory.appendingPathComponent("nginx.out"))
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + TestPatience.default
             while ContinuousClock.now < deadline, process.isRunning, !LoopbackPort.isAccepting(port) {
                 try await Task.sleep(for: .milliseconds(50))
             }

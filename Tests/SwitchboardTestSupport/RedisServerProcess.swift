@@ -59,7 +59,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         let process = try ChildProcess(executable, arguments, log: self.directory.appendingPathComponent("redis-\(launch).log"))
         self.lock.withLock { self.process = process }
         // Logged once the data set is loaded and the port is bound.
-        guard try await process.waitForLog("(Ready to accept connections)", timeout: .seconds(20)) != nil else {
+        guard try await process.waitForLog("(Ready to accept connections)", timeout: TestPatience.default) != nil else {
             let tail = process.logTail(10)
             self.kill()
             throw RedisServerError("redis-server on port \(self.port) did not become ready: \(tail)")

@@ -104,7 +104,7 @@ public struct BrowserSession: Sendable {
     /// Polls `condition` (an expression, true when done) until it holds; on timeout throws with what
     /// `describe` (an expression) says about the page then.
     public func waitUntil(_ condition: String, describe: String = "document.body.innerText.slice(-600)",
-                          timeout: Duration = .seconds(20), _ message: @autoclosure () -> String) async throws {
+                          timeout: Duration = TestPatience.default, _ message: @autoclosure () -> String) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if (try? await self.execute("return Boolean(\(condition));")) as? Bool == true { return }

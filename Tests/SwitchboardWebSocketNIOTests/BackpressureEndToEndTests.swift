@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import SwitchboardTestSupport
 import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
@@ -65,7 +66,7 @@ import SwitchboardWebSocket
             // The upgrade is read by hand: one read is enough for the 101, then the socket is left alone.
             try await raw.write(RawHTTP.upgradeRequest())
             raw.channel.read()
-            #expect(await eventually(within: .seconds(4)) { outcome.withLockedValue { $0.closeCalls } == 1 })
+            #expect(await eventually { outcome.withLockedValue { $0.closeCalls } == 1 })
             let result = outcome.withLockedValue { $0 }
             #expect(result.error?.code == .outboundBufferFull, "\(String(describing: result.error))")
             #expect(result.closeStatus?.code == .policyViolation)
@@ -74,7 +75,7 @@ import SwitchboardWebSocket
             #expect(await eventually { server.connectionCount == 0 })
             // The peer, reading again, finds the end of the stream.
             try await raw.resumeReading()
-            try await raw.readToEnd(within: .seconds(3))
+            try await raw.readToEnd()
             #expect(outcome.withLockedValue { $0.closeCalls } == 1)
         }
     }
@@ -148,27 +149,29 @@ import SwitchboardWebSocket
                     sent.withLockedValue { $0 += 1 }
                 }
             }
-            // Wait for the sender to start, then to stall: no progress for half a second.
+            // Wait for the sender to start, then for it to stop making progress: no send completed for half a
+            // second. Only the moment to look is taken from the clock; what is checked holds at any moment
+            // while the server reads nothing (a send that never stops stalling would end the wait, and fail
+            // the check, by completing them all).
             #expect(await eventually { sent.withLockedValue { $0 } > 0 })
             var last = -1
-            var stalledSince = ContinuousClock.now
-            let deadline = ContinuousClock.now + .seconds(6)
-            while ContinuousClock.now < deadline {
+            var unchangedSince = ContinuousClock.now
+            let stalled = await eventually {
                 let now = sent.withLockedValue { $0 }
+                if now == count { return true }
                 if now != last {
                     last = now
-                    stalledSince = ContinuousClock.now
-                } else if ContinuousClock.now - stalledSince > .milliseconds(500) {
-                    break
+                    unchangedSince = ContinuousClock.now
                 }
-                try await Task.sleep(for: .milliseconds(20))
+                return ContinuousClock.now - unchangedSince > .milliseconds(500)
             }
             let atStall = sent.withLockedValue { $0 }
+            #expect(stalled)
             #expect(atStall < count, "every send completed although the server read nothing")
             #expect(atStall > 0)
             // The server starts reading: everything arrives, in order, and the sender finishes.
             gate.withLockedValue { $0 = true }
-            try await withTimeout(.seconds(10), "the remaining sends") { try await sender.value }
+            try await withTimeout(TestPatience.default, "the remaining sends") { try await sender.value }
             #expect(sent.withLockedValue { $0 } == count)
             let iterator = connection.inbound.makeAsyncIterator()
             let verdict = await iterator.next()

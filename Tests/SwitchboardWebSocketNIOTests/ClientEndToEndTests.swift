@@ -1,12 +1,15 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SwitchboardTestSupport
 import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
 
 /// Subprotocol negotiation end to end, and a client facing servers that are absent or misbehave: every
-/// attempt ends with an error, quickly, never a hang.
+/// attempt ends with an error, never a hang. "At once" is shown by a connect timeout no test waits out: the
+/// attempt ends with its own error, not the timeout's. (The connect timeout itself is checked on a test
+/// clock in ``ConnectionTimerTests``.)
 @Suite struct ClientEndToEndTests {
     @Test(arguments: [
         (["v1", "v2"], "v2"),        // the server's preference wins
@@ -40,51 +43,50 @@ import SwitchboardWebSocket
         let placeholder = try await RawServer.start(.silent)
         let port = placeholder.port
         await placeholder.stop()
-        let started = ContinuousClock.now
+        var client = WebSocketClientConfiguration()
+        client.connectTimeout = .hours(1)
+        let configuration = client
         let error = await #expect(throws: WebSocketTransportError.self) {
-            _ = try await withTimeout(.seconds(5), "connect") {
-                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/")
+            _ = try await withTimeout(TestPatience.default, "connect") {
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/", configuration: configuration)
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
         #expect(error?.code == .handshakeFailed)
         #expect(error?.message.contains("cannot connect") == true, "\(String(describing: error))")
     }
 
     @Test(arguments: [(1000, "within 1 s"), (700, "within 700 ms")])
-    func aServerThatNeverAnswersTimesOutWithinConnectTimeout(milliseconds: Int64, described: String) async throws {
+    func aServerThatNeverAnswersTimesOutAfterTheConnectTimeout(milliseconds: Int64, described: String) async throws {
         let silent = try await RawServer.start(.silent)
         var client = WebSocketClientConfiguration()
         client.connectTimeout = .milliseconds(milliseconds)
         let configuration = client
         let started = ContinuousClock.now
         let error = await #expect(throws: WebSocketTransportError.self) {
-            _ = try await withTimeout(.seconds(4), "connect") {
+            _ = try await withTimeout(TestPatience.default, "connect") {
                 try await WebSocketClient.connect(to: "ws://127.0.0.1:\(silent.port)/", configuration: configuration)
             }
         }
         let elapsed = ContinuousClock.now - started
         #expect(error?.code == .handshakeTimedOut, "\(String(describing: error))")
         #expect(error?.message.hasSuffix(described) == true, "\(String(describing: error))")
-        #expect(elapsed >= .milliseconds(milliseconds - 50) && elapsed < .milliseconds(milliseconds + 1000), "took \(elapsed)")
+        #expect(elapsed >= .milliseconds(milliseconds - 50), "gave up after \(elapsed), before the connect timeout")
         await silent.stop()
     }
 
     @Test func aServerThatClosesAtOnceIsAnErrorNotAHang() async throws {
         let closer = try await RawServer.start(.closeImmediately)
         var client = WebSocketClientConfiguration()
-        client.connectTimeout = .seconds(20)
+        client.connectTimeout = .hours(1)
         let configuration = client
-        let started = ContinuousClock.now
         for _ in 0..<5 {
-            await #expect(throws: WebSocketTransportError.self) {
-                _ = try await withTimeout(.seconds(25), "connect") {
+            let error = await #expect(throws: WebSocketTransportError.self) {
+                _ = try await withTimeout(TestPatience.default, "connect") {
                     try await WebSocketClient.connect(to: "ws://127.0.0.1:\(closer.port)/", configuration: configuration)
                 }
             }
+            #expect(error?.code == .handshakeFailed, "\(String(describing: error))")
         }
-        // Five failures well inside one connect timeout: none waited for it.
-        #expect(ContinuousClock.now - started < .seconds(10))
         await closer.stop()
     }
 
@@ -93,7 +95,7 @@ import SwitchboardWebSocket
         let refuser = try await RawServer.start(.respond(
             "HTTP/1.1 403 Forbidden\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"))
         let error = await #expect(throws: WebSocketTransportError.self) {
-            _ = try await withTimeout(.seconds(4), "connect") {
+            _ = try await withTimeout(TestPatience.default, "connect") {
                 try await WebSocketClient.connect(to: "ws://127.0.0.1:\(refuser.port)/")
             }
         }
@@ -106,7 +108,7 @@ import SwitchboardWebSocket
         let liar = try await RawServer.start(.respond(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(RawHTTP.expectedAccept)\r\n\r\n"))
         let error = await #expect(throws: WebSocketTransportError.self) {
-            _ = try await withTimeout(.seconds(4), "connect") {
+            _ = try await withTimeout(TestPatience.default, "connect") {
                 try await WebSocketClient.connect(to: "ws://127.0.0.1:\(liar.port)/")
             }
         }

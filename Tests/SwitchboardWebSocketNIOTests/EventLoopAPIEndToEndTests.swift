@@ -81,7 +81,7 @@ import SwitchboardWebSocket
             guard let response = try await raw.receive(RawHTTPResponse.parseHead) else { throw TestFailure("no 101") }
             #expect(response.status == 101)
             var echoed: [RawFrame] = []
-            while echoed.count < messages.count, let frame = try await raw.nextFrame(within: .seconds(4)) { echoed.append(frame) }
+            while echoed.count < messages.count, let frame = try await raw.nextFrame() { echoed.append(frame) }
             #expect(echoed.count == messages.count)
             #expect(echoed == messages)  // a mismatch prints huge diffs; the count check above says more
             try await raw.send(.closeFrame(code: 1000, reason: "bye"))
@@ -89,7 +89,7 @@ import SwitchboardWebSocket
             #expect(close?.closeCode == 1000)
             try await raw.readToEnd()
             #expect(await eventually { calls.withLockedValue { $0.closes.count } >= 1 })
-            try await Task.sleep(for: .milliseconds(100))  // a second call would come now
+            try await settleEventLoops()  // a second call would have been made by now
             let result = calls.withLockedValue { $0 }
             #expect(result.opens == 1)
             #expect(result.messages == messages.count)
@@ -120,14 +120,14 @@ import SwitchboardWebSocket
                 return received
             }
             for message in messages { try await connection.send(message) }
-            #expect(await eventually(within: .seconds(4)) { count.withLockedValue { $0 } == messages.count })
+            #expect(await eventually { count.withLockedValue { $0 } == messages.count })
             // The server ends it this time; the handler still hears of it exactly once.
             await server.shutdown(gracePeriod: .seconds(2))
-            let received = try await withTimeout(.seconds(2), "the end of the inbound sequence") { await reader.value }
+            let received = try await withTimeout(TestPatience.default, "the end of the inbound sequence") { await reader.value }
             #expect(received.count == messages.count)
             #expect(received == messages)
             #expect(await connection.closeStatus.code == .goingAway)
-            try await Task.sleep(for: .milliseconds(100))
+            try await settleEventLoops()
             let result = calls.withLockedValue { $0 }
             #expect(result.opens == 1)
             #expect(result.closes.count == 1)

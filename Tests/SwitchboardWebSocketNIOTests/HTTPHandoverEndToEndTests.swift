@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import SwitchboardTestSupport
 import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
@@ -76,22 +77,6 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func aPostWhoseBodyArrivesInSeveralWritesIsAnswered() async throws {
-        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
-            let raw = try await connect(server, noDelay: true)
-            defer { Task { await raw.close() } }
-            // The first write ends inside the body: the bytes after the head must reach the HTTP handlers too.
-            try await raw.write("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 26\r\n\r\nabcdefgh")
-            try await Task.sleep(for: .milliseconds(20))
-            try await raw.write("ijklmnopq")
-            try await Task.sleep(for: .milliseconds(20))
-            try await raw.write("rstuvwxyz")
-            let answer = try await response(on: raw)
-            #expect(answer.status == 200)
-            #expect(answer.body == "POST /echo abcdefghijklmnopqrstuvwxyz")
-        }
-    }
-
     @Test func aHeadSplitByteByByteIsAnswered() async throws {
         try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server, noDelay: true)
@@ -113,23 +98,6 @@ import SwitchboardWebSocket
             var bodies: [String] = []
             for _ in 0..<3 { bodies.append(try await response(on: raw).body) }
             #expect(bodies == ["GET /one ", "POST /two xyz", "GET /three "])
-        }
-    }
-
-    /// The handshake timeout is for WebSocket handshakes: a handed-over keep-alive connection outlives it.
-    @Test func aKeepAliveConnectionOutlivesTheHandshakeTimeout() async throws {
-        var configuration = WebSocketServerConfiguration()
-        // Long enough for the first request to arrive on a loaded machine (200 ms was not), and waited out
-        // twice over below.
-        configuration.handshakeTimeout = .seconds(1)
-        try await withServer(configuration: configuration, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
-            let raw = try await connect(server)
-            defer { Task { await raw.close() } }
-            try await raw.write("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(try await response(on: raw).body == "GET /first ")
-            try await Task.sleep(for: .seconds(2))
-            try await raw.write("GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(try await response(on: raw).body == "GET /second ")
         }
     }
 
@@ -208,16 +176,14 @@ import SwitchboardWebSocket
 
     /// Shutdown asks handed-over connections to quiesce: an idle keep-alive connection closes at once, so
     /// shutdown does not wait out its grace period.
-    @Test func shutdownClosesAnIdleKeepAliveConnectionPromptly() async throws {
+    @Test func shutdownClosesAnIdleKeepAliveConnectionWithoutWaitingOutTheGracePeriod() async throws {
         let server = WebSocketServer(configuration: WebSocketServerConfiguration(), httpHandover: Self.tinyHTTPServer(), handler: asyncEcho)
         try await server.start()
         let raw = try await connect(server)
         try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         _ = try await response(on: raw)
-        let started = ContinuousClock.now
-        try await withTimeout(.seconds(25), "shutdown") { await server.shutdown(gracePeriod: .seconds(20)) }
-        // Far below the 20 s grace: it did not wait for the idle connection.
-        #expect(ContinuousClock.now - started < .seconds(8))
+        // A grace period no test waits out: shutdown returns only because the connection closed.
+        try await withTimeout(TestPatience.default, "shutdown") { await server.shutdown(gracePeriod: .hours(1)) }
         try await raw.readToEnd()
     }
 
@@ -230,9 +196,10 @@ import SwitchboardWebSocket
         try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         _ = try await response(on: raw)
         let started = ContinuousClock.now
-        try await withTimeout(.seconds(6), "shutdown") { await server.shutdown(gracePeriod: .milliseconds(300)) }
+        try await withTimeout(TestPatience.default, "shutdown") { await server.shutdown(gracePeriod: .milliseconds(300)) }
+        // Not before the grace period ended (how long after is the machine's business).
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(2), "shutdown took \(elapsed)")
+        #expect(elapsed >= .milliseconds(300), "shutdown took \(elapsed), less than the grace period")
         try await raw.readToEnd()
     }
 }

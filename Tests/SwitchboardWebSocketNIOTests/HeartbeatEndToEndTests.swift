@@ -1,13 +1,15 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import SwitchboardTestSupport
 import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
 
 /// The server's heartbeat over a real socket: a silent peer is dropped, a live one is kept.
 ///
-/// Timeouts of a second or more: with every suite, browsers and Redis running at once on two cores, a pong
-/// can take longer than 200 ms to be read, which is a loaded machine, not a dead peer.
+/// Outcomes only, and lower bounds ("not before the timeout"): how soon after its deadline a peer is
+/// dropped depends on the machine's load. The deadlines themselves are checked on a clock the test moves,
+/// in ``ConnectionTimerTests``.
 @Suite struct HeartbeatEndToEndTests {
     private static func configuration(timeout: TimeAmount = .seconds(1)) -> WebSocketServerConfiguration {
         var configuration = WebSocketServerConfiguration()
@@ -21,16 +23,12 @@ import SwitchboardWebSocket
             // Timed from before the upgrade: the server's heartbeat cannot start earlier.
             let opened = ContinuousClock.now
             _ = try await raw.upgrade()
-            // The raw client reads (to see the ping and the end) but never answers. The waits are generous
-            // (CI runs every suite at once); the bounds below are what the test checks.
-            let ping = try await raw.receive(within: .seconds(15), RawFrame.parse)
+            // The raw client reads (to see the ping and the end) but never answers.
+            let ping = try await raw.receive(RawFrame.parse)
             #expect(ping?.opcode == RawFrame.ping)
-            let pinged = ContinuousClock.now
-            try await raw.readToEnd(within: .seconds(15))
+            try await raw.readToEnd()
             let elapsed = ContinuousClock.now - opened
             #expect(elapsed >= .milliseconds(1150), "dropped after \(elapsed), before interval + timeout")
-            // Dropped about `timeout` (1 s) after the unanswered ping, not whenever.
-            #expect(ContinuousClock.now - pinged < .seconds(6), "dropped \(ContinuousClock.now - pinged) after the ping")
             #expect(await eventually { server.connectionCount == 0 })
         }
     }
@@ -48,14 +46,15 @@ import SwitchboardWebSocket
             }
         }
         let handler = WebSocketServer.Handler.eventLoop { _ in Echo(pongs: pongsSeenByServer) }
-        try await withServer(configuration: Self.configuration(timeout: .seconds(3)), handler: handler) { server, url in
+        // A timeout no loaded machine misses: this test is about the pongs crossing a real socket; that an
+        // answering peer outlasts any number of timeouts is checked on a test clock (ConnectionTimerTests).
+        try await withServer(configuration: Self.configuration(timeout: .seconds(60)), handler: handler) { server, url in
             var client = WebSocketClientConfiguration()
             client.connection.heartbeat = nil  // only the server pings
             let connection = try await WebSocketClient.connect(to: url, configuration: client)
-            // Idle for several heartbeat periods (a ping every other interval when silent).
-            try await Task.sleep(for: .milliseconds(1300))
+            // Idle: pinged whenever silent for an interval, and the client's library answers each ping.
+            #expect(await eventually { pongsSeenByServer.withLockedValue { $0 } >= 3 }, "the client answers the server's pings")
             #expect(server.connectionCount == 1)
-            #expect(pongsSeenByServer.withLockedValue { $0 } >= 2, "the client answers the server's pings")
             try await connection.send(.text("alive"))
             let iterator = connection.inbound.makeAsyncIterator()
             #expect(await iterator.next() == .text("alive"))
@@ -72,11 +71,11 @@ import SwitchboardWebSocket
         // `connect` may lag on a loaded machine).
         let opened = ContinuousClock.now
         let connection = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/", configuration: client)
-        let status = try await withTimeout(.seconds(10), "the heartbeat close") { await connection.closeStatus }
+        let status = try await withTimeout(TestPatience.default, "the heartbeat close") { await connection.closeStatus }
         let elapsed = ContinuousClock.now - opened
         #expect(status.code == .abnormalClosure)
         #expect(status.initiatedLocally)
-        #expect(elapsed >= .milliseconds(1150) && elapsed < .seconds(6), "closed after \(elapsed): \(status)")
+        #expect(elapsed >= .milliseconds(1150), "closed after \(elapsed), before interval + timeout: \(status)")
         await server.stop()
     }
 }

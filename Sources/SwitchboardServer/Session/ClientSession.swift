@@ -119,7 +119,8 @@ final class ClientSession: @unchecked Sendable {
     /// The rate limit: false (and an error 201, or a 4004 disconnect after too many strikes) when the
     /// client is over it.
     private func admitCommand(id: UInt64?, reply: (ServerMessage) -> Void) -> Bool {
-        if self.rateLimit.take(now: NIODeadline.now().uptimeNanoseconds) {
+        // The loop's clock (a test loop's moves only when the test advances it).
+        if self.rateLimit.take(now: self.eventLoop.now.uptimeNanoseconds) {
             self.rateLimitStrikes = 0
             return true
         }

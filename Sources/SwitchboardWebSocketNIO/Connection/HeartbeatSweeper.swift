@@ -56,7 +56,9 @@ final class HeartbeatSweeper {
     private func schedule() {
         self.timer = self.eventLoop.assumeIsolated().scheduleTask(in: self.period) { [self] in
             self.timer = nil
-            let now = NIODeadline.now()
+            // The loop's clock, which the scheduled task runs on too (a test loop's clock moves only when
+            // the test advances it).
+            let now = self.eventLoop.now
             // Visiting may close connections, which removes them: iterate over a copy.
             for handler in Array(self.connections.values) {
                 handler.takeUnretainedValue().heartbeatSweep(now: now, heartbeat: self.heartbeat)

@@ -20,7 +20,7 @@ extension WebSocketChannelHandler {
     func startHeartbeat(context: ChannelHandlerContext) {
         guard let heartbeat = self.configuration.heartbeat else { return }
         self.heardFromPeer = false
-        self.silentSince = .now()
+        self.silentSince = context.eventLoop.now
         self.heartbeatSweeper = HeartbeatSweeper.on(context.eventLoop, heartbeat: heartbeat)
         self.heartbeatSweeper!.add(self)
     }

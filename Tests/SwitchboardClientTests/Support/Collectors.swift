@@ -1,20 +1,11 @@
 import NIOConcurrencyHelpers
 import SwitchboardClient
+import SwitchboardTestSupport
 
 /// A test failure with a sentence saying what was expected.
 struct ClientTestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Polls `condition` until it returns a value or `timeout` passes.
-func eventually<T>(within timeout: Duration = .seconds(3), _ what: String, _ condition: () async throws -> T?) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-        if let value = try await condition() { return value }
-        guard ContinuousClock.now < deadline else { throw ClientTestFailure("no \(what) within \(timeout)") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
 }
 
 /// Reads a subscription in the background from the moment it is made, so waits never lose elements.
@@ -43,9 +34,9 @@ final class Collector<Value: Decodable & Sendable>: Sendable {
     var allEvents: [SubscriptionEvent] { self.events.withLockedValue { $0 } }
 
     /// The first `count` publications, once that many have arrived.
-    func first(_ count: Int, within timeout: Duration = .seconds(3)) async throws -> [ReceivedPublication<Value>] {
+    func first(_ count: Int, within timeout: Duration = TestPatience.default) async throws -> [ReceivedPublication<Value>] {
         do {
-            return try await eventually(within: timeout, "\(count) publications") {
+            return try await poll("\(count) publications", within: timeout) {
                 let all = self.all
                 return all.count >= count ? Array(all.prefix(count)) : nil
             }
@@ -72,9 +63,9 @@ final class StateRecorder: Sendable {
 
     /// Waits until a recorded state (after the first `after`) matches.
     @discardableResult
-    func wait<T>(for what: String, within timeout: Duration = .seconds(5), after: Int = 0, _ match: @escaping (ConnectionState) -> T?) async throws -> T {
+    func wait<T>(for what: String, within timeout: Duration = TestPatience.default, after: Int = 0, _ match: @escaping (ConnectionState) -> T?) async throws -> T {
         do {
-            return try await eventually(within: timeout, what) { self.all.dropFirst(after).lazy.compactMap(match).first }
+            return try await poll(what, within: timeout) { self.all.dropFirst(after).lazy.compactMap(match).first }
         } catch {
             throw ClientTestFailure("\(error); states: \(self.all)")
         }

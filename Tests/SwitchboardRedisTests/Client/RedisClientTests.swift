@@ -6,10 +6,15 @@ import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardRedis
 
-/// The RESP3 client against a real redis-server: pipelining, error replies, timeouts, reconnecting.
+/// The RESP3 client against a real redis-server: pipelining, error replies, failing fast, reconnecting.
+/// (Command timeouts are checked on a clock the test moves, in ``RedisCommandHandlerTests``.)
+///
+/// "Fails at once" is checked by what the failure is, not by timing it: a command that waited for its
+/// timeout fails with `isTimeout`, one that failed at once does not.
 @Suite(.enabled(if: RedisServerProcess.shouldRun, RedisServerProcess.missingMessage))
 struct RedisClientTests {
-    static let fast = RedisClientConfiguration(connectTimeout: .seconds(2), commandTimeout: .seconds(5),
+    /// Quick reconnects; timeouts that only guard against hangs, so a loaded machine never trips them.
+    static let fast = RedisClientConfiguration(connectTimeout: TestPatience.default, commandTimeout: TestPatience.default,
                                                reconnectBackoff: ReconnectBackoff(initial: .milliseconds(50), maximum: .milliseconds(400)))
 
     static func client(_ server: RedisServerProcess, _ configuration: RedisClientConfiguration = Self.fast) -> RedisClient {
@@ -27,9 +32,8 @@ struct RedisClientTests {
         let connection = try await RedisConnection.connect(to: server.address, on: MultiThreadedEventLoopGroup.singleton.next(),
                                                            configuration: Self.fast, onPush: { _ in })
         try await connection.channel.close()
-        let started = ContinuousClock.now
-        await #expect(throws: RedisClientError.self) { try await connection.send(RedisCommand("PING", [])) }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        let error = await #expect(throws: RedisClientError.self) { try await connection.send(RedisCommand("PING", [])) }
+        #expect(error?.isTimeout == false, "\(String(describing: error))")
     }
 
     /// 2,000 commands from 2,000 tasks on one connection: each gets its own reply, none another's.
@@ -77,29 +81,6 @@ struct RedisClientTests {
         #expect(try await client.send(RedisCommand("GET", ["plain"])).string == "value")
     }
 
-    /// A command that outlives its timeout fails; its late reply is not handed to the next command.
-    @Test func aTimedOutCommandKeepsItsPlaceInThePipeline() async throws {
-        let server = try await RedisServerProcess.start()
-        defer { server.stop() }
-        var configuration = Self.fast
-        configuration.commandTimeout = .milliseconds(300)
-        let client = Self.client(server, configuration)
-        defer { Task { await client.shutdown() } }
-        try await client.send(RedisCommand("PING"))
-        let started = ContinuousClock.now
-        do {
-            // Blocks for 1 s on an empty list, then replies null.
-            try await client.send(RedisCommand("BLPOP", ["empty-list", "1"]))
-            Issue.record("BLPOP should have timed out")
-        } catch let error as RedisClientError {
-            #expect(error.isTimeout)
-        }
-        #expect(ContinuousClock.now - started < .milliseconds(900))
-        try await Task.sleep(for: .milliseconds(900))
-        // BLPOP's null reply arrived meanwhile and was dropped with its slot.
-        #expect(try await client.send(RedisCommand("ECHO", ["after"])).string == "after")
-    }
-
     @Test func reconnectsAfterRedisRestartsAndFailsFastMeanwhile() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
@@ -108,9 +89,8 @@ struct RedisClientTests {
         try await client.send(RedisCommand("SET", ["before", "1"]))
         server.stop()
         #expect(await eventually { !client.isConnected })
-        let started = ContinuousClock.now
-        await #expect(throws: RedisClientError.self) { try await client.send(RedisCommand("PING")) }
-        #expect(ContinuousClock.now - started < .seconds(2), "a command while Redis is down must fail at once, not after the 5 s command timeout")
+        let error = await #expect(throws: RedisClientError.self) { try await client.send(RedisCommand("PING")) }
+        #expect(error?.isTimeout == false, "a command while Redis is down must fail at once, not at the command timeout: \(String(describing: error))")
         try await server.launch()
         let back = await eventually { (try? await client.send(RedisCommand("PING"))) == .simpleString("PONG") }
         #expect(back)

@@ -39,13 +39,3 @@ extension RedisServerProcess {
         return try await connection.send(RedisCommand(arguments: arguments))
     }
 }
-
-/// Polls until `condition` holds or `timeout` passes; returns whether it held.
-func eventually(within timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}

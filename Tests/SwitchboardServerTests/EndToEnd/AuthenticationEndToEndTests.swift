@@ -1,6 +1,7 @@
 import Foundation
 import SwitchboardProtocol
 import SwitchboardServer
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 import SwitchboardWebSocketNIO
 import Testing
@@ -115,12 +116,15 @@ import Testing
         }
     }
 
+    /// The times themselves (not before expiry, not before the end of the grace) are checked on a test
+    /// clock in ``SessionTimerTests``; here, what goes over the wire, and lower bounds only.
     @Test func aTokenExpiringWhileConnectedGetsError109WithoutIDThenClose4003() async throws {
         let clock = ManualClock(Self.start)
         try await TestNode.with({ $0.limits.tokenRefreshGrace = 1 }, now: clock.now) { node in
+            // Measured from before the connection: the expiry timer cannot start earlier than that.
+            let started = ContinuousClock.now
             let client = try await node.client(token: try await node.token("alice", ttl: 1))
             #expect(try await client.connect().expires == 1)
-            let started = ContinuousClock.now
             guard case .error(let id, let error) = try await client.nextPush(within: TestPatience.default) else {
                 throw EndToEndFailure("expected error 109 first, got \(client.received)")
             }
@@ -131,17 +135,18 @@ import Testing
             }
             #expect(disconnect.code == .tokenExpired)
             #expect(try await client.closed()?.code == CloseCode(4003))
-            // 1 s to expiry and 1 s of grace.
+            // Not before 1 s to expiry and 1 s of grace.
             let elapsed = ContinuousClock.now - started
-            #expect(elapsed > .milliseconds(1500) && elapsed < .seconds(4), "closed after \(elapsed)")
+            #expect(elapsed >= .milliseconds(1900), "closed after \(elapsed)")
         }
     }
 
-    @Test func refreshingTheTokenWithinTheGracePeriodKeepsTheConnection() async throws {
+    /// The wire side of a refresh after error 109. That the session then outlives the grace period (and
+    /// expires with the new token) is checked on a test clock in ``SessionTimerTests``: here a grace no loaded
+    /// machine can miss, so the refresh always arrives within it.
+    @Test func refreshingTheTokenAfterError109IsAcceptedAndTheConnectionServed() async throws {
         let clock = ManualClock(Self.start)
-        // A grace of 4 s: long enough for the refresh to arrive on a loaded machine (1 s was not in CI-like
-        // runs with browsers and builds beside it), short enough to wait out below.
-        try await TestNode.with({ $0.limits.tokenRefreshGrace = 4 }, now: clock.now) { node in
+        try await TestNode.with({ $0.limits.tokenRefreshGrace = 600 }, now: clock.now) { node in
             let client = try await node.client(token: try await node.token("alice", ttl: 1))
             _ = try await client.connect()
             guard case .error(nil, let error) = try await client.nextPush(within: TestPatience.default), error.code == .tokenExpired else {
@@ -151,8 +156,6 @@ import Testing
             #expect(try await client.expectError(.refresh(.init(token: try await node.token("mallory")))).code == .permissionDenied)
             let reply = try await client.expectReply(.refresh(.init(token: try await node.token("alice", ttl: 600))))
             #expect(reply == .refresh(.init(expires: 600)))
-            // Past the grace period it is still open and served.
-            try await Task.sleep(for: .milliseconds(4600))
             #expect(client.isOpen)
             #expect(try await client.expectReply(.ping) == .ping)
             #expect(!client.receivedPushes.contains { if case .disconnect = $0 { true } else { false } })

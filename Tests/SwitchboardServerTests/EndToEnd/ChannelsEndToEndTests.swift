@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 import Testing
 
@@ -123,16 +124,14 @@ import Testing
             _ = try await bob.subscribe("chat:room")
             // Presence entries are written just after the subscribe reply: ask until both are in.
             var users: [String] = []
-            let deadline = ContinuousClock.now + .seconds(2)
-            while ContinuousClock.now < deadline {
+            let both = try await eventually {
                 guard case .presence(let result) = try await alice.expectReply(.presence(.init(channel: "chat:room"))) else {
                     throw EndToEndFailure("presence answered with another result")
                 }
                 users = result.clients.map(\.user).sorted()
-                if users == ["alice", "bob"] { break }
-                try await Task.sleep(for: .milliseconds(20))
+                return users == ["alice", "bob"]
             }
-            #expect(users == ["alice", "bob"])
+            #expect(both, "presence: \(users)")
             // The HTTP API sees the same.
             let response = try await node.api("/api/presence", json: #"{"channel":"chat:room"}"#)
             let viaAPI = try JSONDecoder().decode(ServerMessage.PresenceResult.self, from: Data(response.body.utf8))

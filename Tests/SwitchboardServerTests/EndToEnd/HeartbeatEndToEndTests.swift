@@ -1,4 +1,5 @@
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardServer
 

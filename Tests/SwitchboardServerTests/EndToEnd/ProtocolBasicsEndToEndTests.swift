@@ -1,4 +1,5 @@
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 import Testing
 

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import SwitchboardProtocol
 @testable import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// Recovery, end to end: a client that comes back with the position it had gets exactly what it missed, in
@@ -45,9 +46,12 @@ import Testing
             let live = try await client.publications(5, in: channel)
             #expect(live.map(\.offset) == Array((position.offset + 1001)...(position.offset + 1005)))
             #expect(live.map(\.data) == (1001...1005).map { JSONValue.integer(Int64($0)) })
-            try await Task.sleep(for: .milliseconds(100))
+            // A marker published after them arrives after anything sent before it (one channel is delivered
+            // in order): once it is here, every push the client will get for the above has arrived.
+            try await node.publish("marker", to: channel)
+            _ = try await client.publications(1, in: channel)
             let publications = client.receivedPushes.filter { if case .publication = $0 { true } else { false } }
-            #expect(publications.count == 5, "expected exactly the 5 live publications as pushes, got \(publications.count)")
+            #expect(publications.count == 6, "expected exactly the 5 live publications and the marker as pushes, got \(publications.count)")
             await client.close()
         }
     }
@@ -134,6 +138,7 @@ import Testing
             let position = try await positionAfterLeaving(channel, node: node)
             // A publisher that keeps publishing, in small pipelined batches, until told to stop.
             let stop = NIOLockedValueBox(false)
+            let lastPublished = NIOLockedValueBox(position.offset)
             let publisher = Task { () -> UInt64 in
                 var last: UInt64 = 0
                 var next: Int64 = 0
@@ -141,14 +146,16 @@ import Testing
                     let batch = (0..<10).map { JSONValue.integer(next + Int64($0)) }
                     next += 10
                     last = try await node.publishAll(batch, to: channel, batch: 10).last!.offset
+                    lastPublished.withLockedValue { $0 = last }
                 }
                 return last
             }
             // Some missed while away, then the resubscribe races the publisher.
-            try await Task.sleep(for: .milliseconds(100))
+            #expect(await eventually { lastPublished.withLockedValue { $0 } >= position.offset + 10 })
             let client = try await node.connectedClient("alice")
             let result = try await client.subscribe(channel, since: position)
-            try await Task.sleep(for: .milliseconds(200))
+            // The publisher goes on after the reply for a while: these arrive live.
+            #expect(await eventually { lastPublished.withLockedValue { $0 } >= result.offset + 20 })
             stop.withLockedValue { $0 = true }
             let lastOffset = try await publisher.value
 
@@ -164,10 +171,11 @@ import Testing
             let values = (recovered + live).map(\.data)
             #expect(values == (0..<Int64(values.count)).map { JSONValue.integer($0) })
             #expect(live.count >= 10, "the publisher should still have been publishing after the reply (\(live.count) live)")
-            // Nothing more arrives after the last one.
-            try await Task.sleep(for: .milliseconds(100))
-            let extra = client.receivedPushes.filter { if case .publication(let p) = $0 { p.offset > lastOffset } else { false } }
-            #expect(extra.isEmpty)
+            // Nothing more arrives after the last one: a marker published now is the next and only one.
+            let marker = try await node.publish("marker", to: channel)
+            _ = try await client.publications(1, in: channel)
+            let extra = client.receivedPushes.compactMap { if case .publication(let p) = $0, p.offset > lastOffset { p.offset } else { nil } }
+            #expect(extra == [marker.offset])
             await client.close()
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import Testing
 
 /// The Server-Sent Events fallback, end to end over raw TCP: the stream's events, resuming with
@@ -128,10 +129,12 @@ import Testing
             let response = try await node.http("POST", "/connection/sse/command?client=\(client)",
                                                headers: [("Authorization", "Bearer \(mallory)")], body: command)
             #expect(response.status == 403)
-            // Nothing was published.
-            try await Task.sleep(for: .milliseconds(100))
+            // Nothing was published: the next publication is the channel's first.
+            let next = try await node.publish("after the refusal", to: "chat:room")
             let history = try await node.api("/api/history", json: #"{"channel":"chat:room"}"#)
-            #expect(try JSONDecoder().decode(ServerMessage.HistoryResult.self, from: Data(history.body.utf8)).publications.isEmpty)
+            let publications = try JSONDecoder().decode(ServerMessage.HistoryResult.self, from: Data(history.body.utf8)).publications
+            #expect(publications.map(\.data) == ["after the refusal"])
+            #expect(publications.map(\.offset) == [next.offset])
             await stream.close()
         }
     }

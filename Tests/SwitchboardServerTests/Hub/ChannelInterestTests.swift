@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardServer
 
@@ -22,6 +23,9 @@ struct ChannelInterestTests {
             try await Task.sleep(for: .milliseconds(30))
             self.calls.withLockedValue { $0.append("unsubscribe \(channel)") }
         }
+
+        /// Subscribes waiting at the gate.
+        var waiting: Int { self.gate.withLockedValue { $0.count } }
 
         /// Lets the oldest waiting subscribe finish (or fail).
         func open(failing: Bool = false) async {
@@ -55,9 +59,9 @@ struct ChannelInterestTests {
         let finished = NIOLockedValueBox<[String]>([])
         async let first: Bool = { let value = try await interest.retain("c"); finished.withLockedValue { $0.append("first") }; return value }()
         async let second: Bool = { let value = try await interest.retain("c"); finished.withLockedValue { $0.append("second") }; return value }()
-        try await Task.sleep(for: .milliseconds(50))
+        // Both are in and the node's subscribe is at the broker's gate: from here on nobody may go on.
+        #expect(await eventually { interest.subscriptionCount == 2 && broker.waiting == 1 })
         #expect(finished.withLockedValue { $0 }.isEmpty, "nobody may go on before the broker subscribed")
-        #expect(interest.subscriptionCount == 2)
         await broker.open()
         let results = try await [first, second]
         #expect(results.sorted { !$0 && $1 } == [false, true])
@@ -84,7 +88,8 @@ struct ChannelInterestTests {
         let interest = ChannelInterest(broker: broker)
         let first = Task { try await interest.retain("c") }
         let second = Task { try await interest.retain("c") }
-        try await Task.sleep(for: .milliseconds(20))
+        // Both wait for the same subscribe before it fails.
+        #expect(await eventually { interest.subscriptionCount == 2 && broker.waiting == 1 })
         await broker.open(failing: true)
         await #expect(throws: BrokerError.self) { _ = try await first.value }
         await #expect(throws: BrokerError.self) { _ = try await second.value }

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SwitchboardTestSupport
 
 /// A bare TCP client that writes HTTP/1.1 by hand and reads responses off the wire, so tests see exactly
 /// what the server sends (keep-alive, pipelining, framing) with no HTTP client library in between.

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SwitchboardTestSupport
 
 /// A raw TCP connection to a node on loopback that hands every read to its owner: what the hand-written test
 /// clients (HTTP, SSE, raw WebSocket) stand on, so each only says what it does with the bytes.
@@ -14,7 +15,7 @@ struct LoopbackSocket: Sendable {
     static func connect(port: Int, receiveBufferSize: Int? = nil,
                         onRead: @escaping @Sendable (inout ByteBuffer) -> Void,
                         onEnd: @escaping @Sendable () -> Void) async throws -> LoopbackSocket {
-        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(TimeAmount(TestPatience.default))
         if let receiveBufferSize {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
         }

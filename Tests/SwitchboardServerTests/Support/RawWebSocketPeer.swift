@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SwitchboardTestSupport
 
 /// A WebSocket client written by hand over raw TCP: it upgrades, sends masked text frames, and can stop
 /// reading the socket altogether, which no well-behaved client library does. For slow-consumer tests, and

@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 import SwitchboardWebSocketNIO
 
@@ -41,7 +42,7 @@ final class RealtimeTestClient: Sendable {
 
     /// Opens a WebSocket to `url` and starts collecting what the server sends.
     static func connect(to url: String, origin: String? = nil) async throws -> RealtimeTestClient {
-        var configuration = WebSocketClientConfiguration(origin: origin, connectTimeout: .seconds(3))
+        var configuration = WebSocketClientConfiguration(origin: origin, connectTimeout: TimeAmount(TestPatience.default))
         // Large enough for a recovery reply with thousands of publications; no heartbeat or compression
         // of our own, so everything on the wire is what the test sends.
         configuration.connection = WebSocketConfiguration(limits: .echoServer, deflate: nil, heartbeat: nil, closeTimeout: .seconds(2))

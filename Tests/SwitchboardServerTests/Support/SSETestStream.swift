@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SwitchboardProtocol
+import SwitchboardTestSupport
 
 /// A Server-Sent Events stream read off a raw TCP connection: the response head, then the chunked body
 /// decoded as it arrives and split into events (`id:` and `data:` lines, a blank line ends an event).

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardProtocol
+import SwitchboardTestSupport
 @testable import SwitchboardServer
 
 /// A ``RealtimeServer`` on 127.0.0.1 with an ephemeral port, started for one test and shut down after it,
@@ -133,7 +134,7 @@ final class TestNode: Sendable {
             }
             try await connection.write(requests)
             for _ in slice {
-                guard let response = try await connection.response(within: .seconds(5)), response.status == 200 else {
+                guard let response = try await connection.response(), response.status == 200 else {
                     throw EndToEndFailure("a pipelined publish failed after \(results.count) publications")
                 }
                 results.append(try JSONDecoder().decode(ServerMessage.PublishResult.self, from: Data(response.body.utf8)))
@@ -158,12 +159,7 @@ final class TestNode: Sendable {
 
     /// Asks `/api/info` until `condition` holds (true) or `timeout` passes (false).
     func eventually(within timeout: Duration = TestPatience.default, _ condition: (Info) -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if condition(try await self.info()) { return true }
-            guard ContinuousClock.now < deadline else { return false }
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await SwitchboardTestSupport.eventually(within: timeout) { condition(try await self.info()) }
     }
 
     /// The value of an unlabelled Prometheus sample in `/metrics`, nil when absent.

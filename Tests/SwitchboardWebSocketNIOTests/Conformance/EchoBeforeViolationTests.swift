@@ -31,7 +31,8 @@ import Glibc
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ConformanceRunError("socket() failed") }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        // A guard against a hang, not a measure: a loaded machine may take seconds to answer.
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -65,7 +66,7 @@ import Glibc
         guard sent == bytes.count else { throw ConformanceRunError("short write") }
     }
 
-    /// Reads until `done` says so, the peer closes, or 5 s pass without data. With `oneByteAtATime` no byte
+    /// Reads until `done` says so, the peer closes, or 30 s pass without data. With `oneByteAtATime` no byte
     /// past the point `done` accepts is consumed (the HTTP head, then frames).
     static func read(_ fd: Int32, oneByteAtATime: Bool = false, until done: ([UInt8]) -> Bool) throws -> [UInt8] {
         var bytes: [UInt8] = []

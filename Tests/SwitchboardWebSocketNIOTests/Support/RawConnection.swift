@@ -2,13 +2,14 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 
 /// A bare TCP client for tests that must speak to the server byte by byte: malformed handshakes, frames
 /// that break the protocol, peers that never read or never answer.
 ///
-/// Everything received is kept in one buffer; waits poll it (a few milliseconds apart) with a deadline, so
-/// a test fails with ``TestTimeout`` instead of hanging.
+/// Everything received is kept in one buffer; waits poll it (a few milliseconds apart) until ``TestPatience``
+/// runs out, so a test fails with ``TestTimeout`` instead of hanging.
 final class RawConnection: Sendable {
     private struct State {
         var received = ByteBuffer()
@@ -30,7 +31,7 @@ final class RawConnection: Sendable {
                         noDelay: Bool = false) async throws -> RawConnection {
         let state = NIOLockedValueBox(State())
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(2))
+            .connectTimeout(TimeAmount(TestPatience.default))
         if let receiveBufferSize {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
         }
@@ -79,7 +80,7 @@ final class RawConnection: Sendable {
     /// Waits until `parse` extracts a value from the bytes received so far; it must consume exactly what it
     /// returns and nothing when it returns nil.
     /// Returns nil when the connection ended first.
-    func receive<Value>(within timeout: Duration = .seconds(3), _ parse: @Sendable (inout ByteBuffer) -> Value?) async throws -> Value? {
+    func receive<Value>(within timeout: Duration = TestPatience.default, _ parse: @Sendable (inout ByteBuffer) -> Value?) async throws -> Value? {
         let deadline = ContinuousClock.now + timeout
         while true {
             // `parse` consumes only what it returns (parsers here move the reader index on success only),
@@ -97,7 +98,7 @@ final class RawConnection: Sendable {
 
     /// Waits until the peer closes the connection; returns everything not yet consumed.
     @discardableResult
-    func readToEnd(within timeout: Duration = .seconds(3)) async throws -> ByteBuffer {
+    func readToEnd(within timeout: Duration = TestPatience.default) async throws -> ByteBuffer {
         let deadline = ContinuousClock.now + timeout
         while true {
             let done: ByteBuffer? = self.state.withLockedValue { state in
@@ -237,40 +238,7 @@ private final class SilentUpgrader: ChannelInboundHandler {
     }
 }
 
-struct TestTimeout: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Runs `body`, failing with ``TestTimeout`` if it takes longer than `timeout`, so a regression shows as
-/// a failure rather than a hung test run.
-func withTimeout<Value: Sendable>(_ timeout: Duration, _ what: String = "operation",
-                                  _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
-    try await withThrowingTaskGroup(of: Value?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw TestTimeout("\(what) did not finish within \(timeout)")
-        }
-        return value
-    }
-}
-
-/// Polls `condition` until it holds; false if it still does not after `timeout`.
-func eventually(within timeout: Duration = .seconds(3), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { return false }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return true
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardTestSupport
 
 /// Hand-written HTTP and WebSocket wire bytes for raw-socket tests, independent of the engine under test.
 enum RawHTTP {
@@ -170,7 +171,7 @@ struct RawFrame: Sendable, Equatable {
 
 extension RawConnection {
     /// The next frame from the server, skipping pings when asked; nil if the connection ended first.
-    func nextFrame(within timeout: Duration = .seconds(3), skippingPings: Bool = true) async throws -> RawFrame? {
+    func nextFrame(within timeout: Duration = TestPatience.default, skippingPings: Bool = true) async throws -> RawFrame? {
         while true {
             guard let frame = try await self.receive(within: timeout, RawFrame.parse) else { return nil }
             if skippingPings && frame.opcode == RawFrame.ping { continue }

@@ -35,3 +35,14 @@ let asyncEcho = WebSocketServer.Handler.async { connection in
         try? await connection.send(message)
     }
 }
+
+/// Runs an empty task on every loop of the shared event loop group, twice: whatever those loops had queued
+/// (a callback a connection's close scheduled, say) has run when this returns. What a test checks after it
+/// does not depend on how long the machine takes to get there, as it would after a sleep.
+func settleEventLoops() async throws {
+    for _ in 0..<2 {
+        for eventLoop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
+            try await eventLoop.submit {}.get()
+        }
+    }
+}

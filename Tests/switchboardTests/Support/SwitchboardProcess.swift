@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import SwitchboardTestSupport
 
 /// The built `switchboard` executable, run as a child process with pipes on stdin, stdout and stderr.
 ///
@@ -12,6 +13,8 @@ final class SwitchboardProcess: Sendable {
     private let stdoutText = NIOLockedValueBox("")
     private let stderrText = NIOLockedValueBox("")
     private let exit = NIOLockedValueBox<Int32?>(nil)
+    /// Pipes read to their end (stdout and stderr: 2 when both are).
+    private let drained = NIOLockedValueBox(0)
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -37,16 +40,19 @@ final class SwitchboardProcess: Sendable {
         let exit = self.exit
         process.terminationHandler = { finished in exit.withLockedValue { $0 = finished.terminationStatus } }
         try process.run()
-        Self.collect(stdout.fileHandleForReading, into: self.stdoutText)
-        Self.collect(stderr.fileHandleForReading, into: self.stderrText)
+        Self.collect(stdout.fileHandleForReading, into: self.stdoutText, drained: self.drained)
+        Self.collect(stderr.fileHandleForReading, into: self.stderrText, drained: self.drained)
     }
 
-    /// Reads until end of file on a thread of its own (blocking reads), appending to `text`.
-    private static func collect(_ handle: FileHandle, into text: NIOLockedValueBox<String>) {
+    /// Reads until end of file on a thread of its own (blocking reads), appending to `text`; counts the end.
+    private static func collect(_ handle: FileHandle, into text: NIOLockedValueBox<String>, drained: NIOLockedValueBox<Int>) {
         Thread {
             while true {
                 let data = handle.availableData
-                if data.isEmpty { return }
+                if data.isEmpty {
+                    drained.withLockedValue { $0 += 1 }
+                    return
+                }
                 text.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
             }
         }.start()
@@ -65,7 +71,7 @@ final class SwitchboardProcess: Sendable {
     }
 
     /// Waits for stdout to have `count` lines.
-    func waitForStdoutLines(_ count: Int, within timeout: Duration = .seconds(15)) async throws -> [String] {
+    func waitForStdoutLines(_ count: Int, within timeout: Duration = TestPatience.default) async throws -> [String] {
         try await self.waitFor("\(count) lines on stdout", within: timeout) {
             let lines = self.stdoutLines
             return lines.count >= count ? lines : nil
@@ -73,23 +79,22 @@ final class SwitchboardProcess: Sendable {
     }
 
     /// Waits for `text` to appear on stderr.
-    func waitForStderr(containing text: String, within timeout: Duration = .seconds(15)) async throws {
+    func waitForStderr(containing text: String, within timeout: Duration = TestPatience.default) async throws {
         _ = try await self.waitFor("'\(text)' on stderr", within: timeout) { self.stderr.contains(text) ? true : nil }
     }
 
-    /// Waits for the process to exit and returns its status.
-    func exitStatus(within timeout: Duration = .seconds(15)) async throws -> Int32 {
-        try await self.waitFor("the process to exit", within: timeout) { self.exit.withLockedValue { $0 } }
+    /// Waits for the process to exit and for everything it wrote to be read; returns its status.
+    func exitStatus(within timeout: Duration = TestPatience.default) async throws -> Int32 {
+        try await self.waitFor("the process to exit and its output to end", within: timeout) {
+            self.drained.withLockedValue { $0 } == 2 ? self.exit.withLockedValue { $0 } : nil
+        }
     }
 
     private func waitFor<T>(_ what: String, within timeout: Duration, _ condition: () -> T?) async throws -> T {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if let value = condition() { return value }
-            guard ContinuousClock.now < deadline else {
-                throw Failure(description: "no \(what) within \(timeout); stdout: \(self.stdout); stderr: \(self.stderr)")
-            }
-            try await Task.sleep(for: .milliseconds(10))
+        do {
+            return try await poll(what, within: timeout, condition)
+        } catch let timeout as TestTimeout {
+            throw Failure(description: "\(timeout); stdout: \(self.stdout); stderr: \(self.stderr)")
         }
     }
 
@@ -100,13 +105,11 @@ final class SwitchboardProcess: Sendable {
 
     /// Runs `switchboard ARGUMENTS` to the end (stdin closed at once) and returns its status and output.
     static func run(_ arguments: [String], environment: [String: String] = [:],
-                    within timeout: Duration = .seconds(15)) async throws -> (status: Int32, stdout: String, stderr: String) {
+                    within timeout: Duration = TestPatience.default) async throws -> (status: Int32, stdout: String, stderr: String) {
         let process = try SwitchboardProcess(arguments, environment: environment)
         defer { process.terminate() }
         try process.closeInput()
         let status = try await process.exitStatus(within: timeout)
-        // The readers may still be draining the pipes after the exit.
-        try await Task.sleep(for: .milliseconds(50))
         return (status, process.stdout, process.stderr)
     }
 
