@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardProtocol
+import SwitchboardTestSupport
 import Testing
 
 /// When an SSE stream ends and where it resumes: a closed stream is released as a WebSocket is, and an id
@@ -37,7 +38,7 @@ import Testing
             let (first, _) = try await open(node, user: "alice", channel: channel)
             #expect(try await presence(node, channel) == ["alice"])
             await first.close()
-            let released = await poll(within: TestPatience.default) { (try? await presence(node, channel)) == [] }
+            let released = await eventually { (try? await presence(node, channel)) == [] }
             #expect(released, "the closed stream's presence entry is still there")
             // Its connection slot is free again: the only one this address has.
             let (second, _) = try await open(node, user: "bob", channel: channel)
@@ -73,14 +74,4 @@ import Testing
             await stream.close()
         }
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-private func poll(within timeout: Duration, _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return await condition()
 }
