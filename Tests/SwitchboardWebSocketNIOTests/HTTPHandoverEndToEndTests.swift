@@ -57,19 +57,12 @@ import SwitchboardWebSocket
         try await RawConnection.connect(port: server.localAddress!.port!, noDelay: noDelay)
     }
 
-    private func response(on raw: RawConnection) async throws -> RawHTTPResponse {
-        guard let response = try await raw.receive(RawHTTPResponse.parseWithContentLength) else {
-            throw TestFailure("the connection ended before a whole response arrived")
-        }
-        return response
-    }
-
     @Test func aGetIsHandedOverAndAnswered() async throws {
         try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             defer { Task { await raw.close() } }
             try await raw.write("GET /health?verbose=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            let answer = try await response(on: raw)
+            let answer = try await raw.response()
             #expect(answer.status == 200)
             #expect(answer.body == "GET /health?verbose=1 ")
             // Handed over: no longer a WebSocket connection of this server.
@@ -83,7 +76,7 @@ import SwitchboardWebSocket
             defer { Task { await raw.close() } }
             let request = "POST /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\nbody"
             for byte in request.utf8 { try await raw.write([byte]) }
-            let answer = try await response(on: raw)
+            let answer = try await raw.response()
             #expect(answer.body == "POST /slow body")
         }
     }
@@ -96,7 +89,7 @@ import SwitchboardWebSocket
                 + "POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"
                 + "GET /three HTTP/1.1\r\nHost: a\r\n\r\n")
             var bodies: [String] = []
-            for _ in 0..<3 { bodies.append(try await response(on: raw).body) }
+            for _ in 0..<3 { bodies.append(try await raw.response().body) }
             #expect(bodies == ["GET /one ", "POST /two xyz", "GET /three "])
         }
     }
@@ -113,7 +106,7 @@ import SwitchboardWebSocket
             // HTTP beside it.
             let raw = try await connect(server)
             try await raw.write("GET /beside HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(try await response(on: raw).body == "GET /beside ")
+            #expect(try await raw.response().body == "GET /beside ")
             await raw.close()
             #expect(await connection.close().code == .normalClosure)
             withExtendedLifetime(inbound) {}
@@ -159,9 +152,9 @@ import SwitchboardWebSocket
             let raw = try await RawConnection.connect(port: server.localAddress!.port!, tls: try TestCertificates.trustingClientConfiguration())
             defer { Task { await raw.close() } }
             try await raw.write("POST /secure HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nsecret")
-            #expect(try await response(on: raw).body == "POST /secure secret")
+            #expect(try await raw.response().body == "POST /secure secret")
             try await raw.write("GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(try await response(on: raw).body == "GET /again ")
+            #expect(try await raw.response().body == "GET /again ")
 
             var client = WebSocketClientConfiguration()
             client.tls = try TestCertificates.trustingClientConfiguration()
@@ -181,7 +174,7 @@ import SwitchboardWebSocket
         try await server.start()
         let raw = try await connect(server)
         try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        _ = try await response(on: raw)
+        _ = try await raw.response()
         // A grace period no test waits out: shutdown returns only because the connection closed.
         try await withTimeout(TestPatience.default, "shutdown") { await server.shutdown(gracePeriod: .hours(1)) }
         try await raw.readToEnd()
@@ -194,7 +187,7 @@ import SwitchboardWebSocket
         try await server.start()
         let raw = try await connect(server)
         try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        _ = try await response(on: raw)
+        _ = try await raw.response()
         let started = ContinuousClock.now
         try await withTimeout(TestPatience.default, "shutdown") { await server.shutdown(gracePeriod: .milliseconds(300)) }
         // Not before the grace period ended (how long after is the machine's business).

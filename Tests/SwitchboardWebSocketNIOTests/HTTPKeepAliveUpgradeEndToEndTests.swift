@@ -13,19 +13,12 @@ import SwitchboardWebSocket
         try await RawConnection.connect(port: server.localAddress!.port!)
     }
 
-    private func response(on raw: RawConnection) async throws -> RawHTTPResponse {
-        guard let response = try await raw.receive(within: Self.deadline, RawHTTPResponse.parseWithContentLength) else {
-            throw TestFailure("the connection ended before a whole response arrived")
-        }
-        return response
-    }
-
     @Test func anUpgradeOnTheSecondRequestOpensAWebSocket() async throws {
         try await withServer(httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             defer { Task { await raw.close() } }
             try await raw.write("GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(try await response(on: raw).body == "GET /health ")
+            #expect(try await raw.response().body == "GET /health ")
             #expect(await eventually(within: Self.deadline) { server.connectionCount == 0 })
 
             try await raw.write(RawHTTP.upgradeRequest(target: "/ws"))
@@ -53,7 +46,7 @@ import SwitchboardWebSocket
             bytes.writeBytes(frame.encoded())
             try await raw.write(bytes)
             var bodies: [String] = []
-            for _ in 0..<3 { bodies.append(try await response(on: raw).body) }
+            for _ in 0..<3 { bodies.append(try await raw.response().body) }
             #expect(bodies == ["GET /one ", "POST /two xyz", "POST /three abcd"])
             #expect(try await raw.receive(within: Self.deadline, RawHTTPResponse.parseHead)?.status == 101)
             #expect(try await raw.nextFrame(within: Self.deadline) == frame)
@@ -65,7 +58,7 @@ import SwitchboardWebSocket
         try await withServer(httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             try await raw.write("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
-            #expect(try await response(on: raw).body == "GET /first ")
+            #expect(try await raw.response().body == "GET /first ")
             try await raw.write(RawHTTP.upgradeRequest(omitting: ["Sec-WebSocket-Key"]))
             let rejection = RawHTTPResponse.parse(try await raw.readToEnd(within: Self.deadline))
             #expect(rejection?.status == 400)
@@ -83,7 +76,7 @@ import SwitchboardWebSocket
                 let raw = try await connect(server)
                 if !first {
                     try await raw.write("GET /before HTTP/1.1\r\nHost: a\r\n\r\n")
-                    #expect(try await response(on: raw).body == "GET /before ")
+                    #expect(try await raw.response().body == "GET /before ")
                 }
                 try await raw.write(request + "GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
                 let rest = try await raw.readToEnd(within: Self.deadline)

@@ -170,6 +170,14 @@ struct RawFrame: Sendable, Equatable {
 }
 
 extension RawConnection {
+    /// The next whole HTTP response (its body read to Content-Length).
+    func response() async throws -> RawHTTPResponse {
+        guard let response = try await self.receive(RawHTTPResponse.parseWithContentLength) else {
+            throw TestFailure("the connection ended before a whole response arrived")
+        }
+        return response
+    }
+
     /// The next frame from the server, skipping pings when asked; nil if the connection ended first.
     func nextFrame(within timeout: Duration = TestPatience.default, skippingPings: Bool = true) async throws -> RawFrame? {
         while true {
