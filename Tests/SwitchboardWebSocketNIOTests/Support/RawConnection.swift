@@ -70,9 +70,14 @@ final class RawConnection: Sendable {
         try await self.channel.setOption(.autoRead, value: false).get()
     }
 
-    /// Reads again (and sees what queued up meanwhile, and the end of the stream).
+    /// Reads again (and sees what queued up meanwhile, and the end of the stream). A connection the peer
+    /// has reset meanwhile is already at its end: nothing is left to read.
     func resumeReading() async throws {
-        try await self.channel.setOption(.autoRead, value: true).get()
+        do {
+            try await self.channel.setOption(.autoRead, value: true).get()
+        } catch ChannelError.ioOnClosedChannel {
+            self.state.withLockedValue { $0.endOfStream = true }
+        }
     }
 
     var isClosedByPeer: Bool { self.state.withLockedValue { $0.endOfStream } }
