@@ -92,11 +92,12 @@ extension WebSocketChannelHandler {
                                       deflateConfiguration: self.configuration.deflate ?? PerMessageDeflateConfiguration(),
                                       maskingKeySource: self.settings.role == .client ? SystemMaskingKeySource() : nil)
         self.phase = .open
+        self.flushCoalescer = FlushCoalescer.on(context.eventLoop)
         self.startHeartbeat(context: context)
         if let makeDelegate = self.settings.makeDelegate {
             self.delegate = makeDelegate(request, context.eventLoop)
         }
         self.delegate?.webSocketDidOpen(WebSocketEventLoopConnection(handler: self))
-        if !self.inReadBatch { self.flushOutput(context: context) }
+        self.flushSoon(context: context)
     }
 }

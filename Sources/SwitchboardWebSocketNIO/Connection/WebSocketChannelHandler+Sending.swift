@@ -23,7 +23,7 @@ extension WebSocketChannelHandler {
         } catch {
             throw WebSocketTransportError.connectionClosed
         }
-        if !self.inReadBatch { self.flushOutput(context: context) }
+        self.flushSoon(context: context)
     }
 
     /// Writes a frame encoded once for many connections as it is, when this connection would send exactly
@@ -49,7 +49,7 @@ extension WebSocketChannelHandler {
         }
         context.write(self.wrapOutboundOut(prepared.frame), promise: nil)
         self.hasUnflushedWrites = true
-        if !self.inReadBatch { self.flushOutput(context: context) }
+        self.flushSoon(context: context)
     }
 
     func sendPing(_ data: ByteBuffer) throws {
@@ -59,7 +59,7 @@ extension WebSocketChannelHandler {
         } catch {
             throw WebSocketTransportError.connectionClosed
         }
-        if !self.inReadBatch { self.flushOutput(context: context) }
+        self.flushSoon(context: context)
     }
 
     /// A future that completes when the socket is writable again (immediately if it is).
@@ -95,11 +95,27 @@ extension WebSocketChannelHandler {
             action = try? self.engine!.close(code: .normalClosure, reason: "", output: &self.output)
         }
         if action == .startCloseTimer { self.startCloseTimer(context: context) }
-        if !self.inReadBatch { self.flushOutput(context: context) }
+        self.flushSoon(context: context)
     }
 
     /// Below this a payload is copied into the batch's output buffer (one small write beats two).
     static let zeroCopyThreshold = 8 << 10
+
+    /// Outside a read batch, writes wait for the end of the event-loop turn (``FlushCoalescer``), so what
+    /// this connection gets during the turn leaves in one write; inside one, `channelReadComplete` flushes.
+    func flushSoon(context: ChannelHandlerContext) {
+        guard !self.inReadBatch, !self.flushScheduled else { return }
+        guard let coalescer = self.flushCoalescer else { return self.flushOutput(context: context) }
+        self.flushScheduled = true
+        coalescer.flushAtEndOfTurn(self)
+    }
+
+    /// The coalescer's flush at the end of the turn.
+    func flushCorkedOutput() {
+        self.flushScheduled = false
+        guard let context = self.context, case .open = self.phase else { return }
+        self.flushOutput(context: context)
+    }
 
     func flushOutput(context: ChannelHandlerContext) {
         if self.output.readableBytes > 0 {

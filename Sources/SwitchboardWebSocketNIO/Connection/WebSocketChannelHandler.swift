@@ -53,6 +53,10 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Bytes for the peer, written once per read batch (or at once outside a batch).
     var output = ByteBuffer()
     var inReadBatch = false
+    /// The loop's ``FlushCoalescer``, looked up once the connection opens (the lookup takes a lock).
+    var flushCoalescer: FlushCoalescer?
+    /// Waiting for the coalescer's flush at the end of the event-loop turn.
+    var flushScheduled = false
     /// Buffers queued with `context.write` but not flushed yet (large payloads sent without a copy).
     var hasUnflushedWrites = false
     var pauseReasons: PauseReasons = []

@@ -4,8 +4,9 @@ import SwitchboardWebSocket
 /// Receives one connection's events on its event loop: the fastest way to use a connection.
 ///
 /// Calls never overlap and happen on the connection's event loop; they must not block. Messages sent from
-/// inside these calls are written together and flushed once per read batch. For an `async` API, use
-/// ``WebSocketConnection`` instead.
+/// inside these calls are written together and flushed once per read batch; messages sent on the loop at
+/// other times (a broadcast) are flushed once per event-loop turn, so a socket gets one write per turn. For
+/// an `async` API, use ``WebSocketConnection`` instead.
 public protocol WebSocketEventLoopHandler: AnyObject {
     /// The handshake completed; `connection` can send from now on.
     func webSocketDidOpen(_ connection: WebSocketEventLoopConnection)

@@ -70,8 +70,10 @@ final class EmbeddedConnection {
         try self.receive(frame.encoded())
     }
 
-    /// Everything the handler wrote since the last call, in order.
+    /// Everything the handler wrote since the last call, in order, once the loop's turn is over: writes made
+    /// outside a read batch are flushed at the end of the turn (the flush coalescer's task).
     func written() -> ByteBuffer {
+        self.channel.embeddedEventLoop.run()
         var all = ByteBuffer()
         while var part = try? self.channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&part) }
         return all
