@@ -14,7 +14,7 @@ final class HubShard: @unchecked Sendable {
     private let metrics: ServerMetrics
     /// The hub's count of queued deliveries, across shards.
     private let pending: ManagedAtomic<Int>
-    private var channels: [String: [ObjectIdentifier: any HubSubscriber]] = [:]
+    private var channels: [String: SubscriberTable<ClientSession>] = [:]
     private var queue: [Delivery] = []
     private var queueHead = 0
     private var draining = false
@@ -29,9 +29,13 @@ final class HubShard: @unchecked Sendable {
         }
         let push: Push
         let encoded: EncodedPush
-        /// Who was subscribed when the push arrived; later subscribers get it from history instead.
-        let recipients: [any HubSubscriber]
+        /// The channel's subscribers; the push goes to the slots below `end`, those subscribed when it
+        /// arrived (later subscribers get it from history instead).
+        let table: SubscriberTable<ClientSession>
+        let end: Int
         var next = 0
+        /// Subscribers it reached so far (holes in the slots are passed, not counted).
+        var delivered = 0
     }
 
     init(eventLoop: any EventLoop, metrics: ServerMetrics, pending: ManagedAtomic<Int>) {
@@ -40,15 +44,23 @@ final class HubShard: @unchecked Sendable {
         self.pending = pending
     }
 
-    func add(_ subscriber: any HubSubscriber, to channel: String) {
+    func add(_ subscriber: ClientSession, to channel: String) {
         self.eventLoop.preconditionInEventLoop()
-        self.channels[channel, default: [:]][ObjectIdentifier(subscriber)] = subscriber
+        if let table = self.channels[channel] {
+            table.add(subscriber)
+        } else {
+            let table = SubscriberTable<ClientSession>()
+            table.add(subscriber)
+            self.channels[channel] = table
+        }
     }
 
-    func remove(_ subscriber: any HubSubscriber, from channel: String) {
+    func remove(_ subscriber: ClientSession, from channel: String) {
         self.eventLoop.preconditionInEventLoop()
-        self.channels[channel]?[ObjectIdentifier(subscriber)] = nil
-        if self.channels[channel]?.isEmpty == true { self.channels[channel] = nil }
+        guard let table = self.channels[channel] else { return }
+        table.remove(subscriber)
+        // A delivery still walking the table keeps it alive until it is done.
+        if table.isEmpty { self.channels[channel] = nil }
     }
 
     func deliver(_ publication: Publication, encoded: EncodedPush) {
@@ -64,9 +76,9 @@ final class HubShard: @unchecked Sendable {
     /// with it (its client recovers all of it from history).
     func missedPublications(in channel: String) {
         self.eventLoop.preconditionInEventLoop()
-        // A copy: a subscriber that drops the subscription removes itself from `channels`.
-        guard let subscribers = self.channels[channel] else { return }
-        for subscriber in subscribers.values {
+        // A copy: a subscriber that drops the subscription removes itself from the table.
+        guard let subscribers = self.channels[channel]?.snapshot() else { return }
+        for subscriber in subscribers {
             subscriber.hubMissedPublications(in: channel)
         }
     }
@@ -75,9 +87,11 @@ final class HubShard: @unchecked Sendable {
     func subscriberCount(of channel: String) -> Int { self.channels[channel]?.count ?? 0 }
 
     private func enqueue(_ push: Delivery.Push, encoded: EncodedPush, channel: String) {
-        guard let subscribers = self.channels[channel], !subscribers.isEmpty else { return }
-        self.queue.append(Delivery(push: push, encoded: encoded, recipients: Array(subscribers.values)))
-        self.pending.wrappingIncrement(by: subscribers.count, ordering: .relaxed)
+        guard let table = self.channels[channel], !table.isEmpty else { return }
+        table.beginWalk()
+        self.queue.append(Delivery(push: push, encoded: encoded, table: table, end: table.end))
+        // Slots, holes included: the same count is taken off as the walk passes them.
+        self.pending.wrappingIncrement(by: table.end, ordering: .relaxed)
         if !self.draining { self.drain() }
     }
 
@@ -85,21 +99,23 @@ final class HubShard: @unchecked Sendable {
         self.draining = true
         var budget = Self.deliveryBudget
         while budget > 0, self.queueHead < self.queue.count {
-            let delivery = self.queue[self.queueHead]
-            let end = min(delivery.recipients.count, delivery.next + budget)
-            for index in delivery.next..<end {
-                switch delivery.push {
-                case .publication(let publication):
-                    delivery.recipients[index].hubDeliver(publication, encoded: delivery.encoded)
-                case .presence(let change, let client, let channel):
-                    delivery.recipients[index].hubDeliverPresence(change, client: client, channel: channel, encoded: delivery.encoded)
+            var delivery = self.queue[self.queueHead]
+            let end = min(delivery.end, delivery.next + budget)
+            switch delivery.push {
+            case .publication(let publication):
+                delivery.delivered += delivery.table.forEach(in: delivery.next..<end) { $0.hubDeliver(publication, encoded: delivery.encoded) }
+            case .presence(let change, let client, let channel):
+                delivery.delivered += delivery.table.forEach(in: delivery.next..<end) {
+                    $0.hubDeliverPresence(change, client: client, channel: channel, encoded: delivery.encoded)
                 }
             }
             budget -= end - delivery.next
             self.pending.wrappingDecrement(by: end - delivery.next, ordering: .relaxed)
-            if end < delivery.recipients.count {
-                self.queue[self.queueHead].next = end
+            delivery.next = end
+            if end < delivery.end {
+                self.queue[self.queueHead] = delivery
             } else {
+                delivery.table.endWalk()
                 self.finished(delivery)
                 self.queueHead += 1
             }
@@ -115,7 +131,7 @@ final class HubShard: @unchecked Sendable {
 
     /// Once per shard and push, not per recipient: these counters are shared across event loops.
     private func finished(_ delivery: Delivery) {
-        let count = delivery.recipients.count
+        let count = delivery.delivered
         self.metrics.messagesSent(count: count, bytes: count * delivery.encoded.json.readableBytes)
         if case .publication = delivery.push {
             self.metrics.publicationDelivered(latency: .nanoseconds((NIODeadline.now() - delivery.encoded.receivedAt).nanoseconds))
