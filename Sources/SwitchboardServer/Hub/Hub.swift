@@ -61,14 +61,14 @@ final class Hub: BrokerEventHandler {
         guard self.interest.isInterested(in: publication.channel) else { return }
         let encoded = EncodedPush(.publication(publication))
         for shard in self.orderedShards {
-            shard.eventLoop.execute { shard.deliver(publication, encoded: encoded) }
+            shard.post(.publication(publication, encoded))
         }
     }
 
     func broker(mayHaveMissedPublicationsIn channel: String) {
         guard self.interest.isInterested(in: channel) else { return }
         for shard in self.orderedShards {
-            shard.eventLoop.execute { shard.missedPublications(in: channel) }
+            shard.post(.missedPublications(channel: channel))
         }
     }
 
@@ -77,7 +77,7 @@ final class Hub: BrokerEventHandler {
         let event = ServerMessage.PresenceEvent(channel: channel, info: client)
         let encoded = EncodedPush(change == .join ? .join(event) : .leave(event))
         for shard in self.orderedShards {
-            shard.eventLoop.execute { shard.deliverPresence(change, client: client, channel: channel, encoded: encoded) }
+            shard.post(.presence(change, client, channel: channel, encoded))
         }
     }
 }

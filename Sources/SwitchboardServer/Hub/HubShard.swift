@@ -1,14 +1,18 @@
 import Atomics
+import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardProtocol
 
 /// The subscribers of one event loop, by channel. Only ever touched on that event loop, so delivery takes
-/// no lock: the hub hands each shard a publication with one `execute`.
+/// no lock per recipient.
 ///
+/// The hub posts pushes to the shard's inbox from any thread (``post(_:)``): one `execute` per batch of
+/// pushes, not per push, so publications that arrive while the loop is busy are delivered in the same turn,
+/// and what each subscriber gets from them leaves in one write (the transport flushes once per turn).
 /// Deliveries go through one queue, worked off in slices of ``deliveryBudget`` recipients per event-loop
-/// turn: a publication to 10,000 subscribers would otherwise hold the loop for the whole fan-out, and its
-/// other connections' reads, pings and HTTP responses would wait behind it. One queue, worked strictly in
-/// order, keeps every subscriber's publications in offset order.
+/// turn: a fan-out to many subscribers would otherwise hold the loop for the whole of it, and its other
+/// connections' reads, pings and HTTP responses would wait behind it. One queue, worked strictly in order,
+/// keeps every subscriber's publications in offset order.
 final class HubShard: @unchecked Sendable {
     let eventLoop: any EventLoop
     private let metrics: ServerMetrics
@@ -18,9 +22,23 @@ final class HubShard: @unchecked Sendable {
     private var queue: [Delivery] = []
     private var queueHead = 0
     private var draining = false
+    private let inbox = NIOLockedValueBox(Inbox())
 
-    /// Recipients served per event-loop turn before other work gets its chance.
-    static let deliveryBudget = 1024
+    /// Recipients served per event-loop turn before other work gets its chance. Each costs well under a
+    /// microsecond (the writes wait for the turn's flush), so a turn stays at a few milliseconds.
+    static let deliveryBudget = 8192
+
+    /// What the hub hands a shard, in the order it happened.
+    enum Incoming: Sendable {
+        case publication(Publication, EncodedPush)
+        case presence(PresenceChange, ClientInfo, channel: String, EncodedPush)
+        case missedPublications(channel: String)
+    }
+
+    private struct Inbox {
+        var items: [Incoming] = []
+        var scheduled = false
+    }
 
     private struct Delivery {
         enum Push {
@@ -63,18 +81,50 @@ final class HubShard: @unchecked Sendable {
         if table.isEmpty { self.channels[channel] = nil }
     }
 
-    func deliver(_ publication: Publication, encoded: EncodedPush) {
-        self.enqueue(.publication(publication), encoded: encoded, channel: publication.channel)
+    /// From any thread: hands the shard a push, to be taken on its event loop with whatever else arrived
+    /// meanwhile.
+    func post(_ item: Incoming) {
+        let schedule = self.inbox.withLockedValue { inbox -> Bool in
+            inbox.items.append(item)
+            defer { inbox.scheduled = true }
+            return !inbox.scheduled
+        }
+        if schedule { self.eventLoop.execute { self.takeInbox() } }
     }
 
-    func deliverPresence(_ change: PresenceChange, client: ClientInfo, channel: String, encoded: EncodedPush) {
-        self.enqueue(.presence(change, client, channel: channel), encoded: encoded, channel: channel)
+    /// Moves what the inbox holds into the delivery queue, in order, and delivers. (Only the whole batch is
+    /// queued before any delivery starts: a delivery that took newer pushes from the inbox first would put
+    /// them ahead of the rest of this batch.)
+    private func takeInbox() {
+        self.moveInboxToQueue()
+        if !self.draining { self.drain() }
+    }
+
+    /// Returns false when the inbox was empty.
+    @discardableResult
+    private func moveInboxToQueue() -> Bool {
+        let items = self.inbox.withLockedValue { inbox -> [Incoming] in
+            inbox.scheduled = false
+            defer { inbox.items.removeAll(keepingCapacity: true) }
+            return inbox.items
+        }
+        for item in items {
+            switch item {
+            case .publication(let publication, let encoded):
+                self.enqueue(.publication(publication), encoded: encoded, channel: publication.channel)
+            case .presence(let change, let client, let channel, let encoded):
+                self.enqueue(.presence(change, client, channel: channel), encoded: encoded, channel: channel)
+            case .missedPublications(let channel):
+                self.missedPublications(in: channel)
+            }
+        }
+        return !items.isEmpty
     }
 
     /// Tells every subscriber of `channel` on this loop that its live feed had a hole. Not queued behind
     /// deliveries: a subscriber that is told drops the subscription, and what is still queued for it goes
     /// with it (its client recovers all of it from history).
-    func missedPublications(in channel: String) {
+    private func missedPublications(in channel: String) {
         self.eventLoop.preconditionInEventLoop()
         // A copy: a subscriber that drops the subscription removes itself from the table.
         guard let subscribers = self.channels[channel]?.snapshot() else { return }
@@ -92,13 +142,13 @@ final class HubShard: @unchecked Sendable {
         self.queue.append(Delivery(push: push, encoded: encoded, table: table, end: table.end))
         // Slots, holes included: the same count is taken off as the walk passes them.
         self.pending.wrappingIncrement(by: table.end, ordering: .relaxed)
-        if !self.draining { self.drain() }
     }
 
     private func drain() {
         self.draining = true
         var budget = Self.deliveryBudget
-        while budget > 0, self.queueHead < self.queue.count {
+        // Pushes that arrived while this turn was delivering join it, and its single flush per socket.
+        while budget > 0, self.queueHead < self.queue.count || (self.moveInboxToQueue() && self.queueHead < self.queue.count) {
             var delivery = self.queue[self.queueHead]
             let end = min(delivery.end, delivery.next + budget)
             switch delivery.push {
