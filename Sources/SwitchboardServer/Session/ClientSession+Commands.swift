@@ -24,9 +24,9 @@ extension ClientSession {
             }
             self.leave(unsubscribe.channel, identity: identity)
             reply(.reply(id: id, .unsubscribe))
-        case .publish(let publish):
-            guard let identity = self.identity else { return fail(.notConnected, "send connect first") }
-            self.publish(publish, identity: identity, id: id, reply: reply)
+        case .publish:
+            // The command queue runs publishes in batches (ClientSession+Publishing).
+            preconditionFailure("Internal inconsistency: a publish outside a publish batch")
         case .presence(let request):
             guard let identity = self.identity else { return fail(.notConnected, "send connect first") }
             self.presence(request.channel, identity: identity, id: id, reply: reply)
@@ -152,31 +152,6 @@ extension ClientSession {
     }
 
     // MARK: - publish, presence, history
-
-    private func publish(_ publish: ClientCommand.Publish, identity: SessionIdentity, id: UInt64, reply: @escaping (ServerMessage) -> Void) {
-        let channel = publish.channel
-        if let refusal = self.context.permissions.canPublish(to: channel, credentials: identity.credentials,
-                                                              isSubscribed: self.subscriptions[channel] != nil).refusal {
-            return reply(.error(id: id, refusal))
-        }
-        if let overloaded = self.context.overloaded {
-            return reply(.error(id: id, .init(code: .unavailable, message: overloaded)))
-        }
-        let options = self.context.configuration.namespace(of: channel)!.options
-        let broker = self.context.broker
-        let retention = self.context.retention(for: options)
-        let info = identity.info
-        let metrics = self.context.metrics
-        self.run({ try await broker.publish(publish.data, to: channel, info: info, history: retention) }) { result in
-            switch result {
-            case .success(let publication):
-                metrics.publicationAccepted(.client)
-                reply(.reply(id: id, .publish(.init(offset: publication.offset, epoch: publication.epoch))))
-            case .failure(let error):
-                reply(.error(id: id, .publishFailed(error)))
-            }
-        }
-    }
 
     private func presence(_ channel: String, identity: SessionIdentity, id: UInt64, reply: @escaping (ServerMessage) -> Void) {
         if let refusal = self.context.permissions.canSubscribe(to: channel, credentials: identity.credentials).refusal {

@@ -8,7 +8,8 @@ import SwitchboardProtocol
 ///
 /// Confined to its event loop: the transport, the hub and timers all call it there, so its state needs no
 /// lock. Commands run one at a time in arrival order (each gets its reply before the next starts), which
-/// keeps replies in order and gives a flooding client natural backpressure on top of the rate limit.
+/// keeps replies in order and gives a flooding client natural backpressure on top of the rate limit;
+/// consecutive publishes run as one batch, still in order (``runPublishBatch()``).
 final class ClientSession: @unchecked Sendable {
     enum State {
         /// Waiting for `connect` (or for the URL's token to be checked); the timer drops a silent client.
@@ -187,8 +188,9 @@ final class ClientSession: @unchecked Sendable {
 
     private func runNextCommand() {
         guard !self.executing, !self.isClosed, !self.queue.isEmpty else { return }
-        let (command, replyTo) = self.queue.removeFirst()
         self.executing = true
+        if self.nextCommandIsPublish { return self.runPublishBatch() }
+        let (command, replyTo) = self.queue.removeFirst()
         self.performMeasured(command) { [self] message in
             if let replyTo { replyTo(message) } else { self.reply(message) }
             self.commandFinished()

@@ -1,0 +1,97 @@
+import NIOCore
+import SwitchboardProtocol
+
+/// Publishing: consecutive `publish` commands in the queue run as one batch. Each is checked as it would
+/// be alone; the accepted ones go to the broker one after another, in order, from one task; the replies
+/// follow in command order. A client that pipelines publishes (a feed, a game loop) thereby reaches the
+/// broker without a round trip per command, and its publications reach the hub together, so each
+/// subscriber gets them in one write.
+extension ClientSession {
+    /// The most publishes taken into one batch.
+    static let publishBatchLimit = 64
+
+    /// One publish command of a batch: refused by its checks, or to be published.
+    private enum PublishStep {
+        case refused(ServerMessage.ProtocolError)
+        case publish(ClientCommand.Publish, HistoryRetention)
+    }
+
+    /// Whether the queue's head is a publish: the caller runs ``runPublishBatch()`` instead of one command.
+    var nextCommandIsPublish: Bool {
+        guard case .publish? = self.queue.first?.command.body else { return false }
+        return true
+    }
+
+    /// Takes the consecutive publishes at the head of the queue and runs them; calls ``commandFinished()``
+    /// once every one has its reply.
+    func runPublishBatch() {
+        var batch: [(command: ClientCommand, reply: ((ServerMessage) -> Void)?)] = []
+        while batch.count < Self.publishBatchLimit, case .publish? = self.queue.first?.command.body {
+            batch.append(self.queue.removeFirst())
+        }
+        let steps = batch.map { self.check($0.command) }
+        let jobs = steps.compactMap { step -> (ClientCommand.Publish, HistoryRetention)? in
+            if case .publish(let publish, let retention) = step { return (publish, retention) }
+            return nil
+        }
+        let started = NIODeadline.now()
+        let broker = self.context.broker
+        let info = self.identity?.info
+        self.run({
+            var outcomes: [Result<Publication, any Error>] = []
+            outcomes.reserveCapacity(jobs.count)
+            for (publish, retention) in jobs {
+                do {
+                    outcomes.append(.success(try await broker.publish(publish.data, to: publish.channel, info: info, history: retention)))
+                } catch {
+                    outcomes.append(.failure(error))
+                }
+            }
+            return outcomes
+        }) { [self] result in
+            // Every publish's error is in its own outcome; a failure of the task itself stands for all of them.
+            var outcomes: IndexingIterator<[Result<Publication, any Error>]>
+            switch result {
+            case .success(let all): outcomes = all.makeIterator()
+            case .failure(let error): outcomes = Array(repeating: .failure(error), count: jobs.count).makeIterator()
+            }
+            let metrics = self.context.metrics
+            for ((command, replyTo), step) in zip(batch, steps) {
+                let message: ServerMessage
+                switch step {
+                case .refused(let error):
+                    message = .error(id: command.id, error)
+                case .publish:
+                    switch outcomes.next() {
+                    case .success(let publication)?:
+                        metrics.publicationAccepted(.client)
+                        message = .reply(id: command.id, .publish(.init(offset: publication.offset, epoch: publication.epoch)))
+                    case .failure(let error)?:
+                        message = .error(id: command.id, .publishFailed(error))
+                    case nil:
+                        preconditionFailure("Internal inconsistency: a publish batch lost an outcome")
+                    }
+                }
+                metrics.commandCompleted(command, duration: .nanoseconds((NIODeadline.now() - started).nanoseconds))
+                if case .error(_, let error) = message { metrics.commandFailed(error.code) }
+                if let replyTo { replyTo(message) } else { self.reply(message) }
+            }
+            self.commandFinished()
+        }
+    }
+
+    /// What a publish command alone would be refused for, checked when its batch starts.
+    private func check(_ command: ClientCommand) -> PublishStep {
+        guard case .publish(let publish) = command.body else {
+            preconditionFailure("Internal inconsistency: a non-publish command in a publish batch")
+        }
+        guard let identity = self.identity else { return .refused(.init(code: .notConnected, message: "send connect first")) }
+        if let refusal = self.context.permissions.canPublish(to: publish.channel, credentials: identity.credentials,
+                                                              isSubscribed: self.subscriptions[publish.channel] != nil).refusal {
+            return .refused(refusal)
+        }
+        if let overloaded = self.context.overloaded { return .refused(.init(code: .unavailable, message: overloaded)) }
+        let options = self.context.configuration.namespace(of: publish.channel)!.options
+        return .publish(publish, self.context.retention(for: options))
+    }
+}
