@@ -3,11 +3,18 @@ import NIOCore
 import SwitchboardWebSocket
 
 /// What a connection serving plain HTTP needs: where its request stream is, and how to take it back.
-struct HTTPServing {
+/// A class, so the handler's phase holds a reference: inline, this largest case would make every
+/// connection's handler bigger, WebSocket connections included.
+final class HTTPServing {
     var framing: HTTPRequestFraming
     /// The bytes of a request head not complete yet (passed on once it is, unless it switches protocols).
     var pendingHead = ByteBuffer()
     let release: WebSocketServer.HTTPRelease
+
+    init(framing: HTTPRequestFraming, release: @escaping WebSocketServer.HTTPRelease) {
+        self.framing = framing
+        self.release = release
+    }
 }
 
 /// Serving plain HTTP through the server's HTTP handover. A WebSocket connection never carries HTTP
@@ -46,7 +53,7 @@ extension WebSocketChannelHandler {
             context.close(promise: nil)
             return
         }
-        var serving = HTTPServing(framing: HTTPRequestFraming(following: request, maximumHeadSize: self.settings.maximumHandshakeSize),
+        let serving = HTTPServing(framing: HTTPRequestFraming(following: request, maximumHeadSize: self.settings.maximumHandshakeSize),
                                   release: release)
         serving.pendingHead = head
         self.phase = .servingHTTP(serving)
@@ -56,20 +63,17 @@ extension WebSocketChannelHandler {
 
     /// Passes `input` on to the HTTP handlers request by request, until a request switches protocols.
     func serveHTTP(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
-        while input.readableBytes > 0, case .servingHTTP(var serving) = self.phase {
+        while input.readableBytes > 0, case .servingHTTP(let serving) = self.phase {
             let before = input  // shares the storage; keeps the consumed bytes readable
             let step = serving.framing.advance(&input)
             let consumed = before.getSlice(at: before.readerIndex, length: input.readerIndex - before.readerIndex)!
             switch step {
             case .partOfHead:
                 Self.keep(consumed, in: &serving.pendingHead)
-                self.phase = .servingHTTP(serving)
             case .body:
-                self.phase = .servingHTTP(serving)
                 context.fireChannelRead(self.wrapInboundOut(consumed))
             case .head(let request):
                 Self.keep(consumed, in: &serving.pendingHead)
-                self.phase = .servingHTTP(serving)
                 self.passHead(of: request, context: context, rest: &input)
             case .lost(let reason):
                 // The HTTP handlers get everything as it comes and answer it themselves (a 400, then close).
@@ -81,7 +85,6 @@ extension WebSocketChannelHandler {
                 rest.writeBuffer(&consumed)  // what the parser took before it refused
                 rest.writeBuffer(&input)
                 serving.pendingHead = ByteBuffer()
-                self.phase = .servingHTTP(serving)
                 context.fireChannelRead(self.wrapInboundOut(rest))
             }
         }
@@ -90,7 +93,7 @@ extension WebSocketChannelHandler {
     /// `request`'s head is complete in the pending bytes: passes it on, or holds it and what follows when
     /// the request switches protocols.
     private func passHead(of request: HandshakeRequest, context: ChannelHandlerContext, rest input: inout ByteBuffer) {
-        guard case .servingHTTP(var serving) = self.phase else { return }
+        guard case .servingHTTP(let serving) = self.phase else { return }
         let head = serving.pendingHead
         serving.pendingHead = ByteBuffer()
         if request.asksForWebSocketUpgrade {
@@ -99,7 +102,6 @@ extension WebSocketChannelHandler {
             self.release(serving.release, holding: held, upgrade: true, context: context)
             return
         }
-        self.phase = .servingHTTP(serving)
         context.fireChannelRead(self.wrapInboundOut(head))
         if request.switchesProtocols {
             // NIOHTTP1 reads nothing after such a request: once it is answered, the connection ends.
