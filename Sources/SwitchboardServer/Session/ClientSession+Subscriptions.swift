@@ -131,14 +131,18 @@ extension ClientSession: HubSubscriber {
     // MARK: - HubSubscriber
 
     func hubDeliver(_ publication: Publication, encoded: EncodedPush) {
-        switch self.subscriptions[publication.channel] {
-        case .joining(var buffered, let registered)?:
+        // One lookup of the channel for the read and the write: this runs once per recipient.
+        guard let index = self.subscriptions.index(forKey: publication.channel) else { return }
+        switch self.subscriptions.values[index] {
+        case .joining(var buffered, let registered):
             guard buffered.count < Self.joiningBufferLimit else {
                 return self.disconnect(.init(code: .slowConsumer, reason: "too many publications while subscribing"))
             }
+            // Out of the table while it grows, so the append does not copy the whole buffer.
+            self.subscriptions.values[index] = .joining(buffered: [], registered: registered)
             buffered.append((publication, encoded))
-            self.subscriptions[publication.channel] = .joining(buffered: buffered, registered: registered)
-        case .live(let position)?:
+            self.subscriptions.values[index] = .joining(buffered: buffered, registered: registered)
+        case .live(let position):
             if publication.epoch == position.epoch {
                 // Already delivered (in the subscribe reply, or the buffer overlapped history).
                 guard publication.offset > position.offset else { return }
@@ -148,14 +152,12 @@ extension ClientSession: HubSubscriber {
                     return self.dropSubscription(publication.channel, reason: "missed publications: resubscribe from your position to recover")
                 }
             }
-            self.subscriptions[publication.channel] = .live(position: publication.position)
+            self.subscriptions.values[index] = .live(position: publication.position)
             do {
                 try self.transport?.sendPush(encoded)
             } catch {
                 self.transportClosed()
             }
-        case nil:
-            return
         }
     }
 
