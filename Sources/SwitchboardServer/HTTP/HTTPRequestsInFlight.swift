@@ -34,7 +34,7 @@ final class HTTPRequestsInFlight: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     /// Runs `body` on the event loop once every request counted so far has its response's end written.
-    func whenAllAnswered(_ body: @escaping () -> Void, context eventLoop: any EventLoop) {
+    func whenAllAnswered(on eventLoop: any EventLoop, _ body: @escaping () -> Void) {
         if self.unanswered == 0 {
             eventLoop.assumeIsolated().execute(body)
         } else {

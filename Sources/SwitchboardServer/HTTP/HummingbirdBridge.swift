@@ -73,13 +73,13 @@ public struct HummingbirdBridge: Sendable {
         // a release it waits, with nothing to read, until the WebSocket that took the connection closes.
         Task { await http1.handle(value: asyncChannel, logger: logger) }
         return { released in
-            counter.whenAllAnswered({
+            counter.whenAllAnswered(on: channel.eventLoop) {
                 // The async channel's own handler cannot be removed; it stays last, reading and writing
                 // nothing more, and sees the connection's end.
                 let pipeline = channel.pipeline.syncOperations
                 for handler in handlers { pipeline.removeHandler(handler, promise: nil) }
                 released.succeed()
-            }, context: channel.eventLoop)
+            }
         }
     }
 

@@ -14,7 +14,7 @@ enum Subscription {
     case live(position: StreamPosition)
 }
 
-extension ClientSession: HubSubscriber {
+extension ClientSession {
     /// Buffered publications a joining subscription may hold before the client counts as too slow.
     static let joiningBufferLimit = 10_000
 
@@ -128,7 +128,7 @@ extension ClientSession: HubSubscriber {
         }
     }
 
-    // MARK: - HubSubscriber
+    // MARK: - From the hub (HubShard), on this session's event loop
 
     func hubDeliver(_ publication: Publication, encoded: EncodedPush) {
         // One lookup of the channel for the read and the write: this runs once per recipient.
