@@ -38,6 +38,12 @@ public protocol Broker: Sendable {
     /// subscribed node.
     func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication
 
+    /// Publishes each request in order, as one `publish` after another would, and returns each outcome in
+    /// the same order (one failing does not stop the rest). A broker may hand the batch's publications to
+    /// ``BrokerEventHandler/broker(didPublishBatch:)`` together, so that the node delivers them in one
+    /// write per subscriber. The default runs `publish` for each.
+    func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>]
+
     /// The channel's current position and the retained publications after `since` (all retained ones when
     /// nil), oldest first, at most `limit` (the newest `limit` when `since` is nil).
     func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory
@@ -52,6 +58,37 @@ public protocol Broker: Sendable {
 
     /// Tells every subscribed node that `client` joined or left `channel`.
     func publishPresenceEvent(_ event: PresenceChange, client: ClientInfo, channel: String) async throws
+}
+
+extension Broker {
+    public func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
+        var outcomes: [Result<Publication, any Error>] = []
+        outcomes.reserveCapacity(requests.count)
+        for request in requests {
+            do {
+                outcomes.append(.success(try await self.publish(request.data, to: request.channel, info: request.info, history: request.history)))
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        return outcomes
+    }
+}
+
+/// One publication of a batch (``Broker/publish(_:)``).
+public struct PublishRequest: Sendable, Hashable {
+    public var channel: String
+    public var data: JSONValue
+    /// The publishing client, when a client publishes.
+    public var info: ClientInfo?
+    public var history: HistoryRetention
+
+    public init(channel: String, data: JSONValue, info: ClientInfo?, history: HistoryRetention) {
+        self.channel = channel
+        self.data = data
+        self.info = info
+        self.history = history
+    }
 }
 
 /// Whether a client joined or left.
@@ -87,6 +124,9 @@ public enum BrokerHistory: Sendable, Hashable {
 public protocol BrokerEventHandler: AnyObject, Sendable {
     /// A publication in a channel this node is subscribed to; per channel, in offset order and one at a time.
     func broker(didPublish publication: Publication)
+    /// Several publications at once, in order (per channel, offset order, as for single calls): a handler
+    /// may deliver them together. The default hands them to ``broker(didPublish:)`` one by one.
+    func broker(didPublishBatch publications: [Publication])
     /// A client joined or left a channel this node is subscribed to.
     func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String)
     /// The channel's live feed was interrupted (a lost connection to the broker) and is back: publications
@@ -96,6 +136,10 @@ public protocol BrokerEventHandler: AnyObject, Sendable {
 }
 
 extension BrokerEventHandler {
+    public func broker(didPublishBatch publications: [Publication]) {
+        for publication in publications { self.broker(didPublish: publication) }
+    }
+
     /// A broker that never loses its live feed (the embedded one) never calls this.
     public func broker(mayHaveMissedPublicationsIn channel: String) {}
 }

@@ -75,6 +75,31 @@ public final class MemoryBroker: Broker {
         }
     }
 
+    /// Each run of requests to one channel is published under that channel's lock and handed to the handler
+    /// as one batch, so the node delivers the run in one write per subscriber.
+    public func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
+        let handler = self.handler.withLockedValue { $0 }
+        let now = self.clock()
+        var outcomes: [Result<Publication, any Error>] = []
+        outcomes.reserveCapacity(requests.count)
+        var start = requests.startIndex
+        while start < requests.endIndex {
+            let channel = requests[start].channel
+            var end = start + 1
+            while end < requests.endIndex, requests[end].channel == channel { end += 1 }
+            self.shard(for: channel).withLockedValue { shard in
+                var stream = shard.streams.removeValue(forKey: channel) ?? self.newStream(channel, requests[start].history)
+                let run = requests[start..<end].map { stream.append($0.data, info: $0.info, now: now) }
+                shard.streams[channel] = stream
+                // Still under the lock: the handler sees this channel's publications in offset order.
+                handler?.broker(didPublishBatch: run)
+                outcomes.append(contentsOf: run.lazy.map { .success($0) })
+            }
+            start = end
+        }
+        return outcomes
+    }
+
     public func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory {
         let now = self.clock()
         return self.shard(for: channel).withLockedValue { shard in

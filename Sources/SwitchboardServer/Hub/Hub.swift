@@ -65,6 +65,20 @@ final class Hub: BrokerEventHandler {
         }
     }
 
+    /// One post per shard for the whole batch: a shard's loop takes it in one turn, so each subscriber gets
+    /// the batch in one write (posted one by one, the loop could wake for the first and flush it alone).
+    func broker(didPublishBatch publications: [Publication]) {
+        var items: [HubShard.Incoming] = []
+        items.reserveCapacity(publications.count)
+        for publication in publications where self.interest.isInterested(in: publication.channel) {
+            items.append(.publication(publication, EncodedPush(.publication(publication))))
+        }
+        guard !items.isEmpty else { return }
+        for shard in self.orderedShards {
+            shard.post(contentsOf: items)
+        }
+    }
+
     func broker(mayHaveMissedPublicationsIn channel: String) {
         guard self.interest.isInterested(in: channel) else { return }
         for shard in self.orderedShards {

@@ -84,8 +84,13 @@ final class HubShard: @unchecked Sendable {
     /// From any thread: hands the shard a push, to be taken on its event loop with whatever else arrived
     /// meanwhile.
     func post(_ item: Incoming) {
+        self.post(contentsOf: CollectionOfOne(item))
+    }
+
+    /// From any thread: hands the shard several pushes at once, in order.
+    func post(contentsOf items: some Collection<Incoming>) {
         let schedule = self.inbox.withLockedValue { inbox -> Bool in
-            inbox.items.append(item)
+            inbox.items.append(contentsOf: items)
             defer { inbox.scheduled = true }
             return !inbox.scheduled
         }
@@ -149,26 +154,7 @@ final class HubShard: @unchecked Sendable {
         var budget = Self.deliveryBudget
         // Pushes that arrived while this turn was delivering join it, and its single flush per socket.
         while budget > 0, self.queueHead < self.queue.count || (self.moveInboxToQueue() && self.queueHead < self.queue.count) {
-            var delivery = self.queue[self.queueHead]
-            let end = min(delivery.end, delivery.next + budget)
-            switch delivery.push {
-            case .publication(let publication):
-                delivery.delivered += delivery.table.forEach(in: delivery.next..<end) { $0.hubDeliver(publication, encoded: delivery.encoded) }
-            case .presence(let change, let client, let channel):
-                delivery.delivered += delivery.table.forEach(in: delivery.next..<end) {
-                    $0.hubDeliverPresence(change, client: client, channel: channel, encoded: delivery.encoded)
-                }
-            }
-            budget -= end - delivery.next
-            self.pending.wrappingDecrement(by: end - delivery.next, ordering: .relaxed)
-            delivery.next = end
-            if end < delivery.end {
-                self.queue[self.queueHead] = delivery
-            } else {
-                delivery.table.endWalk()
-                self.finished(delivery)
-                self.queueHead += 1
-            }
+            budget -= self.deliverGroup(budget: budget)
         }
         if self.queueHead < self.queue.count {
             self.eventLoop.execute { self.drain() }
@@ -176,6 +162,49 @@ final class HubShard: @unchecked Sendable {
             self.queue.removeAll(keepingCapacity: self.queue.count <= 64)
             self.queueHead = 0
             self.draining = false
+        }
+    }
+
+    /// Delivers the queue's head group: the consecutive deliveries that walk the same table from the same
+    /// slot (a batch of publications to one channel). The group is walked subscriber by subscriber, each
+    /// getting all of the group's pushes in a row, so a slice of a large channel that ends at the budget
+    /// still leaves every subscriber it reached with the whole batch in one write. Returns the recipients
+    /// served (slots passed, holes included).
+    private func deliverGroup(budget: Int) -> Int {
+        let head = self.queue[self.queueHead]
+        var groupEnd = self.queueHead + 1
+        while groupEnd < self.queue.count, self.queue[groupEnd].table === head.table, self.queue[groupEnd].next == head.next {
+            groupEnd += 1
+        }
+        let group = self.queueHead..<groupEnd
+        // Within a group the ends never shrink (slots do not move while a walk is open), so the head's end
+        // is the smallest: no delivery goes past its own end.
+        let sliceEnd = min(head.end, head.next + max(1, budget / group.count))
+        let slots = head.next..<sliceEnd
+        let pushes = self.queue[group].map { ($0.push, $0.encoded) }
+        let reached = head.table.forEach(in: slots) { subscriber in
+            for (push, encoded) in pushes { Self.hand(push, encoded: encoded, to: subscriber) }
+        }
+        self.pending.wrappingDecrement(by: slots.count * group.count, ordering: .relaxed)
+        for index in group {
+            self.queue[index].next = sliceEnd
+            self.queue[index].delivered += reached
+        }
+        while self.queueHead < groupEnd, self.queue[self.queueHead].next == self.queue[self.queueHead].end {
+            let delivery = self.queue[self.queueHead]
+            delivery.table.endWalk()
+            self.finished(delivery)
+            self.queueHead += 1
+        }
+        return slots.count * group.count
+    }
+
+    private static func hand(_ push: Delivery.Push, encoded: EncodedPush, to subscriber: ClientSession) {
+        switch push {
+        case .publication(let publication):
+            subscriber.hubDeliver(publication, encoded: encoded)
+        case .presence(let change, let client, let channel):
+            subscriber.hubDeliverPresence(change, client: client, channel: channel, encoded: encoded)
         }
     }
 

@@ -38,16 +38,7 @@ extension ClientSession {
         let broker = self.context.broker
         let info = self.identity?.info
         self.run({
-            var outcomes: [Result<Publication, any Error>] = []
-            outcomes.reserveCapacity(jobs.count)
-            for (publish, retention) in jobs {
-                do {
-                    outcomes.append(.success(try await broker.publish(publish.data, to: publish.channel, info: info, history: retention)))
-                } catch {
-                    outcomes.append(.failure(error))
-                }
-            }
-            return outcomes
+            await broker.publish(jobs.map { PublishRequest(channel: $0.0.channel, data: $0.0.data, info: info, history: $0.1) })
         }) { [self] result in
             // Every publish's error is in its own outcome; a failure of the task itself stands for all of them.
             var outcomes: IndexingIterator<[Result<Publication, any Error>]>

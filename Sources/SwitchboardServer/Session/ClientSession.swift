@@ -31,6 +31,8 @@ final class ClientSession: @unchecked Sendable {
     /// Commands waiting their turn, each with where its answer goes (nil: to the transport).
     var queue: [(command: ClientCommand, reply: ((ServerMessage) -> Void)?)] = []
     var executing = false
+    /// The transport is still handing over commands that arrived together; they start once it is done.
+    private var commandsHeld = false
     var expiryTimer: Scheduled<Void>?
     /// Presence updates and join/leave events run one after another, so a quick subscribe-unsubscribe
     /// cannot announce the leave before the join or leave a stale entry behind.
@@ -186,8 +188,20 @@ final class ClientSession: @unchecked Sendable {
         return positions
     }
 
+    /// Commands received from now on wait in the queue until ``releaseCommands()``.
+    func holdCommands() {
+        self.commandsHeld = true
+    }
+
+    /// Starts the commands received while held, consecutive publishes among them as one batch.
+    func releaseCommands() {
+        guard self.commandsHeld else { return }
+        self.commandsHeld = false
+        self.runNextCommand()
+    }
+
     private func runNextCommand() {
-        guard !self.executing, !self.isClosed, !self.queue.isEmpty else { return }
+        guard !self.executing, !self.commandsHeld, !self.isClosed, !self.queue.isEmpty else { return }
         self.executing = true
         if self.nextCommandIsPublish { return self.runPublishBatch() }
         let (command, replyTo) = self.queue.removeFirst()

@@ -36,10 +36,16 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
         self.context.metrics.messageReceived(bytes: message.data.readableBytes)
         switch message.kind {
         case .text:
+            // Held until the read is delivered whole: consecutive publishes then run as one batch.
+            self.session?.holdCommands()
             self.session?.received(message.data)
         case .binary:
             self.session?.receivedBinary()
         }
+    }
+
+    func webSocketDidFinishReading(_ connection: WebSocketEventLoopConnection) {
+        self.session?.releaseCommands()
     }
 
     func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus) {

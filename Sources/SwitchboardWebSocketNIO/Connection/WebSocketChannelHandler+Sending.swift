@@ -41,8 +41,16 @@ extension WebSocketChannelHandler {
             return
         }
         try self.checkOutboundBudget(adding: prepared.frame.readableBytes, context: context)
-        // The shared bytes are queued as a write of their own, after what the batch has so far to keep the
-        // order; the flush sends them all with one writev, and the frame is never copied.
+        if prepared.frame.readableBytes < Self.zeroCopyThreshold {
+            // Small: copied behind what this turn has so far (uWebSockets' cork buffer), so a fan-out's
+            // publications leave in one plain write, and the channel's pipeline is passed once per turn,
+            // not once per publication.
+            self.output.writeImmutableBuffer(prepared.frame)
+            self.flushSoon(context: context)
+            return
+        }
+        // Large: queued as a write of their own, after what the batch has so far to keep the order; the
+        // flush sends them all with one writev, and the frame is never copied.
         if self.output.readableBytes > 0 {
             context.write(self.wrapOutboundOut(self.output), promise: nil)
             self.output = ByteBuffer()
@@ -73,9 +81,14 @@ extension WebSocketChannelHandler {
 
     /// Closes a peer whose unread backlog would pass the configured limit (it has stopped reading).
     func checkOutboundBudget(adding count: Int, context: ChannelHandlerContext) throws {
-        guard !context.channel.isWritable else { return }
+        // While the channel is writable its own backlog is below the high-water mark; only this turn's
+        // unflushed output could pass the limit then. (Writability as last reported: asking the channel
+        // per message costs more than the rest of a small send.)
+        let unflushed = self.output.readableBytes + count
+        let limit = self.configuration.maximumOutboundBufferSize
+        guard self.pauseReasons.contains(.unwritable) || unflushed > limit else { return }
         let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        if buffered + self.output.readableBytes + count > self.configuration.maximumOutboundBufferSize {
+        if buffered + unflushed > limit {
             self.logger.info("Closing a WebSocket peer that stopped reading", metadata: ["buffered": "\(buffered)"])
             self.closeStatus = WebSocketCloseStatus(code: self.configuration.slowConsumerCloseCode, reason: "peer stopped reading",
                                                     initiatedLocally: true)

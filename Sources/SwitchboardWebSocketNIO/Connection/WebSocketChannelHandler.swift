@@ -303,6 +303,7 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             // batch's single output buffer once instead of letting it double its way up.
             self.output = context.channel.allocator.buffer(capacity: min(max(input.readableBytes, 256), 64 << 10))
         }
+        defer { self.delegate?.webSocketDidFinishReading(WebSocketEventLoopConnection(handler: self)) }
         while case .open = self.phase {
             switch self.engine!.receive(&input, output: &self.output) {
             case .needMoreBytes:

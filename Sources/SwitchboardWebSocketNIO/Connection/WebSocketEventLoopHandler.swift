@@ -14,6 +14,9 @@ public protocol WebSocketEventLoopHandler: AnyObject {
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage)
     /// A pong arrived (answering our ping or unsolicited).
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceivePong data: ByteBuffer)
+    /// Every message of one read from the socket has been delivered. A handler that works off what arrives
+    /// together as a batch (a client's pipelined commands) starts here rather than at the first message.
+    func webSocketDidFinishReading(_ connection: WebSocketEventLoopConnection)
     /// The connection is over; called exactly once for a connection that opened, after which the connection
     /// drops this handler. (A client connection that never opened is reported by its connect future only.)
     func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus)
@@ -22,6 +25,7 @@ public protocol WebSocketEventLoopHandler: AnyObject {
 extension WebSocketEventLoopHandler {
     public func webSocketDidOpen(_ connection: WebSocketEventLoopConnection) {}
     public func webSocket(_ connection: WebSocketEventLoopConnection, didReceivePong data: ByteBuffer) {}
+    public func webSocketDidFinishReading(_ connection: WebSocketEventLoopConnection) {}
     public func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus) {}
 }
 
