@@ -229,6 +229,10 @@ final class ClientSession: @unchecked Sendable {
     /// Tells the client why, closes the connection and forgets the session.
     func disconnect(_ disconnect: ServerMessage.Disconnect) {
         guard !self.isClosed else { return }
+        // Commands read together with whatever ends the session (the strike that passes the rate limit)
+        // were accepted: they run first, as they would have had they not waited for the rest of the read.
+        self.releaseCommands()
+        guard !self.isClosed else { return }
         self.logger.debug("Disconnecting client", metadata: ["code": "\(disconnect.code)", "reason": "\(disconnect.reason)"])
         let transport = self.transport
         self.transportClosed()

@@ -206,10 +206,7 @@ public struct WebSocketEngine {
     /// threshold). Such a frame is the same on every connection, so a broadcast can encode it once with
     /// ``FrameEncoder/writeFrame(_:payload:into:)`` and the transport can write those bytes for each
     /// connection where this answers true. Throws when the connection no longer sends messages.
-    ///
-    /// `mutating` although it changes nothing: a transport keeps the engine in a class property, and a
-    /// mutating call works on it in place where a non-mutating one copies the whole engine per message.
-    public mutating func sendsUnchanged(payloadLength: Int) throws(WebSocketError) -> Bool {
+    public func sendsUnchanged(payloadLength: Int) throws(WebSocketError) -> Bool {
         guard self.state == .open else { throw .notOpen }
         return self.role == .server && (self.compressor == nil || payloadLength < self.compressionThreshold)
     }

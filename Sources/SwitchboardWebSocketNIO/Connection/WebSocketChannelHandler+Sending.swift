@@ -32,7 +32,9 @@ extension WebSocketChannelHandler {
         guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
         let writesSharedFrame: Bool
         do {
-            writesSharedFrame = try self.engine!.sendsUnchanged(payloadLength: prepared.payloadLength)
+            // Asked through an inout access: read straight off the class property, a non-mutating call
+            // copies the whole engine (and retains what it holds) per message.
+            writesSharedFrame = try Self.sendsUnchanged(&self.engine!, payloadLength: prepared.payloadLength)
         } catch {
             throw WebSocketTransportError.connectionClosed
         }
@@ -58,6 +60,10 @@ extension WebSocketChannelHandler {
         context.write(self.wrapOutboundOut(prepared.frame), promise: nil)
         self.hasUnflushedWrites = true
         self.flushSoon(context: context)
+    }
+
+    private static func sendsUnchanged(_ engine: inout WebSocketEngine, payloadLength: Int) throws(WebSocketError) -> Bool {
+        try engine.sendsUnchanged(payloadLength: payloadLength)
     }
 
     func sendPing(_ data: ByteBuffer) throws {

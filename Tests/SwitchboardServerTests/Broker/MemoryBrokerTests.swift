@@ -126,4 +126,32 @@ import Testing
         let history = try await broker.history(of: "chat:f", since: nil, limit: 10, retention: none)
         #expect(history == .publications([], current: second.position))
     }
+
+    /// Records each call, a batch as one entry.
+    final class BatchRecordingHandler: BrokerEventHandler {
+        let calls = NIOLockedValueBox<[[Publication]]>([])
+        func broker(didPublish publication: Publication) { self.calls.withLockedValue { $0.append([publication]) } }
+        func broker(didPublishBatch publications: [Publication]) { self.calls.withLockedValue { $0.append(publications) } }
+        func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {}
+    }
+
+    /// A batch keeps the order of its requests; each run of one channel reaches the handler as one call.
+    @Test func aBatchIsPublishedInOrderAndEachChannelRunReachesTheHandlerAsOneCall() async throws {
+        let broker = MemoryBroker()
+        let handler = BatchRecordingHandler()
+        try await broker.start(handler: handler)
+        let channels = ["chat:a", "chat:a", "chat:a", "chat:b", "chat:b", "chat:a"]
+        let outcomes = await broker.publish(channels.enumerated().map { index, channel in
+            PublishRequest(channel: channel, data: .integer(Int64(index)), info: nil, history: self.retention)
+        })
+        let published = try outcomes.map { try $0.get() }
+        #expect(published.map(\.channel) == channels)
+        #expect(published.map(\.offset) == [1, 2, 3, 1, 2, 4])
+        #expect(published.map(\.data) == (0..<6).map { .integer(Int64($0)) })
+        let calls = handler.calls.withLockedValue { $0 }
+        #expect(calls.map(\.count) == [3, 2, 1])
+        #expect(calls.flatMap { $0 } == published)
+        let history = try await broker.history(of: "chat:a", since: nil, limit: 10, retention: self.retention)
+        #expect(history == .publications(published.filter { $0.channel == "chat:a" }, current: published[5].position))
+    }
 }

@@ -18,15 +18,19 @@ final class TestSession: Sendable {
     let loop: NIOAsyncTestingEventLoop
     let clock: ManualClock
     let configuration: ServerConfiguration
+    /// The sizes of the publish batches the session handed to its broker, in order.
+    var publishBatches: [Int] { self.broker.batchSizes.withLockedValue { $0 } }
+    private let broker: BatchCountingBroker
     private let session: ClientSession
     private let transport: RecordingTransport
     private let nextID = NIOLockedValueBox<UInt64>(1)
 
     private init(loop: NIOAsyncTestingEventLoop, clock: ManualClock, configuration: ServerConfiguration,
-                 session: ClientSession, transport: RecordingTransport) {
+                 broker: BatchCountingBroker, session: ClientSession, transport: RecordingTransport) {
         self.loop = loop
         self.clock = clock
         self.configuration = configuration
+        self.broker = broker
         self.session = session
         self.transport = transport
     }
@@ -40,7 +44,7 @@ final class TestSession: Sendable {
         let loop = NIOAsyncTestingEventLoop()
         let clock = ManualClock(Date(timeIntervalSince1970: 1_900_000_000))
         let metrics = ServerMetrics(factory: PrometheusExporter().factory)
-        let broker = MemoryBroker()
+        let broker = BatchCountingBroker()
         let context = ServerContext(configuration: configuration, broker: broker,
                                     hub: Hub(eventLoopGroup: loop, broker: broker, metrics: metrics),
                                     verifier: try await TokenVerifier(configuration: configuration.auth), metrics: metrics,
@@ -49,7 +53,7 @@ final class TestSession: Sendable {
         let session = try await loop.executeInContext {
             ClientSession(context: context, eventLoop: loop, transport: transport, remoteAddress: "127.0.0.1")
         }
-        return TestSession(loop: loop, clock: clock, configuration: configuration, session: session, transport: transport)
+        return TestSession(loop: loop, clock: clock, configuration: configuration, broker: broker, session: session, transport: transport)
     }
 
     /// A token for `user` minted now by the test clock.
@@ -86,6 +90,24 @@ final class TestSession: Sendable {
                 }
             }
         }
+    }
+
+    /// The client's commands arrive in one read, as a pipelining client's do; returns their ids.
+    func sendTogether(_ bodies: [ClientCommand.Body]) async throws -> [UInt64] {
+        let commands = self.nextID.withLockedValue { id in
+            bodies.map { body in
+                defer { id += 1 }
+                return ClientCommand(id: id, body)
+            }
+        }
+        let texts = try commands.map { ByteBuffer(bytes: try JSONEncoder().encode($0)) }
+        let session = self.session
+        try await self.loop.executeInContext {
+            session.holdCommands()
+            for text in texts { session.received(text) }
+            session.releaseCommands()
+        }
+        return commands.map(\.id)
     }
 
     /// Sends `body` and waits for its answer.
@@ -144,5 +166,37 @@ final class RecordingTransport: SessionTransport, Sendable {
 
     func disconnect(_ disconnect: ServerMessage.Disconnect) {
         self.state.withLockedValue { $0.disconnect = disconnect }
+    }
+}
+
+/// The embedded broker, counting how many publications each batch the session hands it holds.
+final class BatchCountingBroker: Broker {
+    let batchSizes = NIOLockedValueBox<[Int]>([])
+    private let memory = MemoryBroker()
+
+    func start(handler: any BrokerEventHandler) async throws { try await self.memory.start(handler: handler) }
+    func shutdown() async { await self.memory.shutdown() }
+    func subscribe(_ channel: String) async throws { try await self.memory.subscribe(channel) }
+    func unsubscribe(_ channel: String) async throws { try await self.memory.unsubscribe(channel) }
+    func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+        self.batchSizes.withLockedValue { $0.append(1) }
+        return try await self.memory.publish(data, to: channel, info: info, history: history)
+    }
+    func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
+        self.batchSizes.withLockedValue { $0.append(requests.count) }
+        return await self.memory.publish(requests)
+    }
+    func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory {
+        try await self.memory.history(of: channel, since: since, limit: limit, retention: retention)
+    }
+    func addPresence(_ client: ClientInfo, to channel: String, ttl: Int) async throws {
+        try await self.memory.addPresence(client, to: channel, ttl: ttl)
+    }
+    func removePresence(client: String, from channel: String) async throws {
+        try await self.memory.removePresence(client: client, from: channel)
+    }
+    func presence(of channel: String) async throws -> [ClientInfo] { try await self.memory.presence(of: channel) }
+    func publishPresenceEvent(_ event: PresenceChange, client: ClientInfo, channel: String) async throws {
+        try await self.memory.publishPresenceEvent(event, client: client, channel: channel)
     }
 }
