@@ -29,6 +29,7 @@ extension ClientSession {
         while batch.count < Self.publishBatchLimit, case .publish? = self.queue.first?.command.body {
             batch.append(self.queue.removeFirst())
         }
+        self.releaseQueueIfEmpty()
         let steps = batch.map { self.check($0.command) }
         let jobs = steps.compactMap { step -> (ClientCommand.Publish, HistoryRetention)? in
             if case .publish(let publish, let retention) = step { return (publish, retention) }

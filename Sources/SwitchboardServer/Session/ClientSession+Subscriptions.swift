@@ -108,10 +108,11 @@ extension ClientSession {
     /// entry then expires by itself, and the next refresh restores it.
     private func schedulePresenceWork(_ work: @escaping @Sendable () async throws -> Void) {
         let logger = self.logger
+        let client = self.clientID
         let eventLoop = self.eventLoop
         self.presenceWork = self.presenceWork.flatMap {
             eventLoop.makeFutureWithTask {
-                do { try await work() } catch { logger.warning("Presence update failed", metadata: ["error": "\(error)"]) }
+                do { try await work() } catch { logger.warning("Presence update failed", metadata: ["client": "\(client)", "error": "\(error)"]) }
             }
         }
     }

@@ -243,6 +243,7 @@ public struct WebSocketEngine {
         guard self.messageState == .idle else { return }
         if self.message.capacity > 0 { self.message = ByteBuffer() }
         if self.compressedChunk.capacity > 0 { self.compressedChunk = ByteBuffer() }
+        if self.partialFrame.readableBytes == 0, self.partialFrame.capacity > 0 { self.partialFrame = ByteBuffer() }
     }
 }
 
@@ -269,7 +270,9 @@ extension WebSocketEngine {
                 input.moveReaderIndex(forwardBy: extent.encodedSize)
                 return .violation(violation, unreadPayload: extent.payloadLength)
             case .incomplete:
-                self.partialFrame.writeBuffer(&input)
+                // Every read ends here with nothing left: writing no bytes would still give the idle
+                // connection a buffer of its own.
+                if input.readableBytes > 0 { self.partialFrame.writeBuffer(&input) }
                 return .needMoreBytes
             case .header(let header, let size):
                 if header.opcode.isControl {

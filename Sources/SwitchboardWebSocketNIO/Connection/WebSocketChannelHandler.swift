@@ -16,14 +16,17 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundOut = ByteBuffer
 
     /// Where the connection is in its life.
+    ///
+    /// The handshake cases are `indirect`: their parsers would otherwise size the enum, inline in every
+    /// connection's handler, at some 240 bytes for the whole life of a connection that only needs a tag.
     enum Phase {
         /// Server: reading the client's upgrade request. `earlierReads` keeps the reads of a head still
         /// incomplete, only when an HTTP handover may need them (it gets every byte of a plain HTTP request).
-        case awaitingRequest(HTTPHeadParser, earlierReads: ByteBuffer)
+        indirect case awaitingRequest(HTTPHeadParser, earlierReads: ByteBuffer)
         /// Client: our request is out; reading the server's response.
-        case awaitingResponse(HTTPHeadParser, ClientHandshake, EventLoopPromise<Void>)
+        indirect case awaitingResponse(HTTPHeadParser, ClientHandshake, EventLoopPromise<Void>)
         /// Client: the server refused the upgrade; reading its response body for the error to quote.
-        case readingRefusal(HandshakeRefusalBody, EventLoopPromise<Void>)
+        indirect case readingRefusal(HandshakeRefusalBody, EventLoopPromise<Void>)
         /// Frames flow through ``engine``.
         case open
         /// The TCP connection is closed or closing; nothing more is processed.

@@ -39,6 +39,22 @@ import Testing
         }
     }
 
+    /// An idle connection holds no buffer: not after a read that ends on a frame boundary, and not after
+    /// a frame that straddled reads, once the engine is told the batch is over.
+    @Test func anIdleEngineHoldsNoBuffers() {
+        let bytes: [UInt8] = [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58]
+        for chunks in [[bytes], [Array(bytes[..<1]), Array(bytes[1...])], [Array(bytes[..<7]), Array(bytes[7...])]] {
+            var engine = server()
+            #expect(run(&engine, chunks: chunks).events == [.text(ByteBuffer(string: "Hello"))])
+            var nothing = ByteBuffer()
+            var output = ByteBuffer()
+            #expect(engine.receive(&nothing, output: &output) == .needMoreBytes)
+            engine.releaseIdleBuffers()
+            #expect(engine.partialFrame.capacity == 0, "split \(chunks.map(\.count))")
+            #expect(engine.message.capacity == 0, "split \(chunks.map(\.count))")
+        }
+    }
+
     @Test func pingIsAnsweredWithTheSamePayload() {
         var engine = server()
         let transcript = run(&engine, chunks: [clientFrame(0x9, Array("are you there".utf8))])
