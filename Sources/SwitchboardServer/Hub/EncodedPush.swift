@@ -7,7 +7,10 @@ import SwitchboardWebSocketNIO
 ///
 /// A publication to 10,000 subscribers is encoded here once, not 10,000 times; transports frame these
 /// bytes (a WebSocket text frame, an SSE `data:` line) without re-encoding the JSON.
-struct EncodedPush: Sendable {
+///
+/// A class: a delivery hands the same value to every recipient, and a reference costs one count where a
+/// struct of two buffers would cost a copy each.
+final class EncodedPush: Sendable {
     let json: ByteBuffer
     /// The same JSON as one WebSocket text frame, shared by every WebSocket recipient.
     let frame: WebSocketPreparedMessage
@@ -18,6 +21,31 @@ struct EncodedPush: Sendable {
         self.json = ServerMessageEncoder.encode(message)
         self.frame = WebSocketPreparedMessage(WebSocketMessage(kind: .text, data: self.json))
         self.receivedAt = receivedAt
+    }
+}
+
+/// What the hub delivers to a channel's subscribers: a publication or a presence event, with its bytes.
+final class HubPush: Sendable {
+    enum Kind: Sendable {
+        case publication(Publication)
+        case presence(PresenceChange, ClientInfo)
+    }
+
+    let kind: Kind
+    let channel: String
+    let encoded: EncodedPush
+
+    init(publication: Publication, receivedAt: NIODeadline = .now()) {
+        self.kind = .publication(publication)
+        self.channel = publication.channel
+        self.encoded = EncodedPush(.publication(publication), receivedAt: receivedAt)
+    }
+
+    init(_ change: PresenceChange, client: ClientInfo, channel: String) {
+        self.kind = .presence(change, client)
+        self.channel = channel
+        let event = ServerMessage.PresenceEvent(channel: channel, info: client)
+        self.encoded = EncodedPush(change == .join ? .join(event) : .leave(event))
     }
 }
 

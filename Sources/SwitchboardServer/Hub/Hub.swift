@@ -59,9 +59,9 @@ final class Hub: BrokerEventHandler {
 
     func broker(didPublish publication: Publication) {
         guard self.interest.isInterested(in: publication.channel) else { return }
-        let encoded = EncodedPush(.publication(publication))
+        let push = HubPush(publication: publication)
         for shard in self.orderedShards {
-            shard.post(.publication(publication, encoded))
+            shard.post(.push(push))
         }
     }
 
@@ -71,7 +71,7 @@ final class Hub: BrokerEventHandler {
         var items: [HubShard.Incoming] = []
         items.reserveCapacity(publications.count)
         for publication in publications where self.interest.isInterested(in: publication.channel) {
-            items.append(.publication(publication, EncodedPush(.publication(publication))))
+            items.append(.push(HubPush(publication: publication)))
         }
         guard !items.isEmpty else { return }
         for shard in self.orderedShards {
@@ -88,10 +88,9 @@ final class Hub: BrokerEventHandler {
 
     func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
         guard self.interest.isInterested(in: channel) else { return }
-        let event = ServerMessage.PresenceEvent(channel: channel, info: client)
-        let encoded = EncodedPush(change == .join ? .join(event) : .leave(event))
+        let push = HubPush(change, client: client, channel: channel)
         for shard in self.orderedShards {
-            shard.post(.presence(change, client, channel: channel, encoded))
+            shard.post(.push(push))
         }
     }
 }

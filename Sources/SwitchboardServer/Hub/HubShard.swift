@@ -30,8 +30,7 @@ final class HubShard: @unchecked Sendable {
 
     /// What the hub hands a shard, in the order it happened.
     enum Incoming: Sendable {
-        case publication(Publication, EncodedPush)
-        case presence(PresenceChange, ClientInfo, channel: String, EncodedPush)
+        case push(HubPush)
         case missedPublications(channel: String)
     }
 
@@ -41,12 +40,7 @@ final class HubShard: @unchecked Sendable {
     }
 
     private struct Delivery {
-        enum Push {
-            case publication(Publication)
-            case presence(PresenceChange, ClientInfo, channel: String)
-        }
-        let push: Push
-        let encoded: EncodedPush
+        let push: HubPush
         /// The channel's subscribers; the push goes to the slots below `end`, those subscribed when it
         /// arrived (later subscribers get it from history instead).
         let table: SubscriberTable<ClientSession>
@@ -115,10 +109,8 @@ final class HubShard: @unchecked Sendable {
         }
         for item in items {
             switch item {
-            case .publication(let publication, let encoded):
-                self.enqueue(.publication(publication), encoded: encoded, channel: publication.channel)
-            case .presence(let change, let client, let channel, let encoded):
-                self.enqueue(.presence(change, client, channel: channel), encoded: encoded, channel: channel)
+            case .push(let push):
+                self.enqueue(push)
             case .missedPublications(let channel):
                 self.missedPublications(in: channel)
             }
@@ -141,10 +133,10 @@ final class HubShard: @unchecked Sendable {
     /// Subscribers of `channel` on this event loop.
     func subscriberCount(of channel: String) -> Int { self.channels[channel]?.count ?? 0 }
 
-    private func enqueue(_ push: Delivery.Push, encoded: EncodedPush, channel: String) {
-        guard let table = self.channels[channel], !table.isEmpty else { return }
+    private func enqueue(_ push: HubPush) {
+        guard let table = self.channels[push.channel], !table.isEmpty else { return }
         table.beginWalk()
-        self.queue.append(Delivery(push: push, encoded: encoded, table: table, end: table.end))
+        self.queue.append(Delivery(push: push, table: table, end: table.end))
         // Slots, holes included: the same count is taken off as the walk passes them.
         self.pending.wrappingIncrement(by: table.end, ordering: .relaxed)
     }
@@ -181,10 +173,8 @@ final class HubShard: @unchecked Sendable {
         // is the smallest: no delivery goes past its own end.
         let sliceEnd = min(head.end, head.next + max(1, budget / group.count))
         let slots = head.next..<sliceEnd
-        let pushes = self.queue[group].map { ($0.push, $0.encoded) }
-        let reached = head.table.forEach(in: slots) { subscriber in
-            for (push, encoded) in pushes { Self.hand(push, encoded: encoded, to: subscriber) }
-        }
+        let pushes = self.queue[group].map(\.push)
+        let reached = head.table.forEach(in: slots) { $0.hubDeliver(pushes) }
         self.pending.wrappingDecrement(by: slots.count * group.count, ordering: .relaxed)
         for index in group {
             self.queue[index].next = sliceEnd
@@ -199,21 +189,13 @@ final class HubShard: @unchecked Sendable {
         return slots.count * group.count
     }
 
-    private static func hand(_ push: Delivery.Push, encoded: EncodedPush, to subscriber: ClientSession) {
-        switch push {
-        case .publication(let publication):
-            subscriber.hubDeliver(publication, encoded: encoded)
-        case .presence(let change, let client, let channel):
-            subscriber.hubDeliverPresence(change, client: client, channel: channel, encoded: encoded)
-        }
-    }
-
     /// Once per shard and push, not per recipient: these counters are shared across event loops.
     private func finished(_ delivery: Delivery) {
         let count = delivery.delivered
-        self.metrics.messagesSent(count: count, bytes: count * delivery.encoded.json.readableBytes)
-        if case .publication = delivery.push {
-            self.metrics.publicationDelivered(latency: .nanoseconds((NIODeadline.now() - delivery.encoded.receivedAt).nanoseconds))
+        let encoded = delivery.push.encoded
+        self.metrics.messagesSent(count: count, bytes: count * encoded.json.readableBytes)
+        if case .publication = delivery.push.kind {
+            self.metrics.publicationDelivered(latency: .nanoseconds((NIODeadline.now() - encoded.receivedAt).nanoseconds))
         }
     }
 }

@@ -9,7 +9,7 @@ import SwitchboardProtocol
 /// replayed from the first offset past what the reply covered, and the subscription goes live.
 enum Subscription {
     /// Waiting for the hub (`registered` false), then for history. Live publications wait here, in order.
-    case joining(buffered: [(Publication, EncodedPush)], registered: Bool)
+    case joining(buffered: [HubPush], registered: Bool)
     /// Delivering; `position` is the last publication the client has (nil before the first in a new stream).
     case live(position: StreamPosition)
 }
@@ -75,7 +75,7 @@ extension ClientSession {
                 // Live before the reply goes out, so an SSE reply's event id already carries this channel.
                 self.subscriptions[channel] = .live(position: StreamPosition(offset: result.offset, epoch: result.epoch))
                 reply(.reply(id: id, .subscribe(result)))
-                for (publication, encoded) in buffered { self.hubDeliver(publication, encoded: encoded) }
+                self.hubDeliver(buffered)
                 if options.joinLeave { self.announceJoin(channel, identity: identity) }
             }
         }
@@ -131,7 +131,20 @@ extension ClientSession {
 
     // MARK: - From the hub (HubShard), on this session's event loop
 
-    func hubDeliver(_ publication: Publication, encoded: EncodedPush) {
+    /// Pushes of one channel, in order (a batch the hub delivers together, or a joining subscription's
+    /// buffer): each goes out unless it is already delivered; a gap ends the subscription.
+    func hubDeliver(_ pushes: [HubPush]) {
+        for push in pushes {
+            switch push.kind {
+            case .publication(let publication):
+                self.deliver(publication, push)
+            case .presence:
+                self.deliverPresence(push)
+            }
+        }
+    }
+
+    private func deliver(_ publication: Publication, _ push: HubPush) {
         // One lookup of the channel for the read and the write: this runs once per recipient.
         guard let index = self.subscriptions.index(forKey: publication.channel) else { return }
         switch self.subscriptions.values[index] {
@@ -141,7 +154,7 @@ extension ClientSession {
             }
             // Out of the table while it grows, so the append does not copy the whole buffer.
             self.subscriptions.values[index] = .joining(buffered: [], registered: registered)
-            buffered.append((publication, encoded))
+            buffered.append(push)
             self.subscriptions.values[index] = .joining(buffered: buffered, registered: registered)
         case .live(let position):
             if publication.epoch == position.epoch {
@@ -155,18 +168,18 @@ extension ClientSession {
             }
             self.subscriptions.values[index] = .live(position: publication.position)
             do {
-                try self.transport?.sendPush(encoded)
+                try self.transport?.sendPush(push.encoded)
             } catch {
                 self.transportClosed()
             }
         }
     }
 
-    func hubDeliverPresence(_ change: PresenceChange, client: ClientInfo, channel: String, encoded: EncodedPush) {
-        guard case .live? = self.subscriptions[channel],
-              self.context.configuration.namespace(of: channel)?.options.joinLeave == true else { return }
+    private func deliverPresence(_ push: HubPush) {
+        guard case .live? = self.subscriptions[push.channel],
+              self.context.configuration.namespace(of: push.channel)?.options.joinLeave == true else { return }
         do {
-            try self.transport?.sendPush(encoded)
+            try self.transport?.sendPush(push.encoded)
         } catch {
             self.transportClosed()
         }

@@ -47,6 +47,10 @@ extension WebSocketChannelHandler {
             // Small: copied behind what this turn has so far (uWebSockets' cork buffer), so a fan-out's
             // publications leave in one plain write, and the channel's pipeline is passed once per turn,
             // not once per publication.
+            if self.output.capacity == 0 {
+                let size = max(Int(self.lastOutputSize), prepared.frame.readableBytes)
+                self.output = context.channel.allocator.buffer(capacity: min(size, Self.zeroCopyThreshold))
+            }
             self.output.writeImmutableBuffer(prepared.frame)
             self.flushSoon(context: context)
             return
@@ -139,6 +143,7 @@ extension WebSocketChannelHandler {
     func flushOutput(context: ChannelHandlerContext) {
         if self.output.readableBytes > 0 {
             // Hand the buffer over whole; the next batch starts a fresh one, so a quiet connection holds none.
+            self.lastOutputSize = UInt32(clamping: self.output.readableBytes)
             context.write(self.wrapOutboundOut(self.output), promise: nil)
             self.output = ByteBuffer()
         } else if !self.hasUnflushedWrites {

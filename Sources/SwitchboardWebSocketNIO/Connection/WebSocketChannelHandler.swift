@@ -60,6 +60,9 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     var flushCoalescer: FlushCoalescer?
     /// Waiting for the coalescer's flush at the end of the event-loop turn.
     var flushScheduled = false
+    /// How many bytes the last turn's output held: a busy connection's next output buffer starts at that
+    /// size instead of doubling its way up from one frame each turn.
+    var lastOutputSize: UInt32 = 0
     /// Buffers queued with `context.write` but not flushed yet (large payloads sent without a copy).
     var hasUnflushedWrites = false
     var pauseReasons: PauseReasons = []
