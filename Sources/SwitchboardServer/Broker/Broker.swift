@@ -62,6 +62,12 @@ public protocol Broker: Sendable {
 
 extension Broker {
     public func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
+        await self.publishOneByOne(requests)
+    }
+
+    /// The default batch: `publish` for each request in turn (for a broker that overrides the batch and
+    /// wants the default in some cases, or a wrapper that must see every single publish).
+    public func publishOneByOne(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
         var outcomes: [Result<Publication, any Error>] = []
         outcomes.reserveCapacity(requests.count)
         for request in requests {

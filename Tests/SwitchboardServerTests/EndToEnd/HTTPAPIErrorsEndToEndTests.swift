@@ -70,23 +70,8 @@ import Testing
 }
 
 /// The memory broker, except that every publish ends as a broker whose reply was lost would end it.
-final class UnconfirmedPublishBroker: Broker {
-    private let memory = MemoryBroker()
-
-    func start(handler: any BrokerEventHandler) async throws { try await self.memory.start(handler: handler) }
-    func shutdown() async { await self.memory.shutdown() }
-    func subscribe(_ channel: String) async throws { try await self.memory.subscribe(channel) }
-    func unsubscribe(_ channel: String) async throws { try await self.memory.unsubscribe(channel) }
-    func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+final class UnconfirmedPublishBroker: ForwardingBroker, @unchecked Sendable {
+    override func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
         throw BrokerError.outcomeUnknown("no reply within the command timeout")
-    }
-    func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory {
-        try await self.memory.history(of: channel, since: since, limit: limit, retention: retention)
-    }
-    func addPresence(_ client: ClientInfo, to channel: String, ttl: Int) async throws { try await self.memory.addPresence(client, to: channel, ttl: ttl) }
-    func removePresence(client: String, from channel: String) async throws { try await self.memory.removePresence(client: client, from: channel) }
-    func presence(of channel: String) async throws -> [ClientInfo] { try await self.memory.presence(of: channel) }
-    func publishPresenceEvent(_ event: PresenceChange, client: ClientInfo, channel: String) async throws {
-        try await self.memory.publishPresenceEvent(event, client: client, channel: channel)
     }
 }

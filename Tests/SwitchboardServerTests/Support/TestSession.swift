@@ -170,33 +170,16 @@ final class RecordingTransport: SessionTransport, Sendable {
 }
 
 /// The embedded broker, counting how many publications each batch the session hands it holds.
-final class BatchCountingBroker: Broker {
+final class BatchCountingBroker: ForwardingBroker, @unchecked Sendable {
     let batchSizes = NIOLockedValueBox<[Int]>([])
-    private let memory = MemoryBroker()
 
-    func start(handler: any BrokerEventHandler) async throws { try await self.memory.start(handler: handler) }
-    func shutdown() async { await self.memory.shutdown() }
-    func subscribe(_ channel: String) async throws { try await self.memory.subscribe(channel) }
-    func unsubscribe(_ channel: String) async throws { try await self.memory.unsubscribe(channel) }
-    func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+    override func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
         self.batchSizes.withLockedValue { $0.append(1) }
         return try await self.memory.publish(data, to: channel, info: info, history: history)
     }
-    func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
+
+    override func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
         self.batchSizes.withLockedValue { $0.append(requests.count) }
         return await self.memory.publish(requests)
-    }
-    func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory {
-        try await self.memory.history(of: channel, since: since, limit: limit, retention: retention)
-    }
-    func addPresence(_ client: ClientInfo, to channel: String, ttl: Int) async throws {
-        try await self.memory.addPresence(client, to: channel, ttl: ttl)
-    }
-    func removePresence(client: String, from channel: String) async throws {
-        try await self.memory.removePresence(client: client, from: channel)
-    }
-    func presence(of channel: String) async throws -> [ClientInfo] { try await self.memory.presence(of: channel) }
-    func publishPresenceEvent(_ event: PresenceChange, client: ClientInfo, channel: String) async throws {
-        try await self.memory.publishPresenceEvent(event, client: client, channel: channel)
     }
 }
