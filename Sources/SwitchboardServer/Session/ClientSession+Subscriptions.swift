@@ -142,6 +142,9 @@ extension ClientSession {
                 self.deliverPresence(push)
             }
         }
+        // The batch is all this client gets from the hub now: its bytes leave together, and their buffer
+        // is freed before the next subscriber's is filled (uWebSockets' uncork).
+        self.transport?.flush()
     }
 
     private func deliver(_ publication: Publication, _ push: HubPush) {

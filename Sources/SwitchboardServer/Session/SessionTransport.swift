@@ -9,10 +9,17 @@ protocol SessionTransport: AnyObject {
     func send(_ json: ByteBuffer) throws
     /// Queues a push encoded once for many recipients (transports may share framing across recipients).
     func sendPush(_ push: EncodedPush) throws
+    /// Nothing more comes for this client in this event-loop turn: what was queued may leave now.
+    func flush()
     /// Tells the client why and ends the connection.
     func disconnect(_ disconnect: ServerMessage.Disconnect)
     /// "websocket" or "sse", for metrics and logs.
     var kind: TransportKind { get }
+}
+
+extension SessionTransport {
+    /// A transport that writes on its own schedule (SSE's writer task) has nothing to do.
+    func flush() {}
 }
 
 enum TransportKind: String, Sendable {

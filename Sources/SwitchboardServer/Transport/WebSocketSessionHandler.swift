@@ -80,6 +80,10 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
         try self.noticingSlowConsumer { try connection.send(push.frame) }
     }
 
+    func flush() {
+        self.connection?.flush()
+    }
+
     func disconnect(_ disconnect: ServerMessage.Disconnect) {
         guard let connection = self.connection else { return }
         try? connection.send(WebSocketMessage(kind: .text, data: ServerMessageEncoder.encode(.disconnect(disconnect))))

@@ -133,6 +133,15 @@ extension WebSocketChannelHandler {
         coalescer.flushAtEndOfTurn(self)
     }
 
+    /// Writes what waits for the end of the turn now: for a sender that knows nothing more is coming for
+    /// this connection in this turn (the last of a fan-out batch), so that its buffer is written and freed
+    /// before the next connection's is filled, rather than every connection's buffer living until the
+    /// turn ends. Inside a read batch, the batch's own flush follows anyway.
+    func flushNow() {
+        guard !self.inReadBatch, let context = self.context, case .open = self.phase else { return }
+        self.flushOutput(context: context)
+    }
+
     /// The coalescer's flush at the end of the turn.
     func flushCorkedOutput() {
         self.flushScheduled = false

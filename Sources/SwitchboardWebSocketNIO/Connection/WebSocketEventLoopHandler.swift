@@ -60,6 +60,13 @@ public struct WebSocketEventLoopConnection {
         try self.handler.send(prepared)
     }
 
+    /// Writes what was sent outside a read batch now rather than at the end of the event-loop turn: call it
+    /// when nothing more will be sent on this connection this turn (the last message of a broadcast batch),
+    /// so the turn's bytes for this socket leave, and their buffer is freed, at once.
+    public func flush() {
+        self.handler.flushNow()
+    }
+
     public func ping(_ data: ByteBuffer = ByteBuffer()) throws {
         try self.handler.sendPing(data)
     }
