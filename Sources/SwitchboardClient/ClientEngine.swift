@@ -65,7 +65,7 @@ actor ClientEngine {
 
     private struct QueuedPublish {
         let channel: String
-        let data: JSONValue
+        let data: RawJSON
         let continuation: CheckedContinuation<ServerMessage.Reply, any Error>
     }
 
@@ -129,7 +129,7 @@ actor ClientEngine {
         self.stop(DisconnectReason.requested, closeCode: .normalClosure)
     }
 
-    func publish(_ data: JSONValue, to channel: String) async throws -> StreamPosition {
+    func publish(_ data: RawJSON, to channel: String) async throws -> StreamPosition {
         let reply: ServerMessage.Reply
         if case .connected(let link) = self.phase {
             reply = try await self.request(.publish(.init(channel: channel, data: data)), on: link)

@@ -65,9 +65,9 @@ public final class RealtimeClient: Sendable {
     /// may or may not have been published; it is not resent).
     @discardableResult
     public func publish<Value: Encodable>(_ value: Value, to channel: String) async throws -> StreamPosition {
-        let data: JSONValue
+        let data: RawJSON
         do {
-            data = try JSONValue(encoding: value)
+            data = try RawJSON(encoding: value)
         } catch {
             throw RealtimeClientError.encodingFailed.with(message: "cannot encode the value for \(channel): \(error)")
         }

@@ -59,8 +59,8 @@ public struct ClientCommand: Sendable, Hashable {
 
     public struct Publish: Sendable, Hashable, Codable {
         public var channel: String
-        public var data: JSONValue
-        public init(channel: String, data: JSONValue) {
+        public var data: RawJSON
+        public init(channel: String, data: RawJSON) {
             self.channel = channel
             self.data = data
         }

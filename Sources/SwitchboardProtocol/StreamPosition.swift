@@ -34,11 +34,12 @@ public struct Publication: Sendable, Hashable, Codable {
     public var channel: String
     public var offset: UInt64
     public var epoch: String
-    public var data: JSONValue
+    /// The application's JSON, as text: carried from publisher to subscribers without being re-encoded.
+    public var data: RawJSON
     /// The publishing client, when a client published it (nil from the HTTP API).
     public var info: ClientInfo?
 
-    public init(channel: String, offset: UInt64, epoch: String, data: JSONValue, info: ClientInfo? = nil) {
+    public init(channel: String, offset: UInt64, epoch: String, data: RawJSON, info: ClientInfo? = nil) {
         self.channel = channel
         self.offset = offset
         self.epoch = epoch

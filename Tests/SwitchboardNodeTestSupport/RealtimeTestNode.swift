@@ -106,7 +106,7 @@ public final class RealtimeTestNode: Sendable {
 
     /// Publishes as a back-end would, straight into the broker: works while the server is down, too.
     @discardableResult
-    public func publish(_ data: JSONValue, to channel: String, retention: HistoryRetention = RealtimeTestNode.feedRetention) async throws -> Publication {
+    public func publish(_ data: RawJSON, to channel: String, retention: HistoryRetention = RealtimeTestNode.feedRetention) async throws -> Publication {
         try await self.broker.publish(data, to: channel, info: nil, history: retention)
     }
 

@@ -5,11 +5,17 @@ import SwitchboardServer
 
 /// How publications and presence events are written into Redis and read back.
 ///
-/// A publication's body (`{"data":…,"info":…}`) is encoded here, once; the publish script stores it in the
-/// history stream as it is and publishes `<offset>\n<epoch>\n<body>`, so the offset it assigned travels with
-/// the data without the script parsing JSON (Lua's cjson would turn integers above 2⁵³ into doubles).
+/// A publication's body is `v2\n<info>\n<data>`: the publishing client's info as JSON (empty from the HTTP
+/// API), then the data's JSON text as the publishing node validated it, spliced in and read back as bytes, so
+/// no node decodes or re-encodes it. (Info is JSON without line breaks; data may hold any.) The publish script
+/// stores the body in the history stream as it is and publishes `<offset>\n<epoch>\n<body>`, so the offset it
+/// assigned travels with the data without the script parsing JSON (Lua's cjson would turn integers above 2⁵³
+/// into doubles). Bodies of the first format, a JSON object `{"data":…,"info":…}`, are still read.
 enum BrokerWireFormat {
-    private struct Body: Codable {
+    private static let marker = Array("v2\n".utf8)
+
+    /// The format before raw data: read only, for history written by older nodes.
+    private struct LegacyBody: Codable {
         var data: JSONValue
         var info: ClientInfo?
     }
@@ -19,13 +25,24 @@ enum BrokerWireFormat {
         var client: ClientInfo
     }
 
-    static func encodeBody(data: JSONValue, info: ClientInfo?) throws -> String {
-        try self.json(Body(data: data, info: info))
+    static func encodeBody(data: RawJSON, info: ClientInfo?) throws -> String {
+        var body = Self.marker
+        if let info { body += try JSONEncoder().encode(info) }
+        body.append(UInt8(ascii: "\n"))
+        body += data.bytes
+        return String(decoding: body, as: UTF8.self)
     }
 
-    static func decodeBody(_ bytes: ByteBuffer) throws -> (data: JSONValue, info: ClientInfo?) {
-        let body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
-        return (body.data, body.info)
+    static func decodeBody(_ bytes: some Collection<UInt8>) throws -> (data: RawJSON, info: ClientInfo?) {
+        guard bytes.starts(with: Self.marker) else {
+            let body = try JSONDecoder().decode(LegacyBody.self, from: Data(bytes))
+            return (RawJSON(body.data), body.info)
+        }
+        let rest = bytes.dropFirst(Self.marker.count)
+        guard let lineEnd = rest.firstIndex(of: UInt8(ascii: "\n")) else { throw BrokerError("malformed publication body") }
+        let infoBytes = rest[..<lineEnd]
+        let info = infoBytes.isEmpty ? nil : try JSONDecoder().decode(ClientInfo.self, from: Data(infoBytes))
+        return (RawJSON(unchecked: Array(rest[rest.index(after: lineEnd)...])), info)
     }
 
     /// Reads what the publish script sent on the channel's pub/sub name.
@@ -37,7 +54,7 @@ enum BrokerWireFormat {
             throw BrokerError("malformed publication message on \(channel)")
         }
         let epoch = String(decoding: bytes[(firstBreak + 1)..<secondBreak], as: UTF8.self)
-        let body = try self.decodeBody(ByteBuffer(bytes: bytes[(secondBreak + 1)...]))
+        let body = try self.decodeBody(bytes[(secondBreak + 1)...])
         return Publication(channel: channel, offset: offset, epoch: epoch, data: body.data, info: body.info)
     }
 

@@ -41,7 +41,7 @@ struct HistoryRead {
                 index += 2
             }
             guard let body else { throw RedisClientError.unexpectedReply("history script", raw) }
-            let decoded = try BrokerWireFormat.decodeBody(body)
+            let decoded = try BrokerWireFormat.decodeBody(body.readableBytesView)
             return Entry(offset: entryOffset, publishedAt: publishedAt,
                          publication: Publication(channel: channel, offset: entryOffset, epoch: epoch, data: decoded.data, info: decoded.info))
         }

@@ -104,7 +104,7 @@ public final class RedisBroker: Broker {
         await self.shard(channel).subscriber.unsubscribe([keys.publications, keys.presenceEvents])
     }
 
-    public func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+    public func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
         try await self.mappingErrors("publish to", channel, mayHaveTakenEffect: true) {
             let keys = self.keys(channel)
             let body = try BrokerWireFormat.encodeBody(data: data, info: info)

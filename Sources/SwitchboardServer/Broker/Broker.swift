@@ -36,7 +36,7 @@ public protocol Broker: Sendable {
 
     /// Assigns the next offset, appends to the channel's history (bounded by `history`) and delivers to every
     /// subscribed node.
-    func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication
+    func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication
 
     /// Publishes each request in order, as one `publish` after another would, and returns each outcome in
     /// the same order (one failing does not stop the rest). A broker may hand the batch's publications to
@@ -84,12 +84,12 @@ extension Broker {
 /// One publication of a batch (``Broker/publish(_:)``).
 public struct PublishRequest: Sendable, Hashable {
     public var channel: String
-    public var data: JSONValue
+    public var data: RawJSON
     /// The publishing client, when a client publishes.
     public var info: ClientInfo?
     public var history: HistoryRetention
 
-    public init(channel: String, data: JSONValue, info: ClientInfo?, history: HistoryRetention) {
+    public init(channel: String, data: RawJSON, info: ClientInfo?, history: HistoryRetention) {
         self.channel = channel
         self.data = data
         self.info = info

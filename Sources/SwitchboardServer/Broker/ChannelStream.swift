@@ -39,7 +39,7 @@ struct ChannelStream: Sendable {
     var position: StreamPosition { StreamPosition(offset: self.lastOffset, epoch: self.epoch) }
 
     /// Gives the next offset to `data` and retains it (dropping the oldest when full).
-    mutating func append(_ data: JSONValue, info: ClientInfo?, now: UInt64) -> Publication {
+    mutating func append(_ data: RawJSON, info: ClientInfo?, now: UInt64) -> Publication {
         self.lastOffset += 1
         let publication = Publication(channel: self.channel, offset: self.lastOffset, epoch: self.epoch, data: data, info: info)
         guard self.capacity > 0 else { return publication }

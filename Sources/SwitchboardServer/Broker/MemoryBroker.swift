@@ -62,7 +62,7 @@ public final class MemoryBroker: Broker {
         _ = self.shard(for: channel).withLockedValue { $0.subscribed.remove(channel) }
     }
 
-    public func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+    public func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
         let handler = self.handler.withLockedValue { $0 }
         let now = self.clock()
         return self.shard(for: channel).withLockedValue { shard in

@@ -10,12 +10,12 @@ struct HTTPAPIRoutes {
 
     struct PublishRequest: Decodable {
         var channel: String
-        var data: JSONValue
+        var data: RawJSON
     }
 
     struct BroadcastRequest: Decodable {
         var channels: [String]
-        var data: JSONValue
+        var data: RawJSON
     }
 
     struct BroadcastResult: Encodable, Sendable {
@@ -131,7 +131,7 @@ struct HTTPAPIRoutes {
         }
     }
 
-    private func publish(_ data: JSONValue, to channel: String) async throws -> Publication {
+    private func publish(_ data: RawJSON, to channel: String) async throws -> Publication {
         let options = try self.namespace(of: channel)
         if let overloaded = self.context.overloaded { throw APIError(.unavailable, overloaded) }
         do {

@@ -11,6 +11,9 @@ import NIOConcurrencyHelpers
 final class ChannelInterest: Sendable {
     private struct Entry {
         var count: Int
+        /// Which event loops (by index) hold those subscriptions: the hub posts a channel's publications
+        /// only to them.
+        var loops = LoopCounts()
         /// The channel's latest broker call; the next one starts after it.
         var operation: Task<Void, any Error>
         /// Tells a finished unsubscribe whether it is still the latest call (then the entry can go).
@@ -39,13 +42,20 @@ final class ChannelInterest: Sendable {
         self.state.withLockedValue { ($0.entries[channel]?.count ?? 0) > 0 }
     }
 
-    /// Counts one subscription and returns once the node receives the channel; true when it was the first.
-    /// A failed broker subscribe is thrown to every subscription waiting for it, each uncounted.
-    func retain(_ channel: String) async throws -> Bool {
+    /// The event loops (by index) with subscriptions to `channel`; empty when none.
+    func loops(subscribedTo channel: String) -> LoopCounts {
+        self.state.withLockedValue { $0.entries[channel]?.loops ?? LoopCounts() }
+    }
+
+    /// Counts one subscription on the event loop `loop` and returns once the node receives the channel;
+    /// true when it was the first. A failed broker subscribe is thrown to every subscription waiting for
+    /// it, each uncounted.
+    func retain(_ channel: String, loop: Int = 0) async throws -> Bool {
         let broker = self.broker
         let (operation, first) = self.state.withLockedValue { state -> (Task<Void, any Error>, Bool) in
             var entry = state.entries[channel] ?? Entry(count: 0, operation: Task {}, generation: 0)
             entry.count += 1
+            entry.loops.add(loop)
             let first = entry.count == 1
             if first {
                 let previous = entry.operation
@@ -65,6 +75,7 @@ final class ChannelInterest: Sendable {
             self.state.withLockedValue { state in
                 if var entry = state.entries[channel], entry.count > 0 {
                     entry.count -= 1
+                    entry.loops.remove(loop)
                     state.entries[channel] = entry
                 }
             }
@@ -73,8 +84,8 @@ final class ChannelInterest: Sendable {
         return first
     }
 
-    /// Uncounts one subscription; true when it was the last (the node then unsubscribes, in order).
-    func release(_ channel: String) -> Bool {
+    /// Uncounts one subscription on `loop`; true when it was the last (the node then unsubscribes, in order).
+    func release(_ channel: String, loop: Int = 0) -> Bool {
         let broker = self.broker
         return self.state.withLockedValue { state -> Bool in
             guard var entry = state.entries[channel], entry.count > 0 else {
@@ -82,6 +93,7 @@ final class ChannelInterest: Sendable {
                 return false
             }
             entry.count -= 1
+            entry.loops.remove(loop)
             guard entry.count == 0 else {
                 state.entries[channel] = entry
                 return false
@@ -106,6 +118,63 @@ final class ChannelInterest: Sendable {
             if let entry = state.entries[channel], entry.count == 0, entry.generation == generation {
                 state.entries[channel] = nil
             }
+        }
+    }
+}
+
+/// Subscriptions per event loop of one channel, kept inline for the usual case (every subscriber of a
+/// channel on one loop: a personal channel, a small room), a counted list only when they spread.
+struct LoopCounts: Sendable, Equatable {
+    private enum Storage: Sendable, Equatable {
+        case none
+        case one(loop: Int, count: Int)
+        case many([Int])
+    }
+
+    private var storage = Storage.none
+
+    var isEmpty: Bool { self.storage == .none }
+
+    mutating func add(_ loop: Int) {
+        switch self.storage {
+        case .none:
+            self.storage = .one(loop: loop, count: 1)
+        case .one(let only, let count) where only == loop:
+            self.storage = .one(loop: loop, count: count + 1)
+        case .one(let only, let count):
+            var counts = [Int](repeating: 0, count: max(only, loop) + 1)
+            counts[only] = count
+            counts[loop] = 1
+            self.storage = .many(counts)
+        case .many(var counts):
+            self.storage = .none  // so the array is uniquely referenced while it changes
+            if counts.count <= loop { counts.append(contentsOf: repeatElement(0, count: loop + 1 - counts.count)) }
+            counts[loop] += 1
+            self.storage = .many(counts)
+        }
+    }
+
+    mutating func remove(_ loop: Int) {
+        switch self.storage {
+        case .none:
+            break
+        case .one(let only, let count):
+            guard only == loop else { return }
+            self.storage = count > 1 ? .one(loop: loop, count: count - 1) : .none
+        case .many(var counts):
+            guard loop < counts.count, counts[loop] > 0 else { return }
+            self.storage = .none
+            counts[loop] -= 1
+            self.storage = counts.allSatisfy { $0 == 0 } ? .none : .many(counts)
+        }
+    }
+
+    /// Whether `loop` has at least one subscription.
+    func contains(_ loop: Int) -> Bool {
+        switch self.storage {
+        case .none: false
+        case .one(let only, _): only == loop
+        case .many(let counts): loop < counts.count && counts[loop] > 0
         }
     }
 }

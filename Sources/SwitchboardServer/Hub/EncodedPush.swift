@@ -22,6 +22,15 @@ final class EncodedPush: Sendable {
         self.frame = WebSocketPreparedMessage(WebSocketMessage(kind: .text, data: self.json))
         self.receivedAt = receivedAt
     }
+
+    /// A publication's push, written once around the bytes of its data (``PublicationPushWriter``) behind
+    /// room for the frame header: the data is copied once, into the push, and the push never again.
+    init(publication: Publication, receivedAt: NIODeadline = .now()) {
+        let frame = WebSocketPreparedMessage(kind: .text, payloadAfterHeadroom: PublicationPushWriter.write(publication))
+        self.frame = frame
+        self.json = frame.message.data
+        self.receivedAt = receivedAt
+    }
 }
 
 /// What the hub delivers to a channel's subscribers: a publication or a presence event, with its bytes.
@@ -38,7 +47,7 @@ final class HubPush: Sendable {
     init(publication: Publication, receivedAt: NIODeadline = .now()) {
         self.kind = .publication(publication)
         self.channel = publication.channel
-        self.encoded = EncodedPush(.publication(publication), receivedAt: receivedAt)
+        self.encoded = EncodedPush(publication: publication, receivedAt: receivedAt)
     }
 
     init(_ change: PresenceChange, client: ClientInfo, channel: String) {

@@ -20,7 +20,9 @@ final class Hub: BrokerEventHandler {
 
     init(eventLoopGroup: any EventLoopGroup, broker: any Broker, metrics: ServerMetrics) {
         let pending = self.pendingDeliveries
-        let shards = eventLoopGroup.makeIterator().map { HubShard(eventLoop: $0, metrics: metrics, pending: pending) }
+        let shards = eventLoopGroup.makeIterator().enumerated().map {
+            HubShard(eventLoop: $1, index: $0, metrics: metrics, pending: pending)
+        }
         self.metrics = metrics
         self.orderedShards = shards
         self.shards = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
@@ -41,55 +43,62 @@ final class Hub: BrokerEventHandler {
     /// Subscriptions on this node, all channels together.
     var subscriptionCount: Int { self.interest.subscriptionCount }
 
-    /// Returns once the node receives `channel`'s publications, so a subscriber can register and read history.
-    func retain(_ channel: String) async throws {
-        let first = try await self.interest.retain(channel)
+    /// Returns once the node receives `channel`'s publications, so a subscriber on `eventLoop` can register
+    /// and read history.
+    func retain(_ channel: String, on eventLoop: any EventLoop) async throws {
+        let first = try await self.interest.retain(channel, loop: self.shard(for: eventLoop).index)
         self.metrics.subscribed()
         if first { self.metrics.channelOpened() }
     }
 
-    /// Undoes one ``retain(_:)``.
-    func release(_ channel: String) {
-        let last = self.interest.release(channel)
+    /// Undoes one ``retain(_:on:)``.
+    func release(_ channel: String, on eventLoop: any EventLoop) {
+        let last = self.interest.release(channel, loop: self.shard(for: eventLoop).index)
         self.metrics.unsubscribed()
         if last { self.metrics.channelClosed() }
     }
 
     // MARK: - BrokerEventHandler
 
+    // A channel's pushes go only to the event loops with subscribers of it: with many loops and channels of
+    // one or a few subscribers (personal channels), visiting every loop would cost each a wake-up per push.
+
     func broker(didPublish publication: Publication) {
-        guard self.interest.isInterested(in: publication.channel) else { return }
+        let loops = self.interest.loops(subscribedTo: publication.channel)
+        guard !loops.isEmpty else { return }
         let push = HubPush(publication: publication)
-        for shard in self.orderedShards {
+        for shard in self.orderedShards where loops.contains(shard.index) {
             shard.post(.push(push))
         }
     }
 
-    /// One post per shard for the whole batch: a shard's loop takes it in one turn, so each subscriber gets
-    /// the batch in one write (posted one by one, the loop could wake for the first and flush it alone).
+    /// One post per event loop for the whole batch: a loop takes it in one turn, so each subscriber gets the
+    /// batch in one write (posted one by one, the loop could wake for the first and flush it alone).
     func broker(didPublishBatch publications: [Publication]) {
-        var items: [HubShard.Incoming] = []
-        items.reserveCapacity(publications.count)
-        for publication in publications where self.interest.isInterested(in: publication.channel) {
-            items.append(.push(HubPush(publication: publication)))
+        var posts = [[HubShard.Incoming]](repeating: [], count: self.orderedShards.count)
+        for publication in publications {
+            let loops = self.interest.loops(subscribedTo: publication.channel)
+            guard !loops.isEmpty else { continue }
+            let push = HubPush(publication: publication)
+            for index in posts.indices where loops.contains(index) { posts[index].append(.push(push)) }
         }
-        guard !items.isEmpty else { return }
-        for shard in self.orderedShards {
+        for (shard, items) in zip(self.orderedShards, posts) where !items.isEmpty {
             shard.post(contentsOf: items)
         }
     }
 
     func broker(mayHaveMissedPublicationsIn channel: String) {
-        guard self.interest.isInterested(in: channel) else { return }
-        for shard in self.orderedShards {
+        let loops = self.interest.loops(subscribedTo: channel)
+        for shard in self.orderedShards where loops.contains(shard.index) {
             shard.post(.missedPublications(channel: channel))
         }
     }
 
     func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
-        guard self.interest.isInterested(in: channel) else { return }
+        let loops = self.interest.loops(subscribedTo: channel)
+        guard !loops.isEmpty else { return }
         let push = HubPush(change, client: client, channel: channel)
-        for shard in self.orderedShards {
+        for shard in self.orderedShards where loops.contains(shard.index) {
             shard.post(.push(push))
         }
     }

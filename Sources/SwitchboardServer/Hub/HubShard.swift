@@ -15,6 +15,8 @@ import SwitchboardProtocol
 /// keeps every subscriber's publications in offset order.
 final class HubShard: @unchecked Sendable {
     let eventLoop: any EventLoop
+    /// Its place among the hub's shards (and the event loop group's loops).
+    let index: Int
     private let metrics: ServerMetrics
     /// The hub's count of queued deliveries, across shards.
     private let pending: ManagedAtomic<Int>
@@ -50,8 +52,9 @@ final class HubShard: @unchecked Sendable {
         var delivered = 0
     }
 
-    init(eventLoop: any EventLoop, metrics: ServerMetrics, pending: ManagedAtomic<Int>) {
+    init(eventLoop: any EventLoop, index: Int, metrics: ServerMetrics, pending: ManagedAtomic<Int>) {
         self.eventLoop = eventLoop
+        self.index = index
         self.metrics = metrics
         self.pending = pending
     }

@@ -35,9 +35,10 @@ extension ClientSession {
         let maximum = self.context.limits.maxHistoryPerRequest
         self.subscriptions[channel] = .joining(buffered: [], registered: false)
 
-        self.run({ try await hub.retain(channel) }) { [self] retained in
+        let eventLoop = self.eventLoop
+        self.run({ try await hub.retain(channel, on: eventLoop) }) { [self] retained in
             guard case .joining? = self.subscriptions[channel], !self.isClosed else {
-                if case .success = retained { hub.release(channel) }
+                if case .success = retained { hub.release(channel, on: eventLoop) }
                 // Answered all the same: an SSE command's HTTP request is waiting for it.
                 return fail(.notConnected, "the session closed")
             }
@@ -92,7 +93,7 @@ extension ClientSession {
     func leave(_ channel: String, identity: SessionIdentity?, announce: Bool = true) {
         let hub = self.context.hub
         hub.shard(for: self.eventLoop).remove(self, from: channel)
-        hub.release(channel)
+        hub.release(channel, on: self.eventLoop)
         guard announce, let identity, let options = self.context.configuration.namespace(of: channel)?.options,
               options.presence || options.joinLeave else { return }
         let broker = self.context.broker

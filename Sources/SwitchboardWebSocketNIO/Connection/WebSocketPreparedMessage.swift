@@ -35,6 +35,27 @@ public struct WebSocketPreparedMessage: Sendable {
         self.headerLength = header.encodedSize
     }
 
+    /// Room to leave in front of a payload for ``init(kind:payloadAfterHeadroom:)``: the longest server frame
+    /// header (2 bytes, then a 64-bit length).
+    public static let headroom = 10
+
+    /// Frames a payload that was written behind ``headroom`` reserved bytes (its reader index at least that far
+    /// into the buffer): the header goes into the room in front, so the payload is never copied. Pass the
+    /// buffer with `consume`; a buffer shared with another value is copied once, as any write to it would be.
+    public init(kind: WebSocketMessage.Kind, payloadAfterHeadroom buffer: consuming ByteBuffer) {
+        let header = FrameHeader(opcode: kind == .text ? .text : .binary, payloadLength: buffer.readableBytes)
+        precondition(buffer.readerIndex >= header.encodedSize, "the payload needs \(header.encodedSize) bytes of headroom")
+        // The header is written in place: back up to its start, write it, and put the end where it was.
+        let end = buffer.writerIndex
+        buffer.moveReaderIndex(to: buffer.readerIndex - header.encodedSize)
+        buffer.moveWriterIndex(to: buffer.readerIndex)
+        FrameEncoder.writeHeader(header, into: &buffer)
+        buffer.moveWriterIndex(to: end)
+        self.kind = kind
+        self.frame = buffer
+        self.headerLength = header.encodedSize
+    }
+
     /// The payload's length in bytes.
     public var payloadLength: Int { self.frame.readableBytes - self.headerLength }
 

@@ -71,7 +71,7 @@ import Testing
 
 /// The memory broker, except that every publish ends as a broker whose reply was lost would end it.
 final class UnconfirmedPublishBroker: ForwardingBroker, @unchecked Sendable {
-    override func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+    override func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
         throw BrokerError.outcomeUnknown("no reply within the command timeout")
     }
 }

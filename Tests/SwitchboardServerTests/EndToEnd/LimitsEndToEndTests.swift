@@ -117,7 +117,7 @@ import Testing
             try await stalled.stopReading()
 
             // 16 KB publications until the node lets go of the stalled client (a few hundred KB at most).
-            let payload = JSONValue.string(String(repeating: "p", count: 16 << 10))
+            let payload = RawJSON.string(String(repeating: "p", count: 16 << 10))
             var published = 0
             var dropped = false
             while published < 600, !dropped {

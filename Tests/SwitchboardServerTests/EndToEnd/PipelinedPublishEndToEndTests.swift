@@ -41,7 +41,7 @@ import Testing
                 }
             }
             let delivered = try await watcher.publications(149, in: "feed:pipelined")
-            #expect(delivered.map(\.data) == (1...150).filter { $0 != 70 }.map { JSONValue.integer(Int64($0)) })
+            #expect(delivered.map(\.data) == (1...150).filter { $0 != 70 }.map { RawJSON.integer(Int64($0)) })
             #expect(delivered.map(\.offset) == Array((subscribed.offset + 1)...(subscribed.offset + 149)))
             await alice.close()
             await watcher.close()

@@ -38,14 +38,14 @@ import Testing
             let recovered = result.publications ?? []
             #expect(recovered.count == 1000)
             #expect(recovered.map(\.offset) == Array((position.offset + 1)...(position.offset + 1000)))
-            #expect(recovered.map(\.data) == (1...1000).map { JSONValue.integer(Int64($0)) })
+            #expect(recovered.map(\.data) == (1...1000).map { RawJSON.integer(Int64($0)) })
             #expect(recovered.allSatisfy { $0.epoch == position.epoch && $0.channel == channel })
 
             // Live from the next offset, nothing recovered is sent again.
             _ = try await node.publishAll((1001...1005).map { .integer(Int64($0)) }, to: channel)
             let live = try await client.publications(5, in: channel)
             #expect(live.map(\.offset) == Array((position.offset + 1001)...(position.offset + 1005)))
-            #expect(live.map(\.data) == (1001...1005).map { JSONValue.integer(Int64($0)) })
+            #expect(live.map(\.data) == (1001...1005).map { RawJSON.integer(Int64($0)) })
             // A marker published after them arrives after anything sent before it (one channel is delivered
             // in order): once it is here, every push the client will get for the above has arrived.
             try await node.publish("marker", to: channel)
@@ -127,7 +127,7 @@ import Testing
             let again = try await node.connectedClient("alice")
             let recovered = try await again.subscribe(channel, since: edge)
             #expect(recovered.recovered == true)
-            #expect(recovered.publications?.map(\.data) == (21...30).map { JSONValue.integer(Int64($0)) })
+            #expect(recovered.publications?.map(\.data) == (21...30).map { RawJSON.integer(Int64($0)) })
             await again.close()
         }
     }
@@ -143,7 +143,7 @@ import Testing
                 var last: UInt64 = 0
                 var next: Int64 = 0
                 while !stop.withLockedValue({ $0 }) {
-                    let batch = (0..<10).map { JSONValue.integer(next + Int64($0)) }
+                    let batch = (0..<10).map { RawJSON.integer(next + Int64($0)) }
                     next += 10
                     last = try await node.publishAll(batch, to: channel, batch: 10).last!.offset
                     lastPublished.withLockedValue { $0 = last }
@@ -169,7 +169,7 @@ import Testing
                     "gaps or duplicates: \(offsets.count) offsets for \(lastOffset - position.offset) publications")
             // The publisher's values, in the order it published them.
             let values = (recovered + live).map(\.data)
-            #expect(values == (0..<Int64(values.count)).map { JSONValue.integer($0) })
+            #expect(values == (0..<Int64(values.count)).map { RawJSON.integer($0) })
             #expect(live.count >= 10, "the publisher should still have been publishing after the reply (\(live.count) live)")
             // Nothing more arrives after the last one: a marker published now is the next and only one.
             let marker = try await node.publish("marker", to: channel)

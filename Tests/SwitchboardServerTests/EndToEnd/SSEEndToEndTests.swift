@@ -167,7 +167,7 @@ import Testing
             _ = try await stalled.nextEvent()
             try await stalled.stopReading()
 
-            let payload = JSONValue.string(String(repeating: "s", count: 16 << 10))
+            let payload = RawJSON.string(String(repeating: "s", count: 16 << 10))
             var published = 0
             var dropped = false
             while published < 600, !dropped {

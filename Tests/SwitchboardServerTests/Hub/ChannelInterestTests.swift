@@ -41,7 +41,7 @@ struct ChannelInterestTests {
 
         func start(handler: any BrokerEventHandler) async throws {}
         func shutdown() async {}
-        func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+        func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
             throw BrokerError("not used here")
         }
         func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory {

@@ -10,7 +10,7 @@ class ForwardingBroker: Broker, @unchecked Sendable {
     func shutdown() async { await self.memory.shutdown() }
     func subscribe(_ channel: String) async throws { try await self.memory.subscribe(channel) }
     func unsubscribe(_ channel: String) async throws { try await self.memory.unsubscribe(channel) }
-    func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+    func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
         try await self.memory.publish(data, to: channel, info: info, history: history)
     }
     /// One by one through `publish(_:to:info:history:)`, so a subclass that overrides only that sees every

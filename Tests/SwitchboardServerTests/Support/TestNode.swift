@@ -112,7 +112,7 @@ final class TestNode: Sendable {
 
     /// Publishes through the HTTP API.
     @discardableResult
-    func publish(_ data: JSONValue, to channel: String) async throws -> ServerMessage.PublishResult {
+    func publish(_ data: RawJSON, to channel: String) async throws -> ServerMessage.PublishResult {
         let response = try await self.api("/api/publish", json: Self.json(PublishBody(channel: channel, data: data)))
         guard response.status == 200 else { throw EndToEndFailure("publish answered \(response.status): \(response.body)") }
         return try JSONDecoder().decode(ServerMessage.PublishResult.self, from: Data(response.body.utf8))
@@ -120,7 +120,7 @@ final class TestNode: Sendable {
 
     /// Publishes every element of `data`, in order, through the HTTP API on one keep-alive connection
     /// (pipelined in batches, so a thousand take well under a second).
-    func publishAll(_ data: [JSONValue], to channel: String, batch: Int = 50) async throws -> [ServerMessage.PublishResult] {
+    func publishAll(_ data: [RawJSON], to channel: String, batch: Int = 50) async throws -> [ServerMessage.PublishResult] {
         let connection = try await LoopbackHTTPConnection.connect(port: self.port)
         defer { Task { await connection.close() } }
         var results: [ServerMessage.PublishResult] = []
@@ -174,7 +174,7 @@ final class TestNode: Sendable {
 
     struct PublishBody: Encodable {
         var channel: String
-        var data: JSONValue
+        var data: RawJSON
     }
 
     static func json(_ value: some Encodable) throws -> String {

@@ -173,7 +173,7 @@ final class RecordingTransport: SessionTransport, Sendable {
 final class BatchCountingBroker: ForwardingBroker, @unchecked Sendable {
     let batchSizes = NIOLockedValueBox<[Int]>([])
 
-    override func publish(_ data: JSONValue, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
+    override func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
         self.batchSizes.withLockedValue { $0.append(1) }
         return try await self.memory.publish(data, to: channel, info: info, history: history)
     }

@@ -1,0 +1,29 @@
+import Foundation
+import NIOCore
+import SwitchboardProtocol
+import Testing
+@testable import SwitchboardServer
+@testable import SwitchboardWebSocketNIO
+
+/// The publication push written around the data's bytes is the protocol encoder's text, byte for byte, and
+/// its frame is the one `WebSocketPreparedMessage` would have built from a copy.
+@Suite struct PublicationPushWriterTests {
+    static let publications: [Publication] = [
+        Publication(channel: "chat:lobby", offset: 1, epoch: "x7Gk", data: ["text": "hi"]),
+        Publication(channel: "chat:lobby", offset: UInt64.max, epoch: "e", data: 9_007_199_254_740_993,
+                    info: ClientInfo(user: "alice", client: "c-1", info: ["role": "admin", "path": "a/b"])),
+        Publication(channel: "feed:\"quoted\"\\back/slash\n\t\u{1}é🎉", offset: 42, epoch: "ep\u{7}",
+                    data: ["nested": [1, 2.5, nil, true, ["deep": "x"]]], info: ClientInfo(user: "", client: "c")),
+        Publication(channel: "feed:big", offset: 7, epoch: "e", data: .string(String(repeating: "a", count: 200))),
+        Publication(channel: "feed:huge", offset: 8, epoch: "e", data: .string(String(repeating: "b", count: 70_000))),
+    ]
+
+    @Test(arguments: Self.publications)
+    func theWrittenPushIsTheEncodersTextAndFrame(_ publication: Publication) throws {
+        let expected = ServerMessageEncoder.encode(.publication(publication))
+        let push = EncodedPush(publication: publication)
+        #expect(String(buffer: push.json) == String(buffer: expected))
+        #expect(push.frame.frame == WebSocketPreparedMessage(WebSocketMessage(kind: .text, data: expected)).frame)
+        #expect(try JSONDecoder().decode(ServerMessage.self, from: Data(push.json.readableBytesView)) == .publication(publication))
+    }
+}
