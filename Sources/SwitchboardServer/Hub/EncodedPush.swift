@@ -70,6 +70,8 @@ enum ServerMessageEncoder {
     }()
 
     static func encode(_ message: ServerMessage) -> ByteBuffer {
+        // Replies that carry publications splice their data's bytes rather than decode and encode each.
+        if let written = PublicationPushWriter.writeReply(message) { return written }
         do {
             return ByteBuffer(bytes: try Self.encoder.encode(message))
         } catch {

@@ -3,35 +3,79 @@ import NIOCore
 import SwitchboardProtocol
 import SwitchboardWebSocketNIO
 
-/// Writes a publication push as JSON text around the data's bytes as they are: the server never decodes a
-/// publication's data, and never encodes it again (DESIGN.md, the delivery path).
+/// Writes publications as JSON text around their data's bytes as they are: the server never decodes a
+/// publication's data, and never encodes it again (DESIGN.md, the delivery path), neither in a live push
+/// nor in the publications a subscribe or history reply recovers.
 ///
-/// The output is the same text the protocol's encoder gives for ``ServerMessage/publication(_:)`` (keys in
-/// sorted order, `/` unescaped), so clients cannot tell which wrote it; a test holds the two to each other.
+/// The output is the same text the protocol's encoder gives for these messages (keys in sorted order, `/`
+/// unescaped), so clients cannot tell which wrote it; tests hold the two to each other.
 enum PublicationPushWriter {
     /// `{"channel":…,"data":…,"epoch":…,"info":…,"offset":…,"type":"publication"}` behind
     /// ``WebSocketPreparedMessage/headroom`` bytes left free for the frame header.
     static func write(_ publication: Publication) -> ByteBuffer {
-        let info = publication.info.map { (try? RawJSON(encoding: $0))?.bytes ?? Array("null".utf8) }
         let headroom = WebSocketPreparedMessage.headroom
         var buffer = ByteBufferAllocator().buffer(capacity: headroom + 96 + publication.channel.utf8.count
-            + publication.epoch.utf8.count + publication.data.bytes.count + (info?.count ?? 0))
+            + publication.epoch.utf8.count + publication.data.bytes.count + (publication.info == nil ? 0 : 64))
         buffer.moveWriterIndex(forwardBy: headroom)
         buffer.moveReaderIndex(forwardBy: headroom)
+        self.writeObject(publication, type: "publication", into: &buffer)
+        return buffer
+    }
+
+    /// A subscribe reply that recovered publications, or a history reply: the only replies that carry
+    /// publication data. Nil for any other message (the protocol's encoder writes those).
+    static func writeReply(_ message: ServerMessage) -> ByteBuffer? {
+        guard case .reply(let id, let reply) = message else { return nil }
+        var buffer = ByteBufferAllocator().buffer(capacity: 256)
+        switch reply {
+        case .subscribe(let result):
+            guard let publications = result.publications, !publications.isEmpty else { return nil }
+            buffer.writeString(#"{"id":\#(id),"subscribe":{"epoch":"#)
+            self.writeString(result.epoch, into: &buffer)
+            buffer.writeString(#","offset":\#(result.offset),"publications":"#)
+            self.writeArray(publications, into: &buffer)
+            if let recovered = result.recovered { buffer.writeString(#","recovered":\#(recovered)"#) }
+            buffer.writeStaticString(#"},"type":"reply"}"#)
+        case .history(let result):
+            buffer.writeStaticString(#"{"history":{"epoch":"#)
+            self.writeString(result.epoch, into: &buffer)
+            buffer.writeString(#","offset":\#(result.offset),"publications":"#)
+            self.writeArray(result.publications, into: &buffer)
+            buffer.writeString(#"},"id":\#(id),"type":"reply"}"#)
+        default:
+            return nil
+        }
+        return buffer
+    }
+
+    private static func writeArray(_ publications: [Publication], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "["))
+        for (index, publication) in publications.enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            self.writeObject(publication, type: nil, into: &buffer)
+        }
+        buffer.writeInteger(UInt8(ascii: "]"))
+    }
+
+    /// One publication's object; `type` is the push's, absent inside a reply's list.
+    private static func writeObject(_ publication: Publication, type: StaticString?, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(#"{"channel":"#)
         self.writeString(publication.channel, into: &buffer)
         buffer.writeStaticString(#","data":"#)
         buffer.writeBytes(publication.data.bytes)
         buffer.writeStaticString(#","epoch":"#)
         self.writeString(publication.epoch, into: &buffer)
-        if let info {
+        if let info = publication.info {
             buffer.writeStaticString(#","info":"#)
-            buffer.writeBytes(info)
+            buffer.writeBytes((try? RawJSON(encoding: info))?.bytes ?? Array("null".utf8))
         }
-        buffer.writeStaticString(#","offset":"#)
-        buffer.writeString(String(publication.offset))
-        buffer.writeStaticString(#","type":"publication"}"#)
-        return buffer
+        buffer.writeString(#","offset":\#(publication.offset)"#)
+        if let type {
+            buffer.writeStaticString(#","type":""#)
+            buffer.writeStaticString(type)
+            buffer.writeInteger(UInt8(ascii: "\""))
+        }
+        buffer.writeInteger(UInt8(ascii: "}"))
     }
 
     /// A JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped, everything else as

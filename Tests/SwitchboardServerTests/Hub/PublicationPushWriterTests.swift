@@ -26,4 +26,27 @@ import Testing
         #expect(push.frame.frame == WebSocketPreparedMessage(WebSocketMessage(kind: .text, data: expected)).frame)
         #expect(try JSONDecoder().decode(ServerMessage.self, from: Data(push.json.readableBytesView)) == .publication(publication))
     }
+
+    static let replies: [ServerMessage] = [
+        .reply(id: 3, .subscribe(.init(epoch: "e\"1", offset: 9, recovered: true, publications: Array(Self.publications.prefix(3))))),
+        .reply(id: 4, .subscribe(.init(epoch: "e", offset: 9, recovered: nil, publications: [Self.publications[0]]))),
+        .reply(id: UInt64.max, .history(.init(epoch: "e", offset: 8, publications: Self.publications))),
+        .reply(id: 5, .history(.init(epoch: "e", offset: 0, publications: []))),
+    ]
+
+    /// Replies that recover publications splice their data too, into the encoder's text.
+    @Test(arguments: Self.replies)
+    func aReplyWithPublicationsIsTheEncodersText(_ message: ServerMessage) throws {
+        let written = try #require(PublicationPushWriter.writeReply(message))
+        let reference = try ServerMessageEncoder.encoder.encode(message)
+        #expect(String(buffer: written) == String(decoding: reference, as: UTF8.self))
+        #expect(String(buffer: ServerMessageEncoder.encode(message)) == String(buffer: written))
+    }
+
+    @Test func otherMessagesAreLeftToTheEncoder() {
+        #expect(PublicationPushWriter.writeReply(.reply(id: 1, .subscribe(.init(epoch: "e", offset: 1)))) == nil)
+        #expect(PublicationPushWriter.writeReply(.reply(id: 1, .subscribe(.init(epoch: "e", offset: 1, recovered: false, publications: [])))) == nil)
+        #expect(PublicationPushWriter.writeReply(.reply(id: 1, .ping)) == nil)
+        #expect(PublicationPushWriter.writeReply(.publication(Self.publications[0])) == nil)
+    }
 }
