@@ -24,6 +24,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     func webSocketDidOpen(_ connection: WebSocketEventLoopConnection) {
         self.connection = connection
         let upgrade = connection.context as? UpgradeContext
+        connection.releaseContext()
         self.lease = upgrade?.lease
         self.context.metrics.connectionOpened(.webSocket)
         let session = ClientSession(context: self.context, eventLoop: connection.eventLoop, transport: self,

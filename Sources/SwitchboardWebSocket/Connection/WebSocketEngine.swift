@@ -42,7 +42,7 @@ public struct WebSocketEngine {
     public let role: WebSocketRole
     public let limits: WebSocketLimits
     /// The negotiated permessage-deflate agreement, if any.
-    public let deflate: PerMessageDeflateParameters?
+    public var deflate: PerMessageDeflateParameters? { self.compression?.parameters }
 
     var state: State = .open
     var frameState: FrameState = .awaitingHeader
@@ -54,12 +54,11 @@ public struct WebSocketEngine {
     var message = ByteBuffer()
     /// The start of a frame header or control frame that straddles two reads (never more than 139 bytes).
     var partialFrame = ByteBuffer()
-    /// Compressed bytes of the current frame, unmasked, on their way to the decompressor.
-    var compressedChunk = ByteBuffer()
-    var decompressor: MessageDecompressor?
-    var compressor: MessageCompressor?
-    let compressionThreshold: Int
-    var maskingKeySource: (any MaskingKeySource)?
+    /// permessage-deflate's state, only when it was negotiated: out of line, so that the many connections
+    /// without it do not carry its room (some 150 bytes) inline.
+    var compression: Compression?
+    /// A client's source of masking keys (a server has none), out of line for the same reason.
+    var maskingKeys: MaskingKeys?
     /// RSV bits a frame may carry: RSV1 when permessage-deflate was negotiated.
     let allowedReservedBits: UInt8
 
@@ -74,18 +73,18 @@ public struct WebSocketEngine {
         precondition(role == .server || maskingKeySource != nil, "a client engine needs a masking key source (RFC 6455 §5.3)")
         self.role = role
         self.limits = limits
-        self.deflate = deflate
-        self.maskingKeySource = maskingKeySource
-        self.compressionThreshold = deflateConfiguration.compressionThreshold
+        self.maskingKeys = maskingKeySource.map(MaskingKeys.init)
         self.allowedReservedBits = deflate == nil ? 0 : 0b100
         if let deflate {
             let (receiveNoTakeover, receiveBits, sendNoTakeover, sendBits) = role == .server
                 ? (deflate.clientNoContextTakeover, deflate.clientMaxWindowBits, deflate.serverNoContextTakeover, deflate.serverMaxWindowBits)
                 : (deflate.serverNoContextTakeover, deflate.serverMaxWindowBits, deflate.clientNoContextTakeover, deflate.clientMaxWindowBits)
-            self.decompressor = MessageDecompressor(noContextTakeover: receiveNoTakeover, windowBits: receiveBits)
-            self.compressor = MessageCompressor(noContextTakeover: sendNoTakeover, windowBits: sendBits,
-                                                level: deflateConfiguration.compressionLevel,
-                                                memoryLevel: deflateConfiguration.memoryLevel)
+            self.compression = Compression(
+                parameters: deflate, threshold: deflateConfiguration.compressionThreshold,
+                decompressor: MessageDecompressor(noContextTakeover: receiveNoTakeover, windowBits: receiveBits),
+                compressor: MessageCompressor(noContextTakeover: sendNoTakeover, windowBits: sendBits,
+                                              level: deflateConfiguration.compressionLevel,
+                                              memoryLevel: deflateConfiguration.memoryLevel))
         }
     }
 
@@ -182,7 +181,7 @@ public struct WebSocketEngine {
     public mutating func send(_ opcode: Opcode, payload: ByteBuffer, output: inout ByteBuffer) throws(WebSocketError) {
         precondition(opcode == .text || opcode == .binary, "send(_:payload:output:) sends data messages; use ping/close for control frames")
         guard self.state == .open else { throw .notOpen }
-        if self.compressor != nil && payload.readableBytes >= self.compressionThreshold {
+        if let compression = self.compression, compression.compressor != nil, payload.readableBytes >= compression.threshold {
             try self.sendCompressed(opcode, payload: payload, output: &output)
             return
         }
@@ -208,7 +207,9 @@ public struct WebSocketEngine {
     /// connection where this answers true. Throws when the connection no longer sends messages.
     public func sendsUnchanged(payloadLength: Int) throws(WebSocketError) -> Bool {
         guard self.state == .open else { throw .notOpen }
-        return self.role == .server && (self.compressor == nil || payloadLength < self.compressionThreshold)
+        guard self.role == .server else { return false }
+        guard let compression = self.compression, compression.compressor != nil else { return true }
+        return payloadLength < compression.threshold
     }
 
     /// Appends a ping frame (payload ≤ 125 bytes) to `output`.
@@ -242,7 +243,7 @@ public struct WebSocketEngine {
     public mutating func releaseIdleBuffers() {
         guard self.messageState == .idle else { return }
         if self.message.capacity > 0 { self.message = ByteBuffer() }
-        if self.compressedChunk.capacity > 0 { self.compressedChunk = ByteBuffer() }
+        if let compression = self.compression, compression.chunk.capacity > 0 { compression.chunk = ByteBuffer() }
         if self.partialFrame.readableBytes == 0, self.partialFrame.capacity > 0 { self.partialFrame = ByteBuffer() }
     }
 }
@@ -409,11 +410,12 @@ extension WebSocketEngine {
             preconditionFailure("Internal inconsistency: payload without a message in progress")
         }
         if isCompressed {
-            self.compressedChunk.clear(minimumCapacity: count)
-            Self.copyUnmasking(&input, count: count, key: key, offset: offset, into: &self.compressedChunk)
+            let compression = self.compression!
+            compression.chunk.clear(minimumCapacity: count)
+            Self.copyUnmasking(&input, count: count, key: key, offset: offset, into: &compression.chunk)
             let before = self.message.writerIndex
             do {
-                try self.decompressor!.decompress(&self.compressedChunk, into: &self.message, limit: self.limits.maximumMessageSize)
+                try compression.decompress(into: &self.message, limit: self.limits.maximumMessageSize)
             } catch {
                 return self.inflationViolation(error, isText: isText, validator: &validator, from: before)
             }
@@ -438,7 +440,7 @@ extension WebSocketEngine {
         if isCompressed {
             let before = self.message.writerIndex
             do {
-                try self.decompressor!.finishMessage(into: &self.message, limit: self.limits.maximumMessageSize)
+                try self.compression!.finishMessage(into: &self.message, limit: self.limits.maximumMessageSize)
             } catch {
                 return .failure(self.inflationViolation(error, isText: isText, validator: &validator, from: before))
             }
@@ -623,28 +625,71 @@ extension WebSocketEngine {
 
     mutating func nextMaskingKey() -> MaskingKey? {
         guard self.role == .client else { return nil }
-        return self.maskingKeySource!.nextMaskingKey()
+        return self.maskingKeys!.source.nextMaskingKey()
     }
 
     mutating func sendCompressed(_ opcode: Opcode, payload: ByteBuffer, output: inout ByteBuffer) throws(WebSocketError) {
-        self.compressedChunk.clear(minimumCapacity: payload.readableBytes / 2 + 64)
+        let compression = self.compression!
+        compression.chunk.clear(minimumCapacity: payload.readableBytes / 2 + 64)
         do {
-            try self.compressor!.compress(payload, into: &self.compressedChunk)
+            try compression.compress(payload)
         } catch {
             throw .compressionFailed
         }
         // RFC 7692 §6.1: RSV1 on the first (here: only) frame marks a compressed message.
         let header = FrameHeader(reservedBits: 0b100, opcode: opcode, maskingKey: self.nextMaskingKey(),
-                                 payloadLength: self.compressedChunk.readableBytes)
-        FrameEncoder.writeFrame(header, payload: self.compressedChunk, into: &output)
-        if self.compressedChunk.capacity > 64 << 10 { self.compressedChunk = ByteBuffer() }
+                                 payloadLength: compression.chunk.readableBytes)
+        FrameEncoder.writeFrame(header, payload: compression.chunk, into: &output)
+        if compression.chunk.capacity > 64 << 10 { compression.chunk = ByteBuffer() }
     }
 
     mutating func releaseBuffers() {
         self.message = ByteBuffer()
         self.partialFrame = ByteBuffer()
-        self.compressedChunk = ByteBuffer()
-        self.decompressor = nil
-        self.compressor = nil
+        if let compression = self.compression {
+            compression.chunk = ByteBuffer()
+            compression.decompressor = nil
+            compression.compressor = nil
+        }
+    }
+}
+
+extension WebSocketEngine {
+    /// permessage-deflate's state (RFC 7692). A class, held by one engine only: the engine is moved, never
+    /// copied and used twice (its zlib streams could not be shared either).
+    final class Compression {
+        let parameters: PerMessageDeflateParameters
+        /// Messages shorter than this go out uncompressed.
+        let threshold: Int
+        var decompressor: MessageDecompressor?
+        var compressor: MessageCompressor?
+        /// Compressed bytes of the current frame, unmasked, on their way to the decompressor; or a message
+        /// just compressed, on its way out.
+        var chunk = ByteBuffer()
+
+        init(parameters: PerMessageDeflateParameters, threshold: Int, decompressor: MessageDecompressor, compressor: MessageCompressor) {
+            self.parameters = parameters
+            self.threshold = threshold
+            self.decompressor = decompressor
+            self.compressor = compressor
+        }
+
+        func decompress(into message: inout ByteBuffer, limit: Int) throws {
+            try self.decompressor!.decompress(&self.chunk, into: &message, limit: limit)
+        }
+
+        func finishMessage(into message: inout ByteBuffer, limit: Int) throws {
+            try self.decompressor!.finishMessage(into: &message, limit: limit)
+        }
+
+        func compress(_ payload: ByteBuffer) throws {
+            try self.compressor!.compress(payload, into: &self.chunk)
+        }
+    }
+
+    /// A client's masking key source (RFC 6455 §5.3), boxed.
+    final class MaskingKeys {
+        var source: any MaskingKeySource
+        init(_ source: any MaskingKeySource) { self.source = source }
     }
 }

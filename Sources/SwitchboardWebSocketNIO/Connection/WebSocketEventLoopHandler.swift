@@ -42,6 +42,9 @@ public struct WebSocketEventLoopConnection {
     public var subprotocol: String? { self.handler.subprotocol }
     /// Whatever the server's upgrade hook attached when it accepted (e.g. the authenticated user).
     public var context: (any Sendable)? { self.handler.acceptedContext }
+    /// Lets go of ``context`` once it has been read: otherwise it lives as long as the connection (with a
+    /// credential from the URL, say, a few hundred bytes on every idle connection).
+    public func releaseContext() { self.handler.acceptedContext = nil }
     /// False while the socket's send buffer is above its high-water mark: a producer should pause.
     public var isWritable: Bool { self.handler.isWritable }
     /// True until a close frame was sent or received.
