@@ -149,28 +149,37 @@ extension ClientSession {
     }
 
     private func deliver(_ publication: Publication, _ push: HubPush) {
+        enum Outcome { case buffered, tooManyBuffered, duplicate, gap, send }
         // One lookup of the channel for the read and the write: this runs once per recipient.
-        guard let index = self.subscriptions.index(forKey: publication.channel) else { return }
-        switch self.subscriptions.values[index] {
-        case .joining(var buffered, let registered):
-            guard buffered.count < Self.joiningBufferLimit else {
-                return self.disconnect(.init(code: .slowConsumer, reason: "too many publications while subscribing"))
-            }
-            // Out of the table while it grows, so the append does not copy the whole buffer.
-            self.subscriptions.values[index] = .joining(buffered: [], registered: registered)
-            buffered.append(push)
-            self.subscriptions.values[index] = .joining(buffered: buffered, registered: registered)
-        case .live(let position):
-            if publication.epoch == position.epoch {
-                // Already delivered (in the subscribe reply, or the buffer overlapped history).
-                guard publication.offset > position.offset else { return }
-                guard publication.offset == position.offset + 1 else {
-                    // The broker lost publications (an outage): only history can fill the gap. The client
-                    // resubscribes from its position and recovers.
-                    return self.dropSubscription(publication.channel, reason: "missed publications: resubscribe from your position to recover")
+        let outcome = self.subscriptions.update(publication.channel) { subscription -> Outcome in
+            switch subscription {
+            case .joining(var buffered, let registered):
+                guard buffered.count < Self.joiningBufferLimit else { return .tooManyBuffered }
+                // Out of the subscription while it grows, so the append does not copy the whole buffer.
+                subscription = .joining(buffered: [], registered: registered)
+                buffered.append(push)
+                subscription = .joining(buffered: buffered, registered: registered)
+                return .buffered
+            case .live(let position):
+                if publication.epoch == position.epoch {
+                    // Already delivered (in the subscribe reply, or the buffer overlapped history).
+                    guard publication.offset > position.offset else { return .duplicate }
+                    // The broker lost publications (an outage): only history can fill the gap.
+                    guard publication.offset == position.offset + 1 else { return .gap }
                 }
+                subscription = .live(position: publication.position)
+                return .send
             }
-            self.subscriptions.values[index] = .live(position: publication.position)
+        }
+        switch outcome {
+        case nil, .buffered?, .duplicate?:
+            return
+        case .tooManyBuffered?:
+            self.disconnect(.init(code: .slowConsumer, reason: "too many publications while subscribing"))
+        case .gap?:
+            // The client resubscribes from its position and recovers.
+            self.dropSubscription(publication.channel, reason: "missed publications: resubscribe from your position to recover")
+        case .send?:
             do {
                 try self.transport?.sendPush(push.encoded)
             } catch {

@@ -28,7 +28,7 @@ final class ClientSession: @unchecked Sendable {
     let remoteAddress: String?
 
     var state: State = .awaitingConnect(timeout: nil)
-    var subscriptions: [String: Subscription] = [:]
+    var subscriptions = SubscriptionMap()
     var rateLimit: TokenBucket
     var rateLimitStrikes = 0
     /// Commands waiting their turn, each with where its answer goes (nil: to the transport).
