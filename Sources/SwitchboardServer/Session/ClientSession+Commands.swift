@@ -107,16 +107,30 @@ extension ClientSession {
     /// At expiry the client is told (error 109 with no id) and gets `tokenRefreshGrace` seconds to send
     /// `refresh`; then it is disconnected with 4003.
     private func scheduleExpiry(_ expiresAt: Date?) {
-        self.expiryTimer?.cancel()
-        self.expiryTimer = nil
-        guard let expiresAt else { return }
-        let grace = self.context.limits.tokenRefreshGrace
+        let deadlines = SessionDeadlines.on(self.eventLoop)
+        guard let expiresAt else {
+            self.expiry = .none
+            return deadlines.cancel(self)
+        }
         let delay = TimeAmount.milliseconds(Int64(max(0, expiresAt.timeIntervalSince(self.context.now())) * 1000))
-        self.expiryTimer = self.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+        self.expiry = .valid
+        deadlines.schedule(self, at: self.eventLoop.now + delay)
+    }
+
+    /// The loop's ``SessionDeadlines`` says the deadline came: the token expired (error 109, and a grace to
+    /// refresh), or the grace ended without a refresh (4003).
+    func deadlineReached() {
+        switch self.expiry {
+        case .none:
+            break
+        case .valid:
+            let grace = self.context.limits.tokenRefreshGrace
             self.reply(.error(id: nil, .init(code: .tokenExpired, message: "token expired: send refresh with a new token within \(grace) s")))
-            self.expiryTimer = self.eventLoop.assumeIsolated().scheduleTask(in: .seconds(Int64(grace))) { [self] in
-                self.disconnect(.init(code: .tokenExpired, reason: "token expired and was not refreshed"))
-            }
+            self.expiry = .inGrace
+            SessionDeadlines.on(self.eventLoop).schedule(self, at: self.eventLoop.now + .seconds(Int64(grace)))
+        case .inGrace:
+            self.expiry = .none
+            self.disconnect(.init(code: .tokenExpired, reason: "token expired and was not refreshed"))
         }
     }
 
@@ -197,4 +211,16 @@ extension ClientSession {
             }
         }
     }
+}
+
+extension ClientSession: DeadlineHolder {}
+
+/// Where a session's token stands.
+enum TokenExpiry {
+    /// No token, or one without expiry.
+    case none
+    /// Valid until the session's deadline.
+    case valid
+    /// Expired; the deadline ends the grace to refresh.
+    case inGrace
 }

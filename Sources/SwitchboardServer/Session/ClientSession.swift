@@ -36,7 +36,11 @@ final class ClientSession: @unchecked Sendable {
     var executing = false
     /// The transport is still handing over commands that arrived together; they start once it is done.
     private var commandsHeld = false
-    var expiryTimer: Scheduled<Void>?
+    /// Where the token's life stands: what happens at ``deadline`` (kept by the loop's ``SessionDeadlines``).
+    var expiry = TokenExpiry.none
+    var deadline = NIODeadline.uptimeNanoseconds(0)
+    /// This session's place in its loop's ``SessionDeadlines`` (-1: none).
+    var deadlineSlot = -1
     /// Presence updates and join/leave events run one after another, so a quick subscribe-unsubscribe
     /// cannot announce the leave before the join or leave a stale entry behind.
     var presenceWork: EventLoopFuture<Void>
@@ -160,7 +164,7 @@ final class ClientSession: @unchecked Sendable {
         let identity = self.identity
         self.state = .closed
         self.transport = nil
-        self.expiryTimer?.cancel()
+        if self.deadlineSlot >= 0 { SessionDeadlines.on(self.eventLoop).cancel(self) }
         let waiting = self.queue
         self.queue.removeAll()
         for (command, replyTo) in waiting {
