@@ -69,7 +69,7 @@ public final class RealtimeServer: Service, Sendable {
         let origins = try OriginPolicy(allowedOrigins: configuration.allowedOrigins)
         let path = configuration.webSocketPath
 
-        var transport = WebSocketServerConfiguration(host: configuration.host, port: configuration.port)
+        var transport = WebSocketServerConfiguration(host: configuration.host, port: configuration.port, reusePort: configuration.reusePort)
         transport.connection.limits = WebSocketLimits(maximumFrameSize: configuration.limits.maxMessageSize,
                                                            maximumMessageSize: configuration.limits.maxMessageSize)
         // Every client of a channel gets the same frame bytes (encode once); per-connection compression

@@ -25,6 +25,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (default 8000).")
     var port: Int?
 
+    @Flag(name: .customLong("reuse-port"), help: "Share the port with other nodes on this host started with it too (SO_REUSEPORT): the kernel spreads connections across them.")
+    var reusePort = false
+
     @Option(help: "memory (the embedded broker), or redis://host:port; several Redis servers (redis://a:6379,b:6379) shard channels by consistent hash.")
     var broker: String?
 
@@ -47,6 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let host = self.host { configuration.host = host }
         if let port = self.port { configuration.port = port }
         if let broker = self.broker { configuration.broker = broker }
+        if self.reusePort { configuration.reusePort = true }
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -27,6 +27,22 @@ import Testing
         #expect(!second.stdout.contains("serving on"))
     }
 
+    /// With `--reuse-port` on both, a second node shares the port instead of failing: each answers.
+    @Test func nodesStartedWithReusePortShareAPort() async throws {
+        let (first, port) = try await start(["--reuse-port"])
+        defer { first.terminate() }
+        let second = try SwitchboardProcess(["serve", "--host", "127.0.0.1", "--port", "\(port)", "--reuse-port", "--log-level", "warning"])
+        defer { second.terminate() }
+        let line = try await second.waitForStdoutLines(1, within: Self.patience)[0]
+        #expect(line.contains("serving on") && line.contains(":\(port)"), "second node: \(line) \(second.stderr)")
+        for _ in 0..<10 {
+            let health = try await LoopbackHTTPRequest.send("GET", port: port, path: "/health", timeoutSeconds: 30)
+            #expect(health.status == 200)
+        }
+        second.terminate()
+        #expect(try await second.exitStatus(within: Self.patience) == 0, "\(second.stderr)")
+    }
+
     /// The start-up stress test: every start listens (an HTTP request is answered) and every SIGTERM ends
     /// the process cleanly; some SIGTERMs land while the node is still starting.
     @Test func manyStartsEachListenAndEachSIGTERMEndsTheNode() async throws {

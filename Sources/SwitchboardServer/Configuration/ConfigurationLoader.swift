@@ -11,6 +11,7 @@ extension ServerConfiguration {
         ("SWITCHBOARD_CONFIG", "path of a JSON config file"),
         ("SWITCHBOARD_HOST", "address to listen on"),
         ("SWITCHBOARD_PORT", "port to listen on"),
+        ("SWITCHBOARD_REUSE_PORT", "true to share the port with other nodes on this host (SO_REUSEPORT)"),
         ("SWITCHBOARD_HMAC_SECRETS", "HS256 secrets, at least 32 bytes each"),
         ("SWITCHBOARD_API_KEYS", "keys for the HTTP API"),
         ("SWITCHBOARD_ALLOWED_ORIGINS", "origins allowed to connect from a browser"),
@@ -43,6 +44,12 @@ extension ServerConfiguration {
                 throw ConfigurationError(description: "SWITCHBOARD_PORT must be a port number, not '\(port)'")
             }
             configuration.port = value
+        }
+        if let reuse = environment["SWITCHBOARD_REUSE_PORT"] {
+            guard let value = Bool(reuse.lowercased()) else {
+                throw ConfigurationError(description: "SWITCHBOARD_REUSE_PORT must be true or false, not '\(reuse)'")
+            }
+            configuration.reusePort = value
         }
         if let secrets = list("SWITCHBOARD_HMAC_SECRETS") {
             guard secrets.allSatisfy({ $0.utf8.count >= 32 }) else {

@@ -5,6 +5,10 @@
 public struct ServerConfiguration: Sendable, Hashable, Codable {
     public var host: String
     public var port: Int
+    /// Share the port with other nodes on this host that set it too (`SO_REUSEPORT`); the kernel spreads
+    /// new connections across them. How one host runs a node per core, or more processes than one may
+    /// hold descriptors for.
+    public var reusePort: Bool
     /// PEM certificate chain and private key files; both set serves `wss://` and `https://`.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
@@ -39,6 +43,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
     public init(host: String = "127.0.0.1", port: Int = 8000) {
         self.host = host
         self.port = port
+        self.reusePort = false
         self.tlsCertificatePath = nil
         self.tlsKeyPath = nil
         self.webSocketPath = "/connection/websocket"
@@ -64,7 +69,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
     ]
 
     private enum Key: String, CodingKey {
-        case host, port, tlsCertificatePath, tlsKeyPath, webSocketPath, allowedOrigins, trustedProxies, auth, apiKeys, limits, namespaces
+        case host, port, reusePort, tlsCertificatePath, tlsKeyPath, webSocketPath, allowedOrigins, trustedProxies, auth, apiKeys, limits, namespaces
         case pingInterval, pingTimeout, shutdownGracePeriod, reconnectDelayMax, broker, dashboard
     }
 
@@ -73,6 +78,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
         var configuration = ServerConfiguration()
         configuration.host = try container.decodeIfPresent(String.self, forKey: .host) ?? configuration.host
         configuration.port = try container.decodeIfPresent(Int.self, forKey: .port) ?? configuration.port
+        configuration.reusePort = try container.decodeIfPresent(Bool.self, forKey: .reusePort) ?? configuration.reusePort
         configuration.tlsCertificatePath = try container.decodeIfPresent(String.self, forKey: .tlsCertificatePath)
         configuration.tlsKeyPath = try container.decodeIfPresent(String.self, forKey: .tlsKeyPath)
         configuration.webSocketPath = try container.decodeIfPresent(String.self, forKey: .webSocketPath) ?? configuration.webSocketPath

@@ -107,6 +107,7 @@ public final class WebSocketServer: Sendable {
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: Int32(configuration.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: configuration.reusePort ? 1 : 0)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // NIO keeps each channel's last read buffer for reuse, so its size is memory every idle

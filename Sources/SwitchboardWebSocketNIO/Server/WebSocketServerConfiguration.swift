@@ -18,10 +18,13 @@ public struct WebSocketServerConfiguration: Sendable {
     /// A client that has not completed its upgrade request by then is dropped (slowloris defence).
     public var handshakeTimeout: TimeAmount
     public var backlog: Int
+    /// Share the port with other processes that set it too (`SO_REUSEPORT`): the kernel spreads new
+    /// connections across them, so several server processes on one host serve one address.
+    public var reusePort: Bool
 
     public init(host: String = "127.0.0.1", port: Int = 0, connection: WebSocketConfiguration = WebSocketConfiguration(),
                 subprotocols: [String] = [], tls: NIOSSLContext? = nil, maximumHandshakeSize: Int = 16 << 10,
-                handshakeTimeout: TimeAmount = .seconds(10), backlog: Int = 4096) {
+                handshakeTimeout: TimeAmount = .seconds(10), backlog: Int = 4096, reusePort: Bool = false) {
         self.host = host
         self.port = port
         self.connection = connection
@@ -30,5 +33,6 @@ public struct WebSocketServerConfiguration: Sendable {
         self.maximumHandshakeSize = maximumHandshakeSize
         self.handshakeTimeout = handshakeTimeout
         self.backlog = backlog
+        self.reusePort = reusePort
     }
 }
