@@ -105,17 +105,61 @@ public final class RedisBroker: Broker {
     }
 
     public func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
-        try await self.mappingErrors("publish to", channel, mayHaveTakenEffect: true) {
-            let keys = self.keys(channel)
-            let body = try BrokerWireFormat.encodeBody(data: data, info: info)
-            let reply = try await BrokerScripts.publish.run(
-                on: self.shard(channel).commands, keys: [keys.position, keys.history],
-                arguments: [self.makeEpoch(), self.positionTTL, body, String(max(0, history.size)), String(max(0, history.seconds)), keys.publications])
-            guard let fields = reply.elements, fields.count == 2, let offset = fields[0].int64, offset > 0, let epoch = fields[1].string else {
-                throw RedisClientError.unexpectedReply("publish script", reply)
-            }
-            return Publication(channel: channel, offset: UInt64(offset), epoch: epoch, data: data, info: info)
+        let request = PublishRequest(channel: channel, data: data, info: info, history: history)
+        return try await self.mappingErrors("publish to", channel, mayHaveTakenEffect: true) {
+            let call = try self.publishCall(request)
+            return try Self.publication(request, from: try await BrokerScripts.publish.run(on: self.shard(channel).commands, keys: call.keys, arguments: call.arguments))
         }
+    }
+
+    /// A batch goes to each Redis server as one pipeline of its channels' publish scripts, in order: one
+    /// round trip per server instead of one per publication, and the same offsets and order as one by one.
+    public func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
+        guard requests.count > 1 else { return await self.publishOneByOne(requests) }
+        var byServer: [Int: [Int]] = [:]
+        for (index, request) in requests.enumerated() { byServer[self.ring.server(for: request.channel), default: []].append(index) }
+        var outcomes = [Result<Publication, any Error>?](repeating: nil, count: requests.count)
+        await withTaskGroup(of: [(Int, Result<Publication, any Error>)].self) { group in
+            for (server, indices) in byServer {
+                group.addTask {
+                    let results = await self.publishPipelined(indices.map { requests[$0] }, on: self.shards[server].commands)
+                    return Array(zip(indices, results))
+                }
+            }
+            for await part in group {
+                for (index, outcome) in part { outcomes[index] = outcome }
+            }
+        }
+        return outcomes.map { $0! }
+    }
+
+    private func publishPipelined(_ requests: [PublishRequest], on client: RedisClient) async -> [Result<Publication, any Error>] {
+        // A body that cannot be encoded fails alone, before anything is sent.
+        let calls = requests.map { request in Result { try self.publishCall(request) } }
+        let replies = await BrokerScripts.publish.run(pipelined: calls.compactMap { try? $0.get() }, on: client)
+        var next = replies.makeIterator()
+        return zip(requests, calls).map { request, call -> Result<Publication, any Error> in
+            let outcome: Result<Publication, any Error>
+            switch call {
+            case .failure(let error): outcome = .failure(error)
+            case .success: outcome = next.next()!.flatMap { reply in Result { try Self.publication(request, from: reply) } }
+            }
+            return outcome.mapError { Self.brokerError($0, action: "publish to", channel: request.channel, mayHaveTakenEffect: true) }
+        }
+    }
+
+    private func publishCall(_ request: PublishRequest) throws -> (keys: [String], arguments: [String]) {
+        let keys = self.keys(request.channel)
+        let body = try BrokerWireFormat.encodeBody(data: request.data, info: request.info)
+        return ([keys.position, keys.history],
+                [self.makeEpoch(), self.positionTTL, body, String(max(0, request.history.size)), String(max(0, request.history.seconds)), keys.publications])
+    }
+
+    private static func publication(_ request: PublishRequest, from reply: RESPValue) throws -> Publication {
+        guard let fields = reply.elements, fields.count == 2, let offset = fields[0].int64, offset > 0, let epoch = fields[1].string else {
+            throw RedisClientError.unexpectedReply("publish script", reply)
+        }
+        return Publication(channel: request.channel, offset: UInt64(offset), epoch: epoch, data: request.data, info: request.info)
     }
 
     public func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory {
@@ -191,14 +235,21 @@ public final class RedisBroker: Broker {
                                                 _ body: () async throws -> Value) async throws -> Value {
         do {
             return try await body()
-        } catch let error as BrokerError {
-            throw error
-        } catch let error as RedisClientError where mayHaveTakenEffect && error.commandMayHaveRun {
+        } catch {
+            throw Self.brokerError(error, action: action, channel: channel, mayHaveTakenEffect: mayHaveTakenEffect)
+        }
+    }
+
+    private static func brokerError(_ error: any Error, action: String, channel: String, mayHaveTakenEffect: Bool) -> BrokerError {
+        switch error {
+        case let error as BrokerError:
+            return error
+        case let error as RedisClientError where mayHaveTakenEffect && error.commandMayHaveRun:
             // The script may have run (a timeout after it was sent, a lost reply): saying that nothing was
             // done could make a caller's retry publish twice, or its user believe a publication was lost.
-            throw BrokerError.outcomeUnknown("no confirmation to \(action) \(channel), it may or may not have happened: \(error)")
-        } catch {
-            throw BrokerError("cannot \(action) \(channel): \(error)")
+            return .outcomeUnknown("no confirmation to \(action) \(channel), it may or may not have happened: \(error)")
+        default:
+            return BrokerError("cannot \(action) \(channel): \(error)")
         }
     }
 

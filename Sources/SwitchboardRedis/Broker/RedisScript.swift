@@ -16,6 +16,21 @@ final class RedisScript: Sendable {
         self.source = source
     }
 
+    /// Runs the script once per call, in order, as one pipeline. The first call goes as `EVAL` (with the
+    /// source, which caches the script on that server), the rest by digest: Redis runs a connection's commands
+    /// in order, so they find it, and no call ever needs the `NOSCRIPT` retry that could reorder them.
+    func run(pipelined calls: [(keys: [String], arguments: [String])], on client: RedisClient) async -> [Result<RESPValue, any Error>] {
+        guard let first = calls.first else { return [] }
+        // The digest is SHA-1 of the source; Redis answers EVAL's caching with nothing to read it from.
+        let digest = self.digest.withLockedValue { $0 }
+        var commands = [RedisCommand("EVAL", [self.source, String(first.keys.count)] + first.keys + first.arguments)]
+        for call in calls.dropFirst() {
+            let tail = [String(call.keys.count)] + call.keys + call.arguments
+            commands.append(digest.map { RedisCommand("EVALSHA", [$0] + tail) } ?? RedisCommand("EVAL", [self.source] + tail))
+        }
+        return await client.send(pipelined: commands)
+    }
+
     func run(on client: RedisClient, keys: [String], arguments: [String]) async throws -> RESPValue {
         let digest: String
         if let known = self.digest.withLockedValue({ $0 }) {

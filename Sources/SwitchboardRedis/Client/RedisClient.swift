@@ -59,6 +59,27 @@ public final class RedisClient: Sendable {
         try await self.connection().send(command)
     }
 
+    /// Sends commands as one pipeline (one write, one round trip) and returns each reply or error, in order.
+    /// Errors are those of ``send(_:)``; when Redis cannot be reached, every command gets that error.
+    public func send(pipelined commands: [RedisCommand]) async -> [Result<RESPValue, any Error>] {
+        let connection: RedisConnection
+        do {
+            connection = try await self.connection()
+        } catch {
+            return commands.map { _ in .failure(error) }
+        }
+        var results: [Result<RESPValue, any Error>] = []
+        results.reserveCapacity(commands.count)
+        for reply in connection.send(pipelined: commands) {
+            do {
+                results.append(.success(try await reply.get()))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
     /// The current connection, waiting for an attempt in progress.
     func connection() async throws -> RedisConnection {
         let eventLoop = self.eventLoop

@@ -68,6 +68,24 @@ final class RedisConnection: Sendable {
         return try await promise.futureResult.get()
     }
 
+    /// Sends commands back to back, in order, with one flush (a pipeline: one round trip for all), and
+    /// returns their replies in the same order. Each reply fails or succeeds on its own, as with `send`.
+    func send(pipelined commands: [RedisCommand]) -> [EventLoopFuture<RESPValue>] {
+        let eventLoop = self.channel.eventLoop
+        let replies = commands.map { _ in eventLoop.makePromise(of: RESPValue.self) }
+        let channel = self.channel
+        let timeout = self.commandTimeout
+        eventLoop.execute {
+            for (command, reply) in zip(commands, replies) {
+                let written = eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenFailure { _ in reply.fail(RedisClientError.connectionClosed) }
+                channel.write(RedisRequest(command: command, reply: reply, timeout: timeout), promise: written)
+            }
+            channel.flush()
+        }
+        return replies.map(\.futureResult)
+    }
+
     /// Sends a command whose answers come as pushes (SUBSCRIBE, UNSUBSCRIBE in RESP3).
     func sendExpectingPushes(_ command: RedisCommand) {
         self.channel.writeAndFlush(RedisRequest(command: command, reply: nil, timeout: nil), promise: nil)

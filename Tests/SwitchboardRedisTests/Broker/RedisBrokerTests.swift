@@ -304,4 +304,44 @@ struct RedisBrokerTests {
             #expect(try await other.command("EXISTS", "switchboard:{\(channel)}:position") == .integer(0))
         }
     }
+
+    /// A batch is pipelined per server, first call by source (no NOSCRIPT retry can reorder it): every
+    /// publication gets the offset it would have one by one, in request order, also right after the scripts
+    /// were flushed and with another publisher writing to the same channels meanwhile.
+    @Test func aBatchIsPipelinedPerServerInRequestOrder() async throws {
+        let one = try await RedisServerProcess.start()
+        let two = try await RedisServerProcess.start()
+        defer { one.stop(); two.stop() }
+        let handler = RecordingHandler()
+        let broker = try await Self.started([one, two], handler: handler)
+        defer { Task { await broker.shutdown() } }
+        let channels = (0..<6).map { "room:\($0)" }
+        for channel in channels { try await broker.subscribe(channel) }
+        var expected: [String: [Int64]] = [:]
+        for round in 0..<3 {
+            if round == 2 {
+                try await one.command("SCRIPT", "FLUSH")
+                try await two.command("SCRIPT", "FLUSH")
+            }
+            let requests = (0..<30).map { index in
+                PublishRequest(channel: channels[index % channels.count], data: .integer(Int64(round * 100 + index)), info: nil, history: self.retention)
+            }
+            async let other = broker.publish(.integer(-1), to: channels[0], info: nil, history: self.retention)
+            let published = try await broker.publish(requests).map { try $0.get() }
+            _ = try await other
+            #expect(published.map(\.channel) == requests.map(\.channel))
+            for channel in channels {
+                let mine = published.filter { $0.channel == channel }
+                // In request order, and consecutive unless the other publisher got in between.
+                #expect(mine.map(\.offset) == mine.map(\.offset).sorted())
+                expected[channel, default: []] += mine.map { try! $0.data.decode(as: Int64.self) }
+            }
+        }
+        #expect(await eventually { handler.publications.withLockedValue { $0.count } == 3 * 31 })
+        for channel in channels {
+            let seen = handler.publications.withLockedValue { $0.filter { $0.channel == channel } }
+            #expect(seen.map(\.offset) == Array(1...UInt64(seen.count)), "\(channel)")
+            #expect(seen.compactMap { try? $0.data.decode(as: Int64.self) }.filter { $0 >= 0 } == expected[channel])
+        }
+    }
 }
