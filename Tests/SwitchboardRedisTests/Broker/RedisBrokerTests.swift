@@ -281,13 +281,18 @@ struct RedisBrokerTests {
     }
 
     /// Two Redis servers: channels are spread over both by the hash ring, and each works as with one.
-    @Test func channelsAreShardedAcrossServers() async throws {
+    /// A broker sharding over two fresh Redis servers, stopped after `body`.
+    private func withTwoServers(_ body: (RedisServerProcess, RedisServerProcess, RedisBroker, RecordingHandler) async throws -> Void) async throws {
         let one = try await RedisServerProcess.start()
         let two = try await RedisServerProcess.start()
         defer { one.stop(); two.stop() }
         let handler = RecordingHandler()
         let broker = try await Self.started([one, two], handler: handler)
         defer { Task { await broker.shutdown() } }
+        try await body(one, two, broker, handler)
+    }
+
+    @Test func channelsAreShardedAcrossServers() async throws { try await self.withTwoServers { one, two, broker, handler in
         let channels = (0..<40).map { "room:\($0)" }
         for channel in channels {
             try await broker.subscribe(channel)
@@ -303,18 +308,12 @@ struct RedisBrokerTests {
             #expect(try await mine.command("EXISTS", "switchboard:{\(channel)}:position") == .integer(1))
             #expect(try await other.command("EXISTS", "switchboard:{\(channel)}:position") == .integer(0))
         }
-    }
+    } }
 
     /// A batch is pipelined per server, first call by source (no NOSCRIPT retry can reorder it): every
     /// publication gets the offset it would have one by one, in request order, also right after the scripts
     /// were flushed and with another publisher writing to the same channels meanwhile.
-    @Test func aBatchIsPipelinedPerServerInRequestOrder() async throws {
-        let one = try await RedisServerProcess.start()
-        let two = try await RedisServerProcess.start()
-        defer { one.stop(); two.stop() }
-        let handler = RecordingHandler()
-        let broker = try await Self.started([one, two], handler: handler)
-        defer { Task { await broker.shutdown() } }
+    @Test func aBatchIsPipelinedPerServerInRequestOrder() async throws { try await self.withTwoServers { one, two, broker, handler in
         let channels = (0..<6).map { "room:\($0)" }
         for channel in channels { try await broker.subscribe(channel) }
         var expected: [String: [Int64]] = [:]
@@ -343,5 +342,5 @@ struct RedisBrokerTests {
             #expect(seen.map(\.offset) == Array(1...UInt64(seen.count)), "\(channel)")
             #expect(seen.compactMap { try? $0.data.decode(as: Int64.self) }.filter { $0 >= 0 } == expected[channel])
         }
-    }
+    } }
 }
