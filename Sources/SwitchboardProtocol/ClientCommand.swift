@@ -159,8 +159,12 @@ extension ClientCommand {
     private static let knownTypes: Set<String> = ["connect", "subscribe", "unsubscribe", "publish", "presence", "history", "refresh", "ping"]
 
     /// Reads one command from a text message; a bad one yields the error reply to send, never a crash.
-    public static func decode(_ json: some Collection<UInt8>, decoder: JSONDecoder = JSONDecoder()) -> Result<ClientCommand, CommandDecodingError> {
+    ///
+    /// A publish's `data` is kept as the exact text the client sent when it is strict JSON (see
+    /// ``RawJSON/decoder(keepingMember:of:)``), unless `decoder` is given.
+    public static func decode(_ json: some Collection<UInt8>, decoder: JSONDecoder? = nil) -> Result<ClientCommand, CommandDecodingError> {
         let data = Data(json)
+        let decoder = decoder ?? data.withUnsafeBytes { RawJSON.decoder(keepingMember: "data", of: $0) }
         do {
             return .success(try decoder.decode(ClientCommand.self, from: data))
         } catch {

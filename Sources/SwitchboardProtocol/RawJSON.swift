@@ -4,10 +4,10 @@ import Foundation
 /// and then carried as bytes through the broker, history and every push, never decoded and encoded again on
 /// the way to subscribers.
 ///
-/// Text made here is canonical (object keys sorted, `/` not escaped, no whitespace), so two values are equal
-/// when their JSON is: `RawJSON(["b": 1, "a": 2]) == RawJSON(["a": 2, "b": 1])`. Decoding one from a
-/// message (`Codable`) validates it and makes it canonical too.
-public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
+/// Text the client sent is kept as it came when it is strict JSON (RFC 8259, checked by a scanner that builds
+/// nothing); anything else this type makes is canonical (object keys sorted, `/` not escaped, no whitespace).
+/// Two values are equal when their JSON is: `RawJSON(["b": 1, "a": 2]) == RawJSON(["a": 2, "b": 1])`.
+public struct RawJSON: Sendable, CustomStringConvertible {
     /// The JSON text, UTF-8.
     public let bytes: [UInt8]
 
@@ -28,11 +28,35 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
         self.init(unchecked: Array(try Self.encoder.encode(value)))
     }
 
-    /// Checks that `text` is one JSON value (RFC 8259) and keeps its canonical form; throws when it is not.
+    /// Checks that `text` is one JSON value (RFC 8259) and keeps it as it is; text Foundation's decoder
+    /// forgives (a trailing comma) is kept in canonical form instead. Throws when it is not JSON.
     public init(validating text: some Collection<UInt8>) throws {
-        let value = try JSONDecoder().decode(JSONValue.self, from: Data(text))
-        self.init(value)
+        let bytes = Array(text)
+        if bytes.withUnsafeBytes({ JSONScanner.isValid($0) }) {
+            self.init(unchecked: bytes)
+        } else {
+            self.init(try JSONDecoder().decode(JSONValue.self, from: Data(bytes)))
+        }
     }
+
+    /// A decoder for `text` whose ``RawJSON`` at the top-level member `member` (a publish's `data`) keeps
+    /// that member's exact text, when it is strict JSON, rather than decoding it into a tree and encoding
+    /// it again: the one validation a publication's data gets on its way to every subscriber.
+    public static func decoder(keepingMember member: String, of text: UnsafeRawBufferPointer) -> JSONDecoder {
+        let decoder = JSONDecoder()
+        if let range = JSONScanner.rangeOfMember(member, in: text) {
+            decoder.userInfo[Self.sourceKey] = Source(member: member, bytes: Array(text[range]))
+        }
+        return decoder
+    }
+
+    /// What ``decoder(keepingMember:of:)`` found, for `init(from:)` to take.
+    private struct Source: Sendable {
+        let member: String
+        let bytes: [UInt8]
+    }
+
+    private static let sourceKey = CodingUserInfoKey(rawValue: "switchboard.rawJSON.source")!
 
     /// The value as a tree.
     public var value: JSONValue {
@@ -56,10 +80,27 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
     }()
 }
 
+extension RawJSON: Hashable {
+    /// Equal when the JSON is: the same bytes, or the same value written differently.
+    public static func == (lhs: RawJSON, rhs: RawJSON) -> Bool {
+        lhs.bytes == rhs.bytes || lhs.value == rhs.value
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.value)
+    }
+}
+
 extension RawJSON: Codable {
-    /// Validates what the decoder holds at this point and keeps it as canonical text.
+    /// The member's exact text when the decoder came from ``decoder(keepingMember:of:)`` and this is that
+    /// member; otherwise validates what the decoder holds here and keeps it as canonical text.
     public init(from decoder: any Decoder) throws {
-        self.init(try JSONValue(from: decoder))
+        if let source = decoder.userInfo[Self.sourceKey] as? Source, decoder.codingPath.count == 1,
+           decoder.codingPath[0].stringValue == source.member {
+            self.init(unchecked: source.bytes)
+        } else {
+            self.init(try JSONValue(from: decoder))
+        }
     }
 
     /// Through a tree: an encoder has no way to take text as it is. The server's hot path never comes here:

@@ -4,11 +4,14 @@ import Testing
 
 /// A publication's data as text: validated and made canonical where it enters, equal when its JSON is.
 @Suite struct RawJSONTests {
-    @Test func textIsCanonicalSoEqualValuesHaveEqualBytes() throws {
-        let spaced = try RawJSON(validating: Array(#"{ "b" : [1, 2.5, "x/y"], "a": {"d": null, "c": true} }"#.utf8))
-        #expect(spaced.description == #"{"a":{"c":true,"d":null},"b":[1,2.5,"x/y"]}"#)
+    @Test func strictTextIsKeptAsItCameAndEqualToTheSameValueWrittenOtherwise() throws {
+        let text = #"{ "b" : [1, 2.5, "x/y"], "a": {"d": null, "c": true} }"#
+        let spaced = try RawJSON(validating: Array(text.utf8))
+        #expect(spaced.description == text)
         #expect(spaced == RawJSON(["a": ["c": true, "d": nil], "b": [1, 2.5, "x/y"]]))
+        #expect(spaced.hashValue == RawJSON(["a": ["c": true, "d": nil], "b": [1, 2.5, "x/y"]]).hashValue)
         #expect(spaced.value == JSONValue.object(["a": ["c": true, "d": nil], "b": [1, 2.5, "x/y"]]))
+        #expect(RawJSON(["b": 1, "a": 2]).description == #"{"a":2,"b":1}"#)
     }
 
     @Test func integersBeyondDoublePrecisionSurvive() throws {
@@ -22,7 +25,7 @@ import Testing
         #expect(throws: (any Error).self) { try RawJSON(validating: Array(text.utf8)) }
     }
 
-    /// Foundation's decoder forgives a trailing comma; what is kept is strict JSON all the same.
+    /// Foundation's decoder forgives a trailing comma; what is kept is strict JSON all the same (canonical).
     @Test func whatIsKeptIsStrictJSONEvenFromForgivingInput() throws {
         #expect(try RawJSON(validating: Array("[1,]".utf8)).description == "[1]")
     }
@@ -41,5 +44,21 @@ import Testing
         let stored = RawJSON(unchecked: Array(#"{"b":1, "a":2}"#.utf8))
         #expect(stored.description == #"{"b":1, "a":2}"#)
         #expect(stored.value == JSONValue.object(["a": 2, "b": 1]))
+    }
+
+    /// A publish keeps its data as the client wrote it; text only Foundation accepts, or a member name
+    /// written with escapes, is read the ordinary way (canonical text, same value).
+    @Test func aPublishKeepsTheDataTextTheClientSent() throws {
+        func data(_ command: String) throws -> RawJSON {
+            guard case .success(let decoded) = ClientCommand.decode(Array(command.utf8)), case .publish(let publish) = decoded.body else {
+                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not a publish: \(command)"))
+            }
+            return publish.data
+        }
+        #expect(try data(#"{"type":"publish","id":1,"channel":"c","data": {"z" : [1, 2], "a": "\u00e9"} }"#).description
+            == #"{"z" : [1, 2], "a": "\u00e9"}"#)
+        #expect(try data(#"{"data":[true],"type":"publish","id":1,"channel":"c"}"#).description == "[true]")
+        #expect(try data(#"{"type":"publish","id":1,"channel":"c","data":[1,2,]}"#).description == "[1,2]")
+        #expect(try data(#"{"type":"publish","id":1,"channel":"c","\u0064ata":{"b":1, "a":2}}"#).description == #"{"a":2,"b":1}"#)
     }
 }

@@ -126,7 +126,9 @@ extension Request {
             throw APIError(.tooLarge, "request body over \(limit) bytes")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+            // A publication's `data` keeps the text the back-end sent (when it is strict JSON).
+            let data = Data(body.readableBytesView)
+            return try data.withUnsafeBytes { RawJSON.decoder(keepingMember: "data", of: $0) }.decode(T.self, from: data)
         } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
             throw APIError(.invalidRequest, "invalid JSON body: \(InvalidJSON.reason(body.readableBytesView))")
         } catch let error as DecodingError {
