@@ -67,7 +67,7 @@ enum PublicationPushWriter {
         self.writeString(publication.epoch, into: &buffer)
         if let info = publication.info {
             buffer.writeStaticString(#","info":"#)
-            buffer.writeBytes((try? RawJSON(encoding: info))?.bytes ?? Array("null".utf8))
+            self.writeClient(info, into: &buffer)
         }
         buffer.writeString(#","offset":\#(publication.offset)"#)
         if let type {
@@ -75,6 +75,20 @@ enum PublicationPushWriter {
             buffer.writeStaticString(type)
             buffer.writeInteger(UInt8(ascii: "\""))
         }
+        buffer.writeInteger(UInt8(ascii: "}"))
+    }
+
+    /// `{"client":…,"info":…,"user":…}`: by hand (an encoder per publication costs more than the rest of the
+    /// push), except the application's own `info`, which the encoder writes.
+    private static func writeClient(_ client: ClientInfo, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(#"{"client":"#)
+        self.writeString(client.client, into: &buffer)
+        if let info = client.info {
+            buffer.writeStaticString(#","info":"#)
+            buffer.writeBytes(RawJSON(info).bytes)
+        }
+        buffer.writeStaticString(#","user":"#)
+        self.writeString(client.user, into: &buffer)
         buffer.writeInteger(UInt8(ascii: "}"))
     }
 
