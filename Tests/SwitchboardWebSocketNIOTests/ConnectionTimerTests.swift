@@ -179,4 +179,30 @@ import SwitchboardWebSocket
         #expect(connection.delegate.closes.map(\.code) == [peerAnswersClose ? .goingAway : .abnormalClosure])
         #expect(connection.delegate.closes.first?.initiatedLocally == true)
     }
+
+    // MARK: - Closing before the end of the turn
+
+    /// A push sent outside a read batch waits for the end of the event-loop turn; a close that comes first
+    /// (a shutdown's grace period running out while the loop was busy) must not lose it.
+    @Test func whatWaitsForTheEndOfTheTurnLeavesBeforeTheSocketCloses() throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.connection.heartbeat = nil
+        let connection = try EmbeddedConnection.upgradedServer(configuration)
+        let handler = try connection.channel.pipeline.syncOperations.handler(type: WebSocketChannelHandler.self)
+        try WebSocketEventLoopConnection(handler: handler).send(WebSocketPreparedMessage(.text("the last push")))
+        connection.channel.close(promise: nil)
+        let frames = connection.writtenFrames()
+        #expect(frames.map(\.opcode) == [RawFrame.text])
+        #expect(frames.first.map { Array($0.payload) } == Array("the last push".utf8))
+    }
+
+    /// Shutdown's close frame leaves at once, so a close right behind it cannot overtake it.
+    @Test func aShutdownCloseFrameIsWrittenBeforeAnImmediateClose() throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.connection.heartbeat = nil
+        let connection = try EmbeddedConnection.upgradedServer(configuration)
+        connection.channel.pipeline.triggerUserOutboundEvent(GracefulShutdownEvent(code: .serviceRestart, reason: "restart"), promise: nil)
+        connection.channel.close(promise: nil)
+        #expect(connection.writtenFrames().map(\.closeCode) == [1012])
+    }
 }

@@ -118,7 +118,9 @@ extension WebSocketChannelHandler {
             action = try? self.engine!.close(code: .normalClosure, reason: "", output: &self.output)
         }
         if action == .startCloseTimer { self.startCloseTimer(context: context) }
-        self.flushSoon(context: context)
+        // Not at the end of the turn: a close frame should leave at once, and whoever closes the socket
+        // next (a shutdown's grace period ending while this loop was busy) must find it gone.
+        if !self.inReadBatch { self.flushOutput(context: context) }
     }
 
     /// Below this a payload is copied into the batch's output buffer (one small write beats two).

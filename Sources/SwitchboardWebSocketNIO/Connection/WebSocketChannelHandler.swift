@@ -288,6 +288,13 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.close(promise: nil)
     }
 
+    /// Bytes still waiting for the end of the turn (the last pushes, a close frame) go out before the socket
+    /// closes, whoever closes it: the coalescer's flush would come after the close.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all, case .open = self.phase { self.flushOutput(context: context) }
+        context.close(mode: mode, promise: promise)
+    }
+
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         if let shutdown = event as? GracefulShutdownEvent {
             switch self.phase {
