@@ -113,7 +113,7 @@ public final class WebSocketServer: Sendable {
             // NIO keeps each channel's last read buffer for reuse, so its size is memory every idle
             // connection holds. Start small (an upgrade request fits in a read or two); the allocator
             // grows it quickly for connections that stream.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            .childChannelOption(.recvAllocator, value: CompactRecvAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { channel in
                 do {
                     let sync = channel.pipeline.syncOperations
