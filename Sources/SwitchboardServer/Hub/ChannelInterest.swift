@@ -38,10 +38,6 @@ final class ChannelInterest: Sendable {
     /// Subscriptions, all channels together.
     var subscriptionCount: Int { self.state.withLockedValue { $0.entries.values.reduce(0) { $0 + $1.count } } }
 
-    func isInterested(in channel: String) -> Bool {
-        self.state.withLockedValue { ($0.entries[channel]?.count ?? 0) > 0 }
-    }
-
     /// The event loops (by index) with subscriptions to `channel`; empty when none.
     func loops(subscribedTo channel: String) -> LoopCounts {
         self.state.withLockedValue { $0.entries[channel]?.loops ?? LoopCounts() }

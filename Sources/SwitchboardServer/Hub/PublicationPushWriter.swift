@@ -25,27 +25,30 @@ enum PublicationPushWriter {
     /// A subscribe reply that recovered publications, or a history reply: the only replies that carry
     /// publication data. Nil for any other message (the protocol's encoder writes those).
     static func writeReply(_ message: ServerMessage) -> ByteBuffer? {
+        // Decided before any buffer is made: every reply of the node passes here.
         guard case .reply(let id, let reply) = message else { return nil }
-        var buffer = ByteBufferAllocator().buffer(capacity: 256)
         switch reply {
         case .subscribe(let result):
             guard let publications = result.publications, !publications.isEmpty else { return nil }
+            var buffer = ByteBufferAllocator().buffer(capacity: 256)
             buffer.writeString(#"{"id":\#(id),"subscribe":{"epoch":"#)
             self.writeString(result.epoch, into: &buffer)
             buffer.writeString(#","offset":\#(result.offset),"publications":"#)
             self.writeArray(publications, into: &buffer)
             if let recovered = result.recovered { buffer.writeString(#","recovered":\#(recovered)"#) }
             buffer.writeStaticString(#"},"type":"reply"}"#)
+            return buffer
         case .history(let result):
+            var buffer = ByteBufferAllocator().buffer(capacity: 256)
             buffer.writeStaticString(#"{"history":{"epoch":"#)
             self.writeString(result.epoch, into: &buffer)
             buffer.writeString(#","offset":\#(result.offset),"publications":"#)
             self.writeArray(result.publications, into: &buffer)
             buffer.writeString(#"},"id":\#(id),"type":"reply"}"#)
+            return buffer
         default:
             return nil
         }
-        return buffer
     }
 
     private static func writeArray(_ publications: [Publication], into buffer: inout ByteBuffer) {
@@ -92,6 +95,8 @@ enum PublicationPushWriter {
         buffer.writeInteger(UInt8(ascii: "}"))
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     /// A JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped, everything else as
     /// its UTF-8 bytes, as Foundation's encoder writes it.
     static func writeString(_ string: String, into buffer: inout ByteBuffer) {
@@ -106,10 +111,9 @@ enum PublicationPushWriter {
             case UInt8(ascii: "\r"): buffer.writeStaticString(#"\r"#)
             case UInt8(ascii: "\t"): buffer.writeStaticString(#"\t"#)
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 buffer.writeStaticString(#"\u00"#)
-                buffer.writeInteger(hex[Int(byte >> 4)])
-                buffer.writeInteger(hex[Int(byte & 0xF)])
+                buffer.writeInteger(Self.hexDigits[Int(byte >> 4)])
+                buffer.writeInteger(Self.hexDigits[Int(byte & 0xF)])
             default:
                 buffer.writeInteger(byte)
             }

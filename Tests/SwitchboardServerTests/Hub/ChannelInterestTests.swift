@@ -94,7 +94,7 @@ struct ChannelInterestTests {
         await #expect(throws: BrokerError.self) { _ = try await first.value }
         await #expect(throws: BrokerError.self) { _ = try await second.value }
         #expect(interest.subscriptionCount == 0)
-        #expect(!interest.isInterested(in: "c"))
+        #expect(interest.loops(subscribedTo: "c").isEmpty)
         // The next subscriber starts over.
         async let retry = interest.retain("c")
         await broker.open()
