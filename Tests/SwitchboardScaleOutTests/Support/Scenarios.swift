@@ -82,7 +82,11 @@ enum Scenarios {
     /// through one node and a client on another node subscribes. Every publication acknowledged with 200
     /// arrives exactly once, in order; those refused while Redis was down may be absent. The nodes stay up
     /// and keep their WebSocket clients.
-    static func redisRestart(cluster: ScaleOutCluster, subscriberURL: String, publisherPort: Int, count: Int = 400,
+    ///
+    /// The publisher must still be publishing once the node's Redis client is back: its reconnect backoff
+    /// waits up to 1.6 s after a 2 s outage, plus Redis's own start. 800 publications at 10 ms leave several
+    /// seconds after the restart (400 left as little as one, and a fast publisher finished first).
+    static func redisRestart(cluster: ScaleOutCluster, subscriberURL: String, publisherPort: Int, count: Int = 800,
                              outage: Duration = .seconds(2)) async throws {
         let channel = Self.channel("redis-restart")
         let client = Self.client(subscriberURL, cluster: cluster, user: "steady")
