@@ -19,10 +19,14 @@ public struct WebSocketClientConfiguration: Sendable {
     /// Bound on each phase of connecting (TCP, then TLS and the upgrade): a connect attempt always ends.
     public var connectTimeout: TimeAmount
     public var maximumHandshakeSize: Int
+    /// The local address to connect from (port 0: any). Load generators spread connections over several
+    /// source addresses, since one address reaches one server port from at most ~28,000 ephemeral ports.
+    public var localAddress: SocketAddress?
 
     public init(connection: WebSocketConfiguration = WebSocketConfiguration(), headers: HTTPHeaderFields = HTTPHeaderFields(),
                 subprotocols: [String] = [], origin: String? = nil, tls: TLSConfiguration = .makeClientConfiguration(),
-                connectTimeout: TimeAmount = .seconds(10), maximumHandshakeSize: Int = 16 << 10) {
+                connectTimeout: TimeAmount = .seconds(10), maximumHandshakeSize: Int = 16 << 10,
+                localAddress: SocketAddress? = nil) {
         self.connection = connection
         self.headers = headers
         self.subprotocols = subprotocols
@@ -30,6 +34,7 @@ public struct WebSocketClientConfiguration: Sendable {
         self.tls = tls
         self.connectTimeout = connectTimeout
         self.maximumHandshakeSize = maximumHandshakeSize
+        self.localAddress = localAddress
     }
 }
 
@@ -85,9 +90,20 @@ public enum WebSocketClient {
         let settings = ConnectionSettings(client: configuration, logger: logger)
         // The handler is handed to the channel once and used only on its event loop from then on.
         let handlerBox = HandOver(handler)
-        let connect = ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if let localAddress = configuration.localAddress {
+            bootstrap = bootstrap.bind(to: localAddress)
+            #if os(Linux)
+            // Leave the port to connect(), which may reuse one towards another destination; a bind to port 0
+            // alone would take an ephemeral port for this address whatever the destination.
+            bootstrap = bootstrap.channelOption(
+                ChannelOptions.Types.SocketOption(level: .ip, name: NIOBSDSocket.Option(rawValue: 24 /* IP_BIND_ADDRESS_NO_PORT */)),
+                value: 1)
+            #endif
+        }
+        let connect = bootstrap
             .channelInitializer { channel in
                 do {
                     let sync = channel.pipeline.syncOperations
