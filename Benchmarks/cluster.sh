@@ -7,9 +7,11 @@
 #   Benchmarks/cluster.sh 3                       # no command: prints the address and waits for Ctrl-C
 #
 # The command runs under `bash -c` with PORT (the shared port), REDIS_PORT, TOKEN (a JWT for user `bench`,
-# valid a day) and CLUSTER_DIR (configuration, logs) in its environment, so quote `$PORT` as above.
+# valid a day), CLUSTER_DIR (configuration, logs), NODE_PIDS (comma-separated), REDIS_PID and
+# SWITCHBOARD_HMAC_SECRETS (to mint more tokens) in its environment, so quote `$PORT` as above.
 # Each node: one event loop (`--threads 1`), the configuration below (limits raised, namespaces `chat`
-# (publish by subscribers) and `user` (personal channels), history 100), its log in CLUSTER_DIR/node-N.log.
+# (publish by subscribers), `user` (personal channels) and `news` (published by back-ends), history 100),
+# its log in CLUSTER_DIR/node-N.log.
 # Environment: SKIP_BUILD=1 reuses the last release build; NODE_CPUS (default: all) is the taskset list for
 # the nodes and Redis; KEEP_LOGS=1 keeps CLUSTER_DIR. A node's slow start or exit stops the run with its log.
 set -euo pipefail
@@ -61,7 +63,8 @@ cat >"$workdir/config.json" <<'JSON'
               "commandBurst": 1000000, "maxOutboundBytes": 16777216 },
   "namespaces": {
     "chat": { "subscribe": "authenticated", "publish": "subscribers", "historySize": 100 },
-    "user": { "subscribe": "authenticated", "publish": "nobody", "personal": true, "historySize": 100 }
+    "user": { "subscribe": "authenticated", "publish": "nobody", "personal": true, "historySize": 100 },
+    "news": { "subscribe": "authenticated", "publish": "nobody", "historySize": 100 }
   },
   "shutdownGracePeriod": 2
 }
@@ -93,7 +96,9 @@ token="$("$server_bin" token --sub bench --ttl 86400)"
 echo "cluster: $count nodes on ws://127.0.0.1:$port/connection/websocket (PIDs ${pids[*]:1}), Redis on $redis_port (PID ${pids[0]}), logs in $workdir" >&2
 status=0
 if [[ -n "$command_line" ]]; then
-    PORT="$port" REDIS_PORT="$redis_port" TOKEN="$token" CLUSTER_DIR="$workdir" bash -c "$command_line" || status=$?
+    node_pids="$(IFS=,; echo "${pids[*]:1}")"
+    PORT="$port" REDIS_PORT="$redis_port" TOKEN="$token" CLUSTER_DIR="$workdir" NODE_PIDS="$node_pids" REDIS_PID="${pids[0]}" \
+        bash -c "$command_line" || status=$?
 else
     echo "cluster: Ctrl-C stops it" >&2
     while :; do sleep 3600; done

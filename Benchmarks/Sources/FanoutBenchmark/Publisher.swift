@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import Histogram
 import NIOCore
 
@@ -130,7 +131,7 @@ final class Publisher: @unchecked Sendable {
             self.steps[step].skipped += 1
             return
         }
-        connection.write(body: self.requestBody(step: step, intendedAt: intendedAt), step: step, sentAt: now)
+        connection.write(body: self.requestBody(step: step, intendedAt: intendedAt), tag: step, sentAt: now)
     }
 
     /// Round-robin over the open connections that have room.
@@ -161,14 +162,14 @@ final class Publisher: @unchecked Sendable {
     private func record(_ request: PendingPublish, _ outcome: PublishOutcome) {
         let now = NIODeadline.now().uptimeNanoseconds
         let roundTrip = now > request.sentAt ? (now - request.sentAt) / 1000 : 0
-        _ = self.steps[request.step].roundTrip.record(min(roundTrip, self.steps[request.step].roundTrip.highestTrackableValue))
+        _ = self.steps[request.tag].roundTrip.record(min(roundTrip, self.steps[request.tag].roundTrip.highestTrackableValue))
         switch outcome {
         case .published(let offset):
-            self.steps[request.step].published += 1
+            self.steps[request.tag].published += 1
             self.lastOffset = max(self.lastOffset, offset)
         case .failed(let reason):
-            self.steps[request.step].failed += 1
-            if self.steps[request.step].firstFailure == nil { self.steps[request.step].firstFailure = reason }
+            self.steps[request.tag].failed += 1
+            if self.steps[request.tag].firstFailure == nil { self.steps[request.tag].firstFailure = reason }
         }
     }
 }

@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import Foundation
 import NIOCore
 import SwitchboardProtocol
@@ -83,7 +84,7 @@ final class Subscriber: WebSocketEventLoopHandler, @unchecked Sendable {
             self.send(self.subscribeCommand, on: connection)
         case (.subscribing, .reply(id: 2, .subscribe(let result))):
             self.offset = result.offset
-            self.epoch = PublicationScanner.hash(result.epoch)
+            self.epoch = JSONBytes.hash(result.epoch)
             self.phase = .live
             self.recorder.subscriberBecameLive()
             self.ready.succeed()

@@ -2,27 +2,28 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A publish request on its way: which step sent it, and when.
-struct PendingPublish {
-    var step: Int
-    var sentAt: UInt64
+/// A publish request on its way: the sender's tag (e.g. a rate step), and when it left.
+public struct PendingPublish: Sendable {
+    public var tag: Int
+    public var sentAt: UInt64
 }
 
 /// How a publish request ended.
-enum PublishOutcome {
+public enum PublishOutcome: Sendable {
     /// 200, with the publication's offset.
     case published(offset: UInt64)
     case failed(String)
 }
 
-/// One keep-alive HTTP/1.1 connection to `POST /api/publish`, with requests pipelined: the publisher is
+/// One keep-alive HTTP/1.1 connection to `POST /api/publish` (or another API path answering with a
+/// publication's position), with requests pipelined: the publisher is
 /// open-loop, so it does not wait for a response before sending the next request. The server answers a
 /// connection's requests in order, so responses match the queue of pending requests.
 ///
 /// Confined to its channel's event loop.
-final class PublishConnection: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+public final class PublishConnection: ChannelInboundHandler, @unchecked Sendable {
+    public typealias InboundIn = HTTPClientResponsePart
+    public typealias OutboundOut = HTTPClientRequestPart
 
     private let head: HTTPRequestHead
     private let onResponse: (PendingPublish, PublishOutcome) -> Void
@@ -31,17 +32,17 @@ final class PublishConnection: ChannelInboundHandler, @unchecked Sendable {
     private var status: HTTPResponseStatus?
     private var body = ByteBuffer()
 
-    init(host: String, port: Int, apiKey: String, onResponse: @escaping (PendingPublish, PublishOutcome) -> Void) {
+    public init(host: String, port: Int, apiKey: String, path: String = "/api/publish", onResponse: @escaping (PendingPublish, PublishOutcome) -> Void) {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: "\(host):\(port)")
         headers.add(name: "Authorization", value: "apikey \(apiKey)")
         headers.add(name: "Content-Type", value: "application/json")
-        self.head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/api/publish", headers: headers)
+        self.head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
         self.onResponse = onResponse
     }
 
     /// Connects on `eventLoop`; the handler is usable once the future succeeds.
-    static func connect(host: String, port: Int, eventLoop: any EventLoop, handler: PublishConnection) -> EventLoopFuture<Void> {
+    public static func connect(host: String, port: Int, eventLoop: any EventLoop, handler: PublishConnection) -> EventLoopFuture<Void> {
         ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -54,37 +55,37 @@ final class PublishConnection: ChannelInboundHandler, @unchecked Sendable {
             .map { _ in }
     }
 
-    var isOpen: Bool { self.context != nil }
-    var inFlight: Int { self.pending.count }
+    public var isOpen: Bool { self.context != nil }
+    public var inFlight: Int { self.pending.count }
 
     /// Queues one request; ``flush()`` sends what was queued.
-    func write(body: ByteBuffer, step: Int, sentAt: UInt64) {
+    public func write(body: ByteBuffer, tag: Int, sentAt: UInt64) {
         guard let context = self.context else {
-            return self.onResponse(PendingPublish(step: step, sentAt: sentAt), .failed("publish connection closed"))
+            return self.onResponse(PendingPublish(tag: tag, sentAt: sentAt), .failed("publish connection closed"))
         }
         var head = self.head
         head.headers.add(name: "Content-Length", value: String(body.readableBytes))
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
-        self.pending.append(PendingPublish(step: step, sentAt: sentAt))
+        self.pending.append(PendingPublish(tag: tag, sentAt: sentAt))
     }
 
-    func flush() {
+    public func flush() {
         self.context?.flush()
     }
 
     // MARK: - ChannelInboundHandler
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.status = head.status
@@ -96,7 +97,7 @@ final class PublishConnection: ChannelInboundHandler, @unchecked Sendable {
                 // A response nobody asked for: the connection is out of step; stop using it.
                 return context.close(promise: nil)
             }
-            if self.status == .ok, let offset = PublicationScanner.offset(inPublishResponse: self.body) {
+            if self.status == .ok, let offset = Self.offset(inResponse: self.body) {
                 self.onResponse(request, .published(offset: offset))
             } else {
                 let status = self.status.map { "\($0.code)" } ?? "no status"
@@ -106,7 +107,7 @@ final class PublishConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         self.context = nil
         while let request = self.pending.popFirst() {
             self.onResponse(request, .failed("publish connection closed with the request in flight"))
@@ -114,7 +115,16 @@ final class PublishConnection: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    private static let offsetKey = Array(#""offset":"#.utf8)
+
+    /// The `"offset":N` of a publish response (`{"epoch":"…","offset":N}`).
+    static func offset(inResponse buffer: ByteBuffer) -> UInt64? {
+        buffer.withUnsafeReadableBytes { bytes in
+            JSONBytes.integer(after: Self.offsetKey, in: bytes, from: 0)?.value
+        }
     }
 }

@@ -1,0 +1,129 @@
+import BenchmarkSupport
+import NIOCore
+import NIOPosix
+
+/// What one publishing stretch sent.
+struct PublishCounts: Sendable {
+    var personalAcknowledged = 0
+    var broadcastAcknowledged = 0
+    var failed = 0
+    /// Sends not made because every connection already had `maxInFlight` requests waiting: the nodes fell behind.
+    var skipped = 0
+    var firstFailure: String?
+}
+
+/// The back-end of the notification service: publishes through the nodes' HTTP API (`POST /api/publish`)
+/// over a few keep-alive connections with pipelined requests, at a steady rate to random users' personal
+/// channels, and to the broadcast channel. Each publication's data carries `t`, the `CLOCK_REALTIME`
+/// nanoseconds when it was sent, for the clients to time it.
+///
+/// Confined to its own event loop.
+final class NotificationPublisher: @unchecked Sendable {
+    private let eventLoop: any EventLoop
+    private let users: Int
+    private let personalNamespace: String
+    private let broadcastChannel: String
+    private var connections: [PublishConnection] = []
+    private var counts = PublishCounts()
+    private var next = 0
+    private var reconnecting: Set<Int> = []
+    /// The current stretch: what has been sent of it.
+    private var sentPersonal = 0
+    private var sentBroadcasts = 0
+    private static let maxInFlight = 2_000
+
+    init(users: Int, personalNamespace: String, broadcastChannel: String, eventLoop: any EventLoop) {
+        self.users = users
+        self.personalNamespace = personalNamespace
+        self.broadcastChannel = broadcastChannel
+        self.eventLoop = eventLoop
+    }
+
+    func connect(host: String, port: Int, apiKey: String, connections: Int) async throws {
+        for slot in 0..<connections {
+            let connection = self.makeConnection(host: host, port: port, apiKey: apiKey, slot: slot)
+            try await PublishConnection.connect(host: host, port: port, eventLoop: self.eventLoop, handler: connection).get()
+            try await self.eventLoop.submit { self.connections.append(connection) }.get()
+        }
+    }
+
+    private func makeConnection(host: String, port: Int, apiKey: String, slot: Int) -> PublishConnection {
+        PublishConnection(host: host, port: port, apiKey: apiKey) { [self] request, outcome in
+            switch outcome {
+            case .published:
+                if request.tag == 1 { self.counts.broadcastAcknowledged += 1 } else { self.counts.personalAcknowledged += 1 }
+            case .failed(let reason):
+                // A request in flight to a node that died has an unknown outcome: it is not counted as sent,
+                // so if it was published after all, its deliveries only exceed what the table expects.
+                self.counts.failed += 1
+                if self.counts.firstFailure == nil { self.counts.firstFailure = reason }
+                self.replaceIfClosed(slot: slot, host: host, port: port, apiKey: apiKey)
+            }
+        }
+    }
+
+    /// A back-end whose connection broke (its node was killed) opens another; the kernel picks a live node.
+    private func replaceIfClosed(slot: Int, host: String, port: Int, apiKey: String) {
+        guard slot < self.connections.count, !self.connections[slot].isOpen, !self.reconnecting.contains(slot) else { return }
+        self.reconnecting.insert(slot)
+        let connection = self.makeConnection(host: host, port: port, apiKey: apiKey, slot: slot)
+        PublishConnection.connect(host: host, port: port, eventLoop: self.eventLoop, handler: connection).whenComplete { result in
+            self.reconnecting.remove(slot)
+            if case .success = result { self.connections[slot] = connection }
+        }
+    }
+
+    /// Publishes `rate` personal notifications a second for `seconds` (and a broadcast every
+    /// `broadcastEvery` seconds when given), then waits for every response; returns what was sent.
+    func run(rate: Double, seconds: Double, broadcastEvery: Double? = nil) async throws -> PublishCounts {
+        let done = self.eventLoop.makePromise(of: PublishCounts.self)
+        self.eventLoop.execute {
+            self.counts = PublishCounts()
+            self.sentPersonal = 0
+            self.sentBroadcasts = 0
+            let start = NIODeadline.now().uptimeNanoseconds
+            self.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { task in
+                let elapsed = Double(NIODeadline.now().uptimeNanoseconds - start) / 1e9
+                let due = Int(min(elapsed, seconds) * rate)
+                while self.sentPersonal < due {
+                    self.send(channel: "\(self.personalNamespace):u\(Int.random(in: 0..<self.users))", tag: 0)
+                    self.sentPersonal += 1
+                }
+                if let every = broadcastEvery, Double(self.sentBroadcasts) * every <= min(elapsed, seconds) {
+                    self.send(channel: self.broadcastChannel, tag: 1)
+                    self.sentBroadcasts += 1
+                }
+                for connection in self.connections { connection.flush() }
+                if elapsed >= seconds, self.connections.allSatisfy({ $0.inFlight == 0 }) {
+                    task.cancel()
+                    done.succeed(self.counts)
+                }
+            }
+        }
+        return try await done.futureResult.get()
+    }
+
+    /// One broadcast publication; returns once it is acknowledged.
+    func broadcastOnce() async throws -> PublishCounts {
+        try await self.run(rate: 0, seconds: 0, broadcastEvery: 1)
+    }
+
+    private func nextOpenConnection() -> PublishConnection? {
+        for _ in self.connections.indices {
+            let connection = self.connections[self.next % self.connections.count]
+            self.next &+= 1
+            if connection.isOpen { return connection }
+        }
+        return nil
+    }
+
+    private func send(channel: String, tag: Int) {
+        guard let connection = self.nextOpenConnection(), connection.inFlight < Self.maxInFlight else {
+            self.counts.skipped += 1
+            return
+        }
+        let sentAt = ClientPool.realtimeNanoseconds()
+        let body = ByteBuffer(string: #"{"channel":"\#(channel)","data":{"t":\#(sentAt)}}"#)
+        connection.write(body: body, tag: tag, sentAt: sentAt)
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The run: ramp, hold, one broadcast, a stream of personal notifications, a node killed mid-stream; then
+/// the table (see ``RunReport``).
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Drive the million-user run against nodes that are already up (Benchmarks/million.sh starts them).")
+
+    @Option(help: "The nodes' WebSocket URL.") var url: String
+    @Option(help: "The nodes' HTTP API, host:port.") var api: String
+    @Option(help: "An API key the nodes accept.") var apiKey = "bench-key"
+    @Option(help: "Clients in all.") var clients = 50_000
+    @Option(help: "Worker processes (default: one per 18,000 clients).") var workers: Int?
+    @Option(help: "New connections a second, all workers together.") var rate: Double = 2_000
+    @Option(help: "Seconds to hold every client connected once the ramp is done.") var hold: Double = 60
+    @Option(help: "Personal notifications a second in the notification phase.") var notifyRate: Double = 1_000
+    @Option(help: "Seconds of the notification phase.") var notifySeconds: Double = 60
+    @Option(help: "Personal notifications a second while a node is killed (a broadcast goes out every second too).") var stormRate: Double = 500
+    @Option(help: "Seconds of publishing in the kill phase; the node dies 10 s in.") var stormSeconds: Double = 60
+    @Option(help: "A node to SIGKILL in the kill phase (none: no kill phase).") var killPid: Int32?
+    @Option(help: "The nodes' PIDs, comma-separated, for their memory and socket counts.") var nodePids = ""
+    @Option(help: "Redis's PID, for its memory.") var redisPid: Int32?
+    @Option(help: "Source addresses are <prefix>.X.Y, one per worker.") var sourcePrefix = "127.1"
+    @Option(help: "The personal channels' namespace.") var personalNamespace = "user"
+    @Option(help: "The channel every client subscribes to.") var broadcastChannel = "news:all"
+
+    func run() async throws {
+        let workerCount = self.workers ?? max(1, (self.clients + 17_999) / 18_000)
+        guard self.clients / workerCount <= 19_000 else { throw ValidationError("at most 19,000 clients per worker (20,000 descriptors a process)") }
+        let apiParts = self.api.split(separator: ":")
+        guard apiParts.count == 2, let apiPort = Int(apiParts[1]) else { throw ValidationError("--api is host:port") }
+        let nodes = self.nodePids.split(separator: ",").compactMap { Int32($0) }
+        var report = RunReport(clients: self.clients, workers: workerCount, nodes: nodes.count)
+        let before = SystemSample.now()
+
+        // Ramp.
+        var spawned: [WorkerProcess] = []
+        var first = 0
+        for index in 0..<workerCount {
+            let count = self.clients / workerCount + (index < self.clients % workerCount ? 1 : 0)
+            spawned.append(try WorkerProcess(index: index, clients: count, arguments: [
+                "--index", "\(index)", "--url", self.url, "--source", "\(self.sourcePrefix).\(index / 250).\(index % 250 + 1)",
+                "--first-user", "\(first)", "--clients", "\(count)", "--rate", "\(self.rate / Double(workerCount))",
+                "--personal-namespace", self.personalNamespace, "--broadcast-channel", self.broadcastChannel,
+            ], environment: ProcessInfo.processInfo.environment))
+            first += count
+        }
+        let workers = spawned
+        defer { for worker in workers { worker.terminate() } }
+        let driver = Driver(workers: workers)
+        let rampStart = Date()
+        log("ramp: \(self.clients) clients from \(workerCount) workers at \(Int(self.rate))/s")
+        try await driver.waitUntil(timeout: Double(self.clients) / self.rate * 4 + 300, every: 10, describe: { view in
+            "ramp: \(view.live) live, \(view.pending) connecting, \(view.notStarted) not started, \(view.tally.failedAttempts) failed attempts"
+        }) { $0.live >= self.clients }
+        report.rampSeconds = Date().timeIntervalSince(rampStart)
+        report.rampFailedAttempts = driver.view().tally.failedAttempts
+        report.nodeSockets = nodes.map { SystemSample.sockets(of: $0) }
+        log("ramp: done in \(Int(report.rampSeconds)) s; the nodes hold \(report.nodeSockets.reduce(0, +)) sockets")
+
+        // Hold.
+        try await driver.startPhase("hold", ending: "ramp")
+        let holdStart = Date()
+        try await driver.waitUntil(timeout: self.hold, every: 30, expectTimeout: true, describe: { view in
+            "hold: \(view.live) live, \(view.tally.drops) drops, \(Int(Date().timeIntervalSince(holdStart))) s of \(Int(self.hold))"
+        }) { _ in false }
+        report.memory = MemoryFigures(before: before, after: SystemSample.now(),
+                                      nodes: nodes.map(SystemSample.residentBytes(of:)).reduce(0, +),
+                                      workers: workers.map { SystemSample.residentBytes(of: $0.pid) }.reduce(0, +),
+                                      redis: self.redisPid.map(SystemSample.residentBytes(of:)) ?? 0)
+
+        // One broadcast to everyone.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let publisher = NotificationPublisher(users: self.clients, personalNamespace: self.personalNamespace,
+                                              broadcastChannel: self.broadcastChannel, eventLoop: group.next())
+        try await publisher.connect(host: String(apiParts[0]), port: apiPort, apiKey: self.apiKey, connections: 8)
+        try await driver.startPhase("broadcast", ending: "hold")
+        report.sent["broadcast"] = try await publisher.broadcastOnce()
+        let audience = driver.view().live
+        try await driver.waitUntil(timeout: 120, every: 10, describe: { "broadcast: \($0.tally.broadcast.deliveries) of \(audience) delivered" }) {
+            $0.tally.broadcast.deliveries >= UInt64(audience)
+        }
+
+        // Personal notifications at a steady rate.
+        try await driver.startPhase("notify", ending: "broadcast")
+        log("notify: \(Int(self.notifyRate))/s for \(Int(self.notifySeconds)) s")
+        let notified = try await publisher.run(rate: self.notifyRate, seconds: self.notifySeconds)
+        report.sent["notify"] = notified
+        try await driver.settle(personal: notified.personalAcknowledged, broadcast: 0)
+
+        // A node killed mid-stream.
+        var lastPhase = "notify"
+        if let killPid = self.killPid {
+            try await driver.startPhase("kill", ending: "notify")
+            lastPhase = "kill"
+            log("kill: \(Int(self.stormRate))/s and a broadcast a second for \(Int(self.stormSeconds)) s; node \(killPid) is killed 10 s in")
+            async let streamed = publisher.run(rate: self.stormRate, seconds: self.stormSeconds, broadcastEvery: 1)
+            try await Task.sleep(for: .seconds(10))
+            kill(killPid, SIGKILL)
+            let killedAt = Date()
+            try await driver.waitUntil(timeout: 300, every: 5, describe: { "kill: \($0.tally.drops) dropped, \($0.live) live" }) {
+                $0.tally.drops > 0 && $0.live >= self.clients
+            }
+            report.stormSeconds = Date().timeIntervalSince(killedAt)
+            let streamedCounts = try await streamed
+            report.sent["kill"] = streamedCounts
+            try await driver.settle(personal: streamedCounts.personalAcknowledged,
+                                    broadcast: streamedCounts.broadcastAcknowledged * self.clients)
+        }
+        try await driver.startPhase("end", ending: lastPhase)
+        for phase in ["ramp", "hold", "broadcast", "notify", "kill"] { report.phases[phase] = driver.finished(phase) }
+        for worker in workers { worker.send("stop") }
+        print(report.markdown())
+    }
+}
+
+func log(_ line: String) {
+    FileHandle.standardError.write(Data("million: \(line)\n".utf8))
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Histogram
+
+/// Memory at the end of the hold, against a sample taken before the ramp.
+struct MemoryFigures {
+    var before: SystemSample
+    var after: SystemSample
+    var nodes: Int
+    var workers: Int
+    var redis: Int
+}
+
+/// The figures of a run, printed as the table the README and docs/SCALING.md quote.
+struct RunReport {
+    let clients: Int
+    let workers: Int
+    let nodes: Int
+    var rampSeconds = 0.0
+    var rampFailedAttempts = 0
+    var nodeSockets: [Int] = []
+    var memory: MemoryFigures?
+    var stormSeconds: Double?
+    var sent: [String: PublishCounts] = [:]
+    var phases: [String: ClusterView] = [:]
+
+    func markdown() -> String {
+        var rows: [(String, String)] = []
+        let connectRate = Double(self.clients) / max(self.rampSeconds, 0.001)
+        rows.append(("ramp", "\(self.clients.grouped) clients connected and subscribed (2 channels each) in \(Self.fixed(self.rampSeconds, 0)) s: \(Int(connectRate).grouped) connects/s, \(self.rampFailedAttempts.grouped) failed attempts retried"))
+        let sockets = self.nodeSockets.reduce(0, +)
+        rows.append(("counted by the nodes", "\(sockets.grouped) TCP sockets held by \(self.nodeSockets.count) node processes (clients, plus each node's listener and Redis connections); busiest \((self.nodeSockets.max() ?? 0).grouped), least busy \((self.nodeSockets.min() ?? 0).grouped)"))
+        if let hold = self.phases["hold"] {
+            rows.append(("hold", "\(hold.tally.drops) unintended drops, \(hold.tally.serverEnded) server disconnects, \(hold.tally.unexpected) unexpected messages; \(hold.live.grouped) live at the end"))
+        }
+        if let broadcast = self.phases["broadcast"] {
+            let latency = broadcast.latency.broadcast.histogram
+            rows.append(("one broadcast to all", "50 %: \(Self.ms(latency.valueAtPercentile(50))), 99 %: \(Self.ms(latency.valueAtPercentile(99))), 100 %: \(Self.ms(latency.max)) (\(broadcast.tally.broadcast.deliveries.grouped) deliveries)" + self.faults("broadcast", broadcast)))
+        }
+        if let notify = self.phases["notify"], let sent = self.sent["notify"] {
+            let latency = notify.latency.personal.histogram
+            rows.append(("personal notifications", "\(sent.personalAcknowledged.grouped) published (\(sent.failed) failed, \(sent.skipped) not sent: nodes behind); delivery p50 \(Self.ms(latency.valueAtPercentile(50))), p99 \(Self.ms(latency.valueAtPercentile(99))), max \(Self.ms(latency.max))" + self.faults("notify", notify)))
+        }
+        if let kill = self.phases["kill"], let sent = self.sent["kill"] {
+            let personal = kill.latency.personal.histogram
+            let storm = self.stormSeconds.map { "all \(kill.tally.drops.grouped) dropped clients subscribed again \(Self.fixed($0, 1)) s after the kill" } ?? "clients did not all come back"
+            rows.append(("one node SIGKILLed", "\(storm); \(kill.tally.recovered.grouped) streams recovered, \(kill.tally.notRecovered) not; \(sent.personalAcknowledged.grouped) personal and \(sent.broadcastAcknowledged) broadcast publications meanwhile (\(sent.failed) failed with their node, \(sent.skipped) not sent), personal p50 \(Self.ms(personal.valueAtPercentile(50))), p99 \(Self.ms(personal.valueAtPercentile(99)))" + self.faults("kill", kill)))
+        }
+        if let memory = self.memory {
+            let perClient = { (bytes: Int) in "\(Self.fixed(Double(bytes) / Double(max(self.clients, 1)), 0)) B per connection" }
+            rows.append(("nodes' memory", "\(Self.mib(memory.nodes)) RSS in all: \(perClient(memory.nodes))"))
+            rows.append(("load generator's memory", "\(Self.mib(memory.workers)) RSS in all: \(perClient(memory.workers))"))
+            rows.append(("Redis's memory", "\(Self.mib(memory.redis)) RSS: \(perClient(memory.redis))"))
+            let slab = (memory.after.slabKB - memory.before.slabKB) * 1024
+            let available = (memory.before.memAvailableKB - memory.after.memAvailableKB) * 1024
+            rows.append(("kernel", "slab +\(Self.mib(slab)) (\(perClient(slab)), both ends of each connection); TCP sockets in use \(memory.after.tcpInUse.grouped), their buffers \(memory.after.tcpMemoryPages.grouped) pages"))
+            rows.append(("machine", "MemAvailable fell by \(Self.mib(available)) (\(perClient(available)), everything together)"))
+        }
+        var text = "| \(self.clients.grouped) clients, \(self.nodes) nodes, \(self.workers) load-generator processes | |\n|---|---|\n"
+        for (name, value) in rows { text += "| \(name) | \(value) |\n" }
+        for (phase, view) in self.phases.sorted(by: { $0.key < $1.key }) where !view.tally.samples.isEmpty {
+            text += "\n\(phase): " + view.tally.samples.joined(separator: "; ")
+        }
+        return text
+    }
+
+    /// Missing publications (expected but never delivered, or skipped over), duplicates and epoch changes.
+    private func faults(_ phase: String, _ view: ClusterView) -> String {
+        let sent = self.sent[phase] ?? PublishCounts()
+        let expectedPersonal = UInt64(sent.personalAcknowledged)
+        let expectedBroadcast = UInt64(sent.broadcastAcknowledged * self.clients)
+        let undelivered = (expectedPersonal > view.tally.personal.deliveries ? expectedPersonal - view.tally.personal.deliveries : 0)
+            + (expectedBroadcast > view.tally.broadcast.deliveries ? expectedBroadcast - view.tally.broadcast.deliveries : 0)
+        let missing = undelivered + view.tally.personal.missing + view.tally.broadcast.missing
+        let duplicates = view.tally.personal.duplicates + view.tally.broadcast.duplicates
+        let epochs = view.tally.personal.epochChanges + view.tally.broadcast.epochChanges
+        return "; \(missing) missing, \(duplicates) duplicates, \(epochs) epoch changes"
+    }
+
+    static func ms(_ micros: UInt64) -> String { "\(fixed(Double(micros) / 1000, 1)) ms" }
+    static func mib(_ bytes: Int) -> String { "\(fixed(Double(bytes) / 1_048_576, 0)) MiB" }
+    static func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
+}
+
+extension BinaryInteger {
+    /// 1,000,000 rather than 1000000.
+    var grouped: String {
+        let digits = String(self.magnitude)
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(digit)
+        }
+        return (self < 0 ? "-" : "") + out
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import NIOCore
+import SwitchboardWebSocketNIO
+
+/// How a worker's clients behave.
+struct ClientSettings: Sendable {
+    var url: String
+    var sourceAddress: String
+    var secret: String
+    var personalNamespace: String
+    var broadcastChannel: String
+    var reconnectBaseMilliseconds: Int64
+    var reconnectCapMilliseconds: Int64
+    /// An attempt that is not subscribed after this long is abandoned and retried.
+    var attemptTimeout: TimeAmount
+}
+
+/// A worker's clients and their shared tallies, confined to one event loop.
+///
+/// Starts clients at a bounded rate (a ramp, with a cap on attempts in progress so a slow cluster is not
+/// flooded), watches for attempts that hang, and prints a ``WorkerReport`` line every second.
+final class ClientPool: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let settings: ClientSettings
+    let reader: PushReader
+    private let worker: Int
+    private let connectRate: Double
+    private let maxPending: Int
+    private let configuration: WebSocketClientConfiguration
+    private let signer: TokenSigner
+    private let logger: Logger
+    private var clients: [LoadClient] = []
+    private var started = 0
+    private var allowance = 0.0
+    private(set) var live = 0
+    private var everLive = 0
+
+    /// The current phase's tallies; clients add to them directly.
+    var tally = PhaseTally()
+    private var latency = PhaseLatency()
+    private var phase = "ramp"
+
+    init(worker: Int, firstUser: Int, count: Int, connectRate: Double, maxPending: Int, settings: ClientSettings,
+         eventLoop: any EventLoop) throws {
+        self.worker = worker
+        self.eventLoop = eventLoop
+        self.settings = settings
+        self.reader = PushReader(broadcastChannel: settings.broadcastChannel)
+        self.connectRate = connectRate
+        self.maxPending = maxPending
+        self.signer = TokenSigner(secret: settings.secret)
+        var logger = Logger(label: "million.client")
+        logger.logLevel = .critical
+        self.logger = logger
+        var connection = WebSocketConfiguration(deflate: nil, heartbeat: nil, inboundBufferSize: 16)
+        connection.limits = .applicationDefault
+        self.configuration = WebSocketClientConfiguration(connection: connection, connectTimeout: .seconds(30),
+                                                          localAddress: try SocketAddress(ipAddress: settings.sourceAddress, port: 0))
+        self.clients.reserveCapacity(count)
+        for user in firstUser..<(firstUser + count) { self.clients.append(LoadClient(user: user, pool: self)) }
+    }
+
+    /// Starts the ramp and the once-a-second report; call on the event loop.
+    func run() {
+        self.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { _ in self.pace() }
+        self.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            self.abandonSlowAttempts()
+            self.printReport(withLatency: false)
+        }
+    }
+
+    func connect(_ client: LoadClient) -> EventLoopFuture<Void> {
+        WebSocketClient.connect(to: self.settings.url, configuration: self.configuration, eventLoop: self.eventLoop,
+                                logger: self.logger, handler: client)
+    }
+
+    func token(for user: String) -> String {
+        // A day: longer than any run, so no refresh is needed.
+        self.signer.token(user: user, expiresAt: Int(Date().timeIntervalSince1970) + 86_400)
+    }
+
+    func clientBecameLive(again: Bool) {
+        self.live += 1
+        if again { self.tally.resubscribed += 1 } else { self.everLive += 1 }
+    }
+
+    func clientLeftLive() {
+        self.live -= 1
+    }
+
+    func recordLatency(sentAt: UInt64, isBroadcast: Bool) {
+        let nanoseconds = Self.realtimeNanoseconds() &- sentAt
+        if isBroadcast { self.latency.broadcast.record(nanoseconds / 1_000) } else { self.latency.personal.record(nanoseconds / 1_000) }
+    }
+
+    /// Publishers put `CLOCK_REALTIME` nanoseconds in `t`: the one clock every process on the host shares.
+    static func realtimeNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
+    // MARK: - Commands from the driver (one per line on standard input)
+
+    func handle(command line: String) {
+        let words = line.split(separator: " ")
+        switch words.first {
+        case "phase"?:
+            // Closes the previous phase with a full report, then starts counting afresh.
+            self.printReport(withLatency: true)
+            self.phase = words.count > 1 ? String(words[1]) : "unnamed"
+            self.tally = PhaseTally()
+            self.latency = PhaseLatency()
+        case "report"?:
+            self.printReport(withLatency: true)
+        case "stop"?:
+            for client in self.clients { client.stop() }
+            self.printReport(withLatency: true)
+            self.eventLoop.scheduleTask(in: .milliseconds(500)) { exit(0) }
+        default:
+            FileHandle.standardError.write(Data("worker \(self.worker): unknown command \(line)\n".utf8))
+        }
+    }
+
+    // MARK: -
+
+    private func pace() {
+        guard self.started < self.clients.count else { return }
+        self.allowance = min(self.allowance + self.connectRate / 100, max(self.connectRate, 1))
+        let pending = self.started - self.everLive
+        var budget = min(Int(self.allowance), self.maxPending - pending, self.clients.count - self.started)
+        while budget > 0 {
+            self.clients[self.started].start()
+            self.started += 1
+            self.allowance -= 1
+            budget -= 1
+        }
+    }
+
+    private func abandonSlowAttempts() {
+        let now = NIODeadline.now().uptimeNanoseconds
+        let limit = UInt64(self.settings.attemptTimeout.nanoseconds)
+        for client in self.clients where [.connecting, .authenticating, .subscribing].contains(client.phase) {
+            if now &- client.attemptStartedAt > limit { client.abandonAttempt("not subscribed within \(limit / 1_000_000_000) s") }
+        }
+    }
+
+    private func printReport(withLatency: Bool) {
+        let report = WorkerReport(worker: self.worker, phase: self.phase, live: self.live,
+                                  pending: self.started - self.live, notStarted: self.clients.count - self.started,
+                                  everLive: self.everLive, tally: self.tally, latency: withLatency ? self.latency : nil)
+        guard var line = try? JSONEncoder().encode(report) else { return }
+        line.append(UInt8(ascii: "\n"))
+        FileHandle.standardOutput.write(line)
+    }
+}

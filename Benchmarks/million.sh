@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The notification service at a million users on one host: Redis, N `switchboard serve` nodes sharing one
+# port (Benchmarks/cluster.sh), and MillionLoad (`run` plus ~19,000-client `worker` processes) that ramps the
+# users up, holds them with heartbeats, times a broadcast and a stream of personal notifications, SIGKILLs a
+# node mid-stream and checks that its users recover everything; then prints the table.
+#
+#   Benchmarks/million.sh            # 1,000,000 users on 56 nodes: about 40 minutes
+#   Benchmarks/million.sh --small    # 50,000 users on 3 nodes, a minute's hold: under 10 minutes
+#   Benchmarks/million.sh --small --notify-rate 2000     # any further option goes to `MillionLoad run`
+#
+# Environment: NODES overrides the node count; SKIP_BUILD=1 reuses the last release builds.
+# Needs redis-server. Everything it starts is stopped by PID when it ends (Ctrl-C included).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ "${1:-}" == "--small" ]]; then
+    shift
+    nodes="${NODES:-3}"
+    run=(--clients 50000 --rate 2500 --hold 60 --notify-rate 2000 --notify-seconds 30 --storm-rate 500 --storm-seconds 40)
+else
+    # 20,000 descriptors a process: 56 nodes keep the busiest under ~18,500 connections, also after one dies.
+    nodes="${NODES:-56}"
+    run=(--clients 1000000 --rate 4000 --hold 600 --notify-rate 10000 --notify-seconds 60 --storm-rate 2000 --storm-seconds 90)
+fi
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    (cd "$root" && swift build -c release --product switchboard)
+    (cd "$root/Benchmarks" && swift build -c release --product MillionLoad)
+fi
+load="$(cd "$root/Benchmarks" && swift build -c release --show-bin-path)/MillionLoad"
+
+# The nodes and the load generator share this host: the generator's workers, Redis and the nodes all get
+# both cores, as their real counterparts would get machines of their own.
+SKIP_BUILD=1 exec "$root/Benchmarks/cluster.sh" "$nodes" -- \
+    "'$load' run --url \"ws://127.0.0.1:\$PORT/connection/websocket\" --api \"127.0.0.1:\$PORT\" \
+      --node-pids \"\$NODE_PIDS\" --redis-pid \"\$REDIS_PID\" --kill-pid \"\${NODE_PIDS%%,*}\" ${run[*]} $*"
