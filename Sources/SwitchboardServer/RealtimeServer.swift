@@ -64,7 +64,8 @@ public final class RealtimeServer: Service, Sendable {
                                     clientAddresses: clientAddresses, logger: logger,
                                     developmentSecret: developmentSecret, now: now)
         self.context = context
-        let limiter = ConnectionLimiter(configuration.limits)
+        let limiter = ConnectionLimiter(maxConnections: Self.connectionLimit(configuration.limits.maxConnections, budget: .current, logger: logger),
+                                        maxConnectionsPerAddress: configuration.limits.maxConnectionsPerIP)
         self.limiter = limiter
         let origins = try OriginPolicy(allowedOrigins: configuration.allowedOrigins)
         let path = configuration.webSocketPath

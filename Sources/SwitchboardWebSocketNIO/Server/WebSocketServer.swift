@@ -97,6 +97,9 @@ public final class WebSocketServer: Sendable {
     /// WebSocket connections currently open, including those still in their opening handshake (connections
     /// handed to the ``HTTPHandover`` are not counted).
     public var connectionCount: Int { self.registry.count }
+    /// Connections closed on arrival because the server held ``WebSocketServerConfiguration/maximumOpenSockets``.
+    public var refusedForSocketLimit: Int { self.gate.withLockedValue { $0?.refused ?? 0 } }
+    private let gate = NIOLockedValueBox<OpenSocketGate?>(nil)
 
     /// Binds and starts accepting connections.
     public func start() async throws {
@@ -104,6 +107,9 @@ public final class WebSocketServer: Sendable {
         let settings = ConnectionSettings(
             server: configuration, logger: self.logger, registry: self.registry, upgradeHook: self.upgradeHook,
             httpHandover: self.httpHandover, makeDelegate: Self.delegateFactory(for: self.handler, inboundBufferSize: configuration.connection.inboundBufferSize))
+        let gate = OpenSocketGate(limit: configuration.maximumOpenSockets)
+        self.gate.withLockedValue { $0 = gate }
+        let logger = self.logger
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: Int32(configuration.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -115,6 +121,14 @@ public final class WebSocketServer: Sendable {
             // grows it quickly for connections that stream.
             .childChannelOption(.recvAllocator, value: CompactRecvAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { channel in
+                guard gate.admit(channel) else {
+                    // Out of sockets: closing at once keeps the descriptor reserve for the process itself.
+                    if gate.refused.isMultiple(of: 1_000) || gate.refused == 1 {
+                        logger.warning("Refusing connections: the server holds its maximum of open sockets",
+                                       metadata: ["maximumOpenSockets": "\(gate.limit)", "refused": "\(gate.refused)"])
+                    }
+                    return channel.close()
+                }
                 do {
                     let sync = channel.pipeline.syncOperations
                     if let tls = configuration.tls {

@@ -21,10 +21,15 @@ public struct WebSocketServerConfiguration: Sendable {
     /// Share the port with other processes that set it too (`SO_REUSEPORT`): the kernel spreads new
     /// connections across them, so several server processes on one host serve one address.
     public var reusePort: Bool
+    /// Sockets (WebSocket and handed-over HTTP connections) open at once at most; a connection beyond it
+    /// is closed as soon as it is accepted. By default, what the process's descriptor limit leaves after a
+    /// reserve (``DescriptorBudget/socketLimit``), so the process never runs out of descriptors.
+    public var maximumOpenSockets: Int
 
     public init(host: String = "127.0.0.1", port: Int = 0, connection: WebSocketConfiguration = WebSocketConfiguration(),
                 subprotocols: [String] = [], tls: NIOSSLContext? = nil, maximumHandshakeSize: Int = 16 << 10,
-                handshakeTimeout: TimeAmount = .seconds(10), backlog: Int = 4096, reusePort: Bool = false) {
+                handshakeTimeout: TimeAmount = .seconds(10), backlog: Int = 4096, reusePort: Bool = false,
+                maximumOpenSockets: Int = DescriptorBudget.current?.socketLimit ?? .max) {
         self.host = host
         self.port = port
         self.connection = connection
@@ -34,5 +39,6 @@ public struct WebSocketServerConfiguration: Sendable {
         self.handshakeTimeout = handshakeTimeout
         self.backlog = backlog
         self.reusePort = reusePort
+        self.maximumOpenSockets = maximumOpenSockets
     }
 }
