@@ -5,7 +5,7 @@
 # node mid-stream and checks that its users recover everything; then prints the table.
 #
 #   Benchmarks/million.sh            # 1,000,000 users on 56 nodes: about 40 minutes
-#   Benchmarks/million.sh --small    # 50,000 users on 3 nodes, a minute's hold: under 10 minutes
+#   Benchmarks/million.sh --small    # 50,000 users on 4 nodes, a minute's hold: under 10 minutes
 #   Benchmarks/million.sh --small --notify-rate 2000     # any further option goes to `MillionLoad run`
 #
 # Environment: NODES overrides the node count; SKIP_BUILD=1 reuses the last release builds.
@@ -15,7 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if [[ "${1:-}" == "--small" ]]; then
     shift
-    nodes="${NODES:-3}"
+    nodes="${NODES:-4}"
     run=(--clients 50000 --rate 2500 --hold 60 --notify-rate 2000 --notify-seconds 30 --storm-rate 500 --storm-seconds 40)
 else
     # 20,000 descriptors a process: 56 nodes keep the busiest under ~18,500 connections, also after one dies.

@@ -19,8 +19,8 @@ public struct WebSocketClientConfiguration: Sendable {
     /// Bound on each phase of connecting (TCP, then TLS and the upgrade): a connect attempt always ends.
     public var connectTimeout: TimeAmount
     public var maximumHandshakeSize: Int
-    /// The local address to connect from (port 0: any). Load generators spread connections over several
-    /// source addresses, since one address reaches one server port from at most ~28,000 ephemeral ports.
+    /// The local address to connect from (port 0: a random free one). Load generators spread connections
+    /// over several source addresses: one address has ~28,000 ephemeral ports.
     public var localAddress: SocketAddress?
 
     public init(connection: WebSocketConfiguration = WebSocketConfiguration(), headers: HTTPHeaderFields = HTTPHeaderFields(),
@@ -94,14 +94,9 @@ public enum WebSocketClient {
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
         if let localAddress = configuration.localAddress {
+            // Port 0: the kernel picks a random free port for each attempt, so a retry after a refused connect
+            // comes from another port (behind SO_REUSEPORT, a port reused would reach the same listener again).
             bootstrap = bootstrap.bind(to: localAddress)
-            #if os(Linux)
-            // Leave the port to connect(), which may reuse one towards another destination; a bind to port 0
-            // alone would take an ephemeral port for this address whatever the destination.
-            bootstrap = bootstrap.channelOption(
-                ChannelOptions.Types.SocketOption(level: .ip, name: NIOBSDSocket.Option(rawValue: 24 /* IP_BIND_ADDRESS_NO_PORT */)),
-                value: 1)
-            #endif
         }
         let connect = bootstrap
             .channelInitializer { channel in

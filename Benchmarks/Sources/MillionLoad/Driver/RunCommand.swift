@@ -102,10 +102,13 @@ struct RunCommand: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(10))
             kill(killPid, SIGKILL)
             let killedAt = Date()
-            try await driver.waitUntil(timeout: 300, every: 5, describe: { "kill: \($0.tally.drops) dropped, \($0.live) live" }) {
+            try await driver.waitUntil(timeout: 300, every: 5, expectTimeout: true, describe: { view in
+                "kill: \(view.tally.drops) dropped, \(view.live) live, \(view.pending) reconnecting, \(view.tally.failedAttempts) failed attempts"
+            }) {
                 $0.tally.drops > 0 && $0.live >= self.clients
             }
-            report.stormSeconds = Date().timeIntervalSince(killedAt)
+            if driver.view().live >= self.clients { report.stormSeconds = Date().timeIntervalSince(killedAt) }
+            report.nodeSocketsAfterKill = nodes.map { SystemSample.sockets(of: $0) }
             let streamedCounts = try await streamed
             report.sent["kill"] = streamedCounts
             try await driver.settle(personal: streamedCounts.personalAcknowledged,
@@ -119,5 +122,5 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 func log(_ line: String) {
-    FileHandle.standardError.write(Data("million: \(line)\n".utf8))
+    try? FileHandle.standardError.write(contentsOf: Data("million: \(line)\n".utf8))
 }

@@ -18,6 +18,7 @@ struct RunReport {
     var rampSeconds = 0.0
     var rampFailedAttempts = 0
     var nodeSockets: [Int] = []
+    var nodeSocketsAfterKill: [Int] = []
     var memory: MemoryFigures?
     var stormSeconds: Double?
     var sent: [String: PublishCounts] = [:]
@@ -42,8 +43,12 @@ struct RunReport {
         }
         if let kill = self.phases["kill"], let sent = self.sent["kill"] {
             let personal = kill.latency.personal.histogram
-            let storm = self.stormSeconds.map { "all \(kill.tally.drops.grouped) dropped clients subscribed again \(Self.fixed($0, 1)) s after the kill" } ?? "clients did not all come back"
-            rows.append(("one node SIGKILLed", "\(storm); \(kill.tally.recovered.grouped) streams recovered, \(kill.tally.notRecovered) not; \(sent.personalAcknowledged.grouped) personal and \(sent.broadcastAcknowledged) broadcast publications meanwhile (\(sent.failed) failed with their node, \(sent.skipped) not sent), personal p50 \(Self.ms(personal.valueAtPercentile(50))), p99 \(Self.ms(personal.valueAtPercentile(99)))" + self.faults("kill", kill)))
+            let others = kill.latency.personalUndisturbed.histogram
+            let storm = self.stormSeconds.map { "all \(kill.tally.drops.grouped) dropped clients subscribed again \(Self.fixed($0, 1)) s after the kill" }
+                ?? "\(kill.tally.drops.grouped) clients dropped, \((self.clients - kill.live).grouped) not back after 5 minutes (\(kill.tally.failedAttempts.grouped) failed attempts)"
+            let survivors = self.nodeSocketsAfterKill.filter { $0 > 0 }
+            rows.append(("after the kill", "the \(survivors.count) other nodes hold \(survivors.reduce(0, +).grouped) sockets, busiest \((survivors.max() ?? 0).grouped), least busy \((survivors.min() ?? 0).grouped)"))
+            rows.append(("one node SIGKILLed", "\(storm); \(kill.tally.recovered.grouped) streams recovered, \(kill.tally.notRecovered) not; \(sent.personalAcknowledged.grouped) personal and \(sent.broadcastAcknowledged) broadcast publications meanwhile (\(sent.failed) failed with their node, \(sent.skipped) not sent), personal p50 \(Self.ms(personal.valueAtPercentile(50))), p99 \(Self.ms(personal.valueAtPercentile(99))) (to the users of the other nodes: p50 \(Self.ms(others.valueAtPercentile(50))), p99 \(Self.ms(others.valueAtPercentile(99))))" + self.faults("kill", kill)))
         }
         if let memory = self.memory {
             let perClient = { (bytes: Int) in "\(Self.fixed(Double(bytes) / Double(max(self.clients, 1)), 0)) B per connection" }

@@ -59,10 +59,14 @@ struct PhaseTally: Codable, Sendable {
 struct PhaseLatency: Codable, Sendable {
     var personal = LatencyHistogram()
     var broadcast = LatencyHistogram()
+    /// Personal deliveries to clients whose connection did not drop in this phase: what a node's death
+    /// costs the users of the other nodes.
+    var personalUndisturbed = LatencyHistogram()
 
     mutating func add(_ other: PhaseLatency) {
         self.personal.histogram.add(other.personal.histogram)
         self.broadcast.histogram.add(other.broadcast.histogram)
+        self.personalUndisturbed.histogram.add(other.personalUndisturbed.histogram)
     }
 }
 

@@ -40,6 +40,8 @@ final class ClientPool: @unchecked Sendable {
     var tally = PhaseTally()
     private var latency = PhaseLatency()
     private var phase = "ramp"
+    /// Counts phases, so a client can tell whether it dropped in the current one.
+    private(set) var phaseNumber: UInt16 = 1
 
     init(worker: Int, firstUser: Int, count: Int, connectRate: Double, maxPending: Int, settings: ClientSettings,
          eventLoop: any EventLoop) throws {
@@ -89,9 +91,14 @@ final class ClientPool: @unchecked Sendable {
         self.live -= 1
     }
 
-    func recordLatency(sentAt: UInt64, isBroadcast: Bool) {
-        let nanoseconds = Self.realtimeNanoseconds() &- sentAt
-        if isBroadcast { self.latency.broadcast.record(nanoseconds / 1_000) } else { self.latency.personal.record(nanoseconds / 1_000) }
+    func recordLatency(sentAt: UInt64, isBroadcast: Bool, droppedInThisPhase: Bool) {
+        let micros = (Self.realtimeNanoseconds() &- sentAt) / 1_000
+        if isBroadcast {
+            self.latency.broadcast.record(micros)
+        } else {
+            self.latency.personal.record(micros)
+            if !droppedInThisPhase { self.latency.personalUndisturbed.record(micros) }
+        }
     }
 
     /// Publishers put `CLOCK_REALTIME` nanoseconds in `t`: the one clock every process on the host shares.
@@ -112,6 +119,7 @@ final class ClientPool: @unchecked Sendable {
             self.phase = words.count > 1 ? String(words[1]) : "unnamed"
             self.tally = PhaseTally()
             self.latency = PhaseLatency()
+            self.phaseNumber &+= 1
         case "report"?:
             self.printReport(withLatency: true)
         case "stop"?:
@@ -119,7 +127,7 @@ final class ClientPool: @unchecked Sendable {
             self.printReport(withLatency: true)
             self.eventLoop.scheduleTask(in: .milliseconds(500)) { exit(0) }
         default:
-            FileHandle.standardError.write(Data("worker \(self.worker): unknown command \(line)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("worker \(self.worker): unknown command \(line)\n".utf8))
         }
     }
 
@@ -152,6 +160,7 @@ final class ClientPool: @unchecked Sendable {
                                   everLive: self.everLive, tally: self.tally, latency: withLatency ? self.latency : nil)
         guard var line = try? JSONEncoder().encode(report) else { return }
         line.append(UInt8(ascii: "\n"))
-        FileHandle.standardOutput.write(line)
+        // The driver reads every line; once it is gone (a broken pipe), so is the reason to run.
+        do { try FileHandle.standardOutput.write(contentsOf: line) } catch { exit(0) }
     }
 }

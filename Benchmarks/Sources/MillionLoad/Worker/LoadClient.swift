@@ -41,6 +41,8 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
     /// Milliseconds the node asked us to wait (a `disconnect` push's `delay`); -1 when it did not.
     private var delayHint: Int32 = -1
     private(set) var hasBeenLive = false
+    /// The pool's phase number when the connection last dropped (0: never).
+    private var droppedInPhase: UInt16 = 0
 
     init(user: Int, pool: ClientPool) {
         self.user = user
@@ -135,6 +137,7 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
             return
         case .live:
             self.pool.tally.drops += 1
+            self.droppedInPhase = self.pool.phaseNumber
             self.pool.clientLeftLive()
             self.scheduleReconnect()
         default:
@@ -188,7 +191,9 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
 
     private func deliver(isBroadcast: Bool, offset: UInt64, epoch: UnsafeRawBufferPointer, sentAt: UInt64?) {
         guard self.advance(isBroadcast: isBroadcast, to: offset, epoch: epoch, counting: true) else { return }
-        if let sentAt { self.pool.recordLatency(sentAt: sentAt, isBroadcast: isBroadcast) }
+        if let sentAt {
+            self.pool.recordLatency(sentAt: sentAt, isBroadcast: isBroadcast, droppedInThisPhase: self.droppedInPhase == self.pool.phaseNumber)
+        }
     }
 
     /// Moves a stream's position to `offset`, counting what that skips or repeats; false for a duplicate.

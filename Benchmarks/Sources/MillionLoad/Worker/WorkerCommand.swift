@@ -30,6 +30,8 @@ struct WorkerCommand: ParsableCommand {
                                       personalNamespace: self.personalNamespace, broadcastChannel: self.broadcastChannel,
                                       reconnectBaseMilliseconds: self.reconnectBase, reconnectCapMilliseconds: self.reconnectCap,
                                       attemptTimeout: .seconds(60))
+        // Writes to a driver that has gone must fail with EPIPE, not kill the process mid-report.
+        signal(SIGPIPE, SIG_IGN)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let eventLoop = group.next()
         let (index, firstUser, clients, rate, maxPending) = (self.index, self.firstUser, self.clients, self.rate, self.maxPending)
