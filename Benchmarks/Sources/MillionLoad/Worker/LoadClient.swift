@@ -41,6 +41,8 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
     /// Milliseconds the node asked us to wait (a `disconnect` push's `delay`); -1 when it did not.
     private var delayHint: Int32 = -1
     private(set) var hasBeenLive = false
+    /// The source port of the current attempt (0: none).
+    private var port: UInt16 = 0
     /// The pool's phase number when the connection last dropped (0: never).
     private var droppedInPhase: UInt16 = 0
 
@@ -58,7 +60,8 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
         self.phase = .connecting
         self.attemptStartedAt = NIODeadline.now().uptimeNanoseconds
         self.delayHint = -1
-        self.pool.connect(self).whenFailure { [self] error in
+        self.port = self.pool.takePort()
+        self.pool.connect(self, fromPort: self.port).whenFailure { [self] error in
             // Only a connection that never opened fails here; one that opened reports its close instead.
             guard self.phase == .connecting else { return }
             self.attemptFailed("connect: \(error)")
@@ -91,6 +94,9 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
     private func scheduleReconnect() {
         self.phase = .waitingToReconnect
         self.connection = nil
+        // The connection is closed (a port in TIME_WAIT fails the next bind to it, which is retried).
+        self.pool.returnPort(self.port)
+        self.port = 0
         let delay: Int64
         if self.delayHint >= 0 {
             delay = Int64(self.delayHint)  // already jittered by the node
