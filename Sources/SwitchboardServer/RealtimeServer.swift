@@ -157,7 +157,7 @@ public final class RealtimeServer: Service, Sendable {
         self.dashboardTask.withLockedValue { $0 = Task { await dashboard.run(every: .seconds(1)) } }
         // Presence entries expire unless refreshed (so a crashed node's clients vanish); idle streams go.
         let housekeeping = self.group.next().scheduleRepeatedTask(initialDelay: .seconds(20), delay: .seconds(20)) { _ in
-            sessions.forEach { $0.refreshPresence() }
+            sessions.forEachWithPresence { $0.refreshPresence() }
             (broker as? MemoryBroker)?.removeIdleStreams()
         }
         self.housekeeping.withLockedValue { $0 = housekeeping }

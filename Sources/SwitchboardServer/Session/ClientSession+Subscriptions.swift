@@ -78,6 +78,7 @@ extension ClientSession {
                 reply(.reply(id: id, .subscribe(result)))
                 self.hubDeliver(buffered)
                 if options.joinLeave { self.announceJoin(channel, identity: identity) }
+                if options.presence { self.context.sessions.markPresence(client: self.clientID) }
             }
         }
     }
@@ -118,7 +119,8 @@ extension ClientSession {
         }
     }
 
-    /// Keeps this session's presence entries from expiring (the registry calls it periodically).
+    /// Keeps this session's presence entries from expiring (called periodically for sessions the registry
+    /// knows to have subscribed to a channel with presence).
     func refreshPresence() {
         guard let identity = self.identity else { return }
         let channels = self.subscriptions.keys.filter { self.context.configuration.namespace(of: $0)?.options.presence == true }

@@ -7,6 +7,9 @@ final class SessionRegistry: Sendable {
     private struct Entry {
         let session: ClientSession
         let user: String
+        /// Subscribed (now or earlier) to a channel with presence: only these sessions are refreshed, so a
+        /// node of notification users does not visit every session every 20 seconds.
+        var hasPresence = false
     }
 
     private let entries = NIOLockedValueBox<[String: Entry]>([:])
@@ -25,6 +28,21 @@ final class SessionRegistry: Sendable {
     }
 
     var count: Int { self.entries.withLockedValue { $0.count } }
+
+    /// Notes that a session has entries in some channel's presence (``forEachWithPresence(_:)``).
+    func markPresence(client: String) {
+        self.entries.withLockedValue { $0[client]?.hasPresence = true }
+    }
+
+    /// Runs `body` on the event loop of each session that has subscribed to a channel with presence.
+    func forEachWithPresence(_ body: @escaping @Sendable (ClientSession) -> Void) {
+        let sessions = self.entries.withLockedValue { entries in
+            entries.values.filter(\.hasPresence).map(\.session)
+        }
+        for session in sessions {
+            session.eventLoop.execute { body(session) }
+        }
+    }
 
     /// Runs `body` on each session's event loop; `user` limits it to one user's sessions. Returns how many.
     @discardableResult

@@ -16,6 +16,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Clients in all.") var clients = 50_000
     @Option(help: "Worker processes (default: one per 18,000 clients).") var workers: Int?
     @Option(help: "New connections a second, all workers together.") var rate: Double = 2_000
+    @Option(help: "Seconds the ramp may take at most (default: four times clients/rate, plus 5 minutes).") var rampTimeout: Double?
+    @Option(help: "Connect attempts in progress at most per worker.") var maxPending = 64
     @Option(help: "Seconds to hold every client connected once the ramp is done.") var hold: Double = 60
     @Option(help: "Personal notifications a second in the notification phase.") var notifyRate: Double = 1_000
     @Option(help: "Seconds of the notification phase.") var notifySeconds: Double = 60
@@ -45,7 +47,7 @@ struct RunCommand: AsyncParsableCommand {
             spawned.append(try WorkerProcess(index: index, clients: count, arguments: [
                 "--index", "\(index)", "--url", self.url, "--source", "\(self.sourcePrefix).\(index / 250).\(index % 250 + 1)",
                 "--first-user", "\(first)", "--clients", "\(count)", "--rate", "\(self.rate / Double(workerCount))",
-                "--personal-namespace", self.personalNamespace, "--broadcast-channel", self.broadcastChannel,
+                "--max-pending", "\(self.maxPending)", "--personal-namespace", self.personalNamespace, "--broadcast-channel", self.broadcastChannel,
             ], environment: ProcessInfo.processInfo.environment))
             first += count
         }
@@ -54,10 +56,17 @@ struct RunCommand: AsyncParsableCommand {
         let driver = Driver(workers: workers)
         let rampStart = Date()
         log("ramp: \(self.clients) clients from \(workerCount) workers at \(Int(self.rate))/s")
-        try await driver.waitUntil(timeout: Double(self.clients) / self.rate * 4 + 300, every: 10, describe: { view in
+        // A ramp that stalls (the machine is out of CPU) ends at the timeout; the run goes on with the clients
+        // it has, and the table says how many that is.
+        try await driver.waitUntil(timeout: self.rampTimeout ?? (Double(self.clients) / self.rate * 4 + 300), every: 10, expectTimeout: true, describe: { view in
             "ramp: \(view.live) live, \(view.pending) connecting, \(view.notStarted) not started, \(view.tally.failedAttempts) failed attempts"
         }) { $0.live >= self.clients }
         report.rampSeconds = Date().timeIntervalSince(rampStart)
+        // Clients that never got in stop trying, so the hold is a steady state of those that did.
+        for worker in workers { worker.send("freeze") }
+        try await Task.sleep(for: .seconds(2))
+        report.rampReached = driver.view().live
+        let audience = report.rampReached
         report.rampFailedAttempts = driver.view().tally.failedAttempts
         report.nodeSockets = nodes.map { SystemSample.sockets(of: $0) }
         log("ramp: done in \(Int(report.rampSeconds)) s; the nodes hold \(report.nodeSockets.reduce(0, +)) sockets")
@@ -65,9 +74,16 @@ struct RunCommand: AsyncParsableCommand {
         // Hold.
         try await driver.startPhase("hold", ending: "ramp")
         let holdStart = Date()
+        let cpuBefore = (nodes: nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +),
+                         workers: workers.map { SystemSample.cpuSeconds(of: $0.pid) }.reduce(0, +),
+                         redis: self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0)
         try await driver.waitUntil(timeout: self.hold, every: 30, expectTimeout: true, describe: { view in
             "hold: \(view.live) live, \(view.tally.drops) drops, \(Int(Date().timeIntervalSince(holdStart))) s of \(Int(self.hold))"
         }) { _ in false }
+        let held = Date().timeIntervalSince(holdStart)
+        report.holdCPU = (nodes: (nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +) - cpuBefore.nodes) / held,
+                          workers: (workers.map { SystemSample.cpuSeconds(of: $0.pid) }.reduce(0, +) - cpuBefore.workers) / held,
+                          redis: ((self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0) - cpuBefore.redis) / held)
         report.memory = MemoryFigures(before: before, after: SystemSample.now(),
                                       nodes: nodes.map(SystemSample.residentBytes(of:)).reduce(0, +),
                                       workers: workers.map { SystemSample.residentBytes(of: $0.pid) }.reduce(0, +),
@@ -80,7 +96,6 @@ struct RunCommand: AsyncParsableCommand {
         try await publisher.connect(host: String(apiParts[0]), port: apiPort, apiKey: self.apiKey, connections: 8)
         try await driver.startPhase("broadcast", ending: "hold")
         report.sent["broadcast"] = try await publisher.broadcastOnce()
-        let audience = driver.view().live
         try await driver.waitUntil(timeout: 120, every: 10, describe: { "broadcast: \($0.tally.broadcast.deliveries) of \(audience) delivered" }) {
             $0.tally.broadcast.deliveries >= UInt64(audience)
         }
@@ -88,7 +103,12 @@ struct RunCommand: AsyncParsableCommand {
         // Personal notifications at a steady rate.
         try await driver.startPhase("notify", ending: "broadcast")
         log("notify: \(Int(self.notifyRate))/s for \(Int(self.notifySeconds)) s")
+        let notifyCPU = (nodes: nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +),
+                         redis: self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0, at: Date())
         let notified = try await publisher.run(rate: self.notifyRate, seconds: self.notifySeconds)
+        let notifyTime = Date().timeIntervalSince(notifyCPU.at)
+        report.notifyCPU = (nodes: (nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +) - notifyCPU.nodes) / notifyTime,
+                            redis: ((self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0) - notifyCPU.redis) / notifyTime)
         report.sent["notify"] = notified
         try await driver.settle(personal: notified.personalAcknowledged, broadcast: 0)
 
@@ -105,14 +125,14 @@ struct RunCommand: AsyncParsableCommand {
             try await driver.waitUntil(timeout: 300, every: 5, expectTimeout: true, describe: { view in
                 "kill: \(view.tally.drops) dropped, \(view.live) live, \(view.pending) reconnecting, \(view.tally.failedAttempts) failed attempts"
             }) {
-                $0.tally.drops > 0 && $0.live >= self.clients
+                $0.tally.drops > 0 && $0.live >= audience
             }
-            if driver.view().live >= self.clients { report.stormSeconds = Date().timeIntervalSince(killedAt) }
+            if driver.view().live >= audience { report.stormSeconds = Date().timeIntervalSince(killedAt) }
             report.nodeSocketsAfterKill = nodes.map { SystemSample.sockets(of: $0) }
             let streamedCounts = try await streamed
             report.sent["kill"] = streamedCounts
             try await driver.settle(personal: streamedCounts.personalAcknowledged,
-                                    broadcast: streamedCounts.broadcastAcknowledged * self.clients)
+                                    broadcast: streamedCounts.broadcastAcknowledged * audience)
         }
         try await driver.startPhase("end", ending: lastPhase)
         for phase in ["ramp", "hold", "broadcast", "notify", "kill"] { report.phases[phase] = driver.finished(phase) }

@@ -17,21 +17,29 @@ struct RunReport {
     let nodes: Int
     var rampSeconds = 0.0
     var rampFailedAttempts = 0
+    var rampReached = 0
     var nodeSockets: [Int] = []
     var nodeSocketsAfterKill: [Int] = []
     var memory: MemoryFigures?
+    /// Cores in use on average during the hold (heartbeats and nothing else).
+    var holdCPU: (nodes: Double, workers: Double, redis: Double)?
+    /// Cores in use on average while personal notifications were published.
+    var notifyCPU: (nodes: Double, redis: Double)?
     var stormSeconds: Double?
     var sent: [String: PublishCounts] = [:]
     var phases: [String: ClusterView] = [:]
 
     func markdown() -> String {
         var rows: [(String, String)] = []
-        let connectRate = Double(self.clients) / max(self.rampSeconds, 0.001)
-        rows.append(("ramp", "\(self.clients.grouped) clients connected and subscribed (2 channels each) in \(Self.fixed(self.rampSeconds, 0)) s: \(Int(connectRate).grouped) connects/s, \(self.rampFailedAttempts.grouped) failed attempts retried"))
+        let reached = self.rampReached >= self.clients ? "\(self.clients.grouped) clients" : "\(self.rampReached.grouped) of \(self.clients.grouped) clients (the ramp stalled)"
+        rows.append(("ramp", "\(reached) connected and subscribed (2 channels each) in \(Self.fixed(self.rampSeconds, 0)) s: \(Int(Double(self.rampReached) / max(self.rampSeconds, 0.001)).grouped) connects/s, \(self.rampFailedAttempts.grouped) failed attempts retried"))
         let sockets = self.nodeSockets.reduce(0, +)
         rows.append(("counted by the nodes", "\(sockets.grouped) TCP sockets held by \(self.nodeSockets.count) node processes (clients, plus each node's listener and Redis connections); busiest \((self.nodeSockets.max() ?? 0).grouped), least busy \((self.nodeSockets.min() ?? 0).grouped)"))
         if let hold = self.phases["hold"] {
             rows.append(("hold", "\(hold.tally.drops) unintended drops, \(hold.tally.serverEnded) server disconnects, \(hold.tally.unexpected) unexpected messages; \(hold.live.grouped) live at the end"))
+            if let cpu = self.holdCPU {
+                rows.append(("CPU while holding", "nodes \(Self.fixed(cpu.nodes * 100, 0)) % of a core (\(Self.fixed(cpu.nodes * 100 / Double(max(self.rampReached, 1)) * 10_000, 2)) % per 10,000 connections: heartbeats), load generator \(Self.fixed(cpu.workers * 100, 0)) %, Redis \(Self.fixed(cpu.redis * 100, 1)) %"))
+            }
         }
         if let broadcast = self.phases["broadcast"] {
             let latency = broadcast.latency.broadcast.histogram
@@ -40,18 +48,21 @@ struct RunReport {
         if let notify = self.phases["notify"], let sent = self.sent["notify"] {
             let latency = notify.latency.personal.histogram
             rows.append(("personal notifications", "\(sent.personalAcknowledged.grouped) published (\(sent.failed) failed, \(sent.skipped) not sent: nodes behind); delivery p50 \(Self.ms(latency.valueAtPercentile(50))), p99 \(Self.ms(latency.valueAtPercentile(99))), max \(Self.ms(latency.max))" + self.faults("notify", notify)))
+            if let cpu = self.notifyCPU {
+                rows.append(("CPU while notifying", "nodes \(Self.fixed(cpu.nodes * 100, 0)) % of a core (heartbeats included), Redis \(Self.fixed(cpu.redis * 100, 0)) %"))
+            }
         }
         if let kill = self.phases["kill"], let sent = self.sent["kill"] {
             let personal = kill.latency.personal.histogram
             let others = kill.latency.personalUndisturbed.histogram
             let storm = self.stormSeconds.map { "all \(kill.tally.drops.grouped) dropped clients subscribed again \(Self.fixed($0, 1)) s after the kill" }
-                ?? "\(kill.tally.drops.grouped) clients dropped, \((self.clients - kill.live).grouped) not back after 5 minutes (\(kill.tally.failedAttempts.grouped) failed attempts)"
+                ?? "\(kill.tally.drops.grouped) clients dropped, \((self.rampReached - kill.live).grouped) not back after 5 minutes (\(kill.tally.failedAttempts.grouped) failed attempts)"
             let survivors = self.nodeSocketsAfterKill.filter { $0 > 0 }
             rows.append(("after the kill", "the \(survivors.count) other nodes hold \(survivors.reduce(0, +).grouped) sockets, busiest \((survivors.max() ?? 0).grouped), least busy \((survivors.min() ?? 0).grouped)"))
             rows.append(("one node SIGKILLed", "\(storm); \(kill.tally.recovered.grouped) streams recovered, \(kill.tally.notRecovered) not; \(sent.personalAcknowledged.grouped) personal and \(sent.broadcastAcknowledged) broadcast publications meanwhile (\(sent.failed) failed with their node, \(sent.skipped) not sent), personal p50 \(Self.ms(personal.valueAtPercentile(50))), p99 \(Self.ms(personal.valueAtPercentile(99))) (to the users of the other nodes: p50 \(Self.ms(others.valueAtPercentile(50))), p99 \(Self.ms(others.valueAtPercentile(99))))" + self.faults("kill", kill)))
         }
         if let memory = self.memory {
-            let perClient = { (bytes: Int) in "\(Self.fixed(Double(bytes) / Double(max(self.clients, 1)), 0)) B per connection" }
+            let perClient = { (bytes: Int) in "\(Self.fixed(Double(bytes) / Double(max(self.rampReached, 1)), 0)) B per connection" }
             rows.append(("nodes' memory", "\(Self.mib(memory.nodes)) RSS in all: \(perClient(memory.nodes))"))
             rows.append(("load generator's memory", "\(Self.mib(memory.workers)) RSS in all: \(perClient(memory.workers))"))
             rows.append(("Redis's memory", "\(Self.mib(memory.redis)) RSS: \(perClient(memory.redis))"))
@@ -72,7 +83,7 @@ struct RunReport {
     private func faults(_ phase: String, _ view: ClusterView) -> String {
         let sent = self.sent[phase] ?? PublishCounts()
         let expectedPersonal = UInt64(sent.personalAcknowledged)
-        let expectedBroadcast = UInt64(sent.broadcastAcknowledged * self.clients)
+        let expectedBroadcast = UInt64(sent.broadcastAcknowledged * self.rampReached)
         let undelivered = (expectedPersonal > view.tally.personal.deliveries ? expectedPersonal - view.tally.personal.deliveries : 0)
             + (expectedBroadcast > view.tally.broadcast.deliveries ? expectedBroadcast - view.tally.broadcast.deliveries : 0)
         let missing = undelivered + view.tally.personal.missing + view.tally.broadcast.missing

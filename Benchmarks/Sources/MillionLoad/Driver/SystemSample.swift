@@ -31,6 +31,17 @@ struct SystemSample {
         (Self.field("VmRSS:", in: Self.read("/proc/\(pid)/status")) ?? 0) * 1024
     }
 
+    /// CPU seconds a process has used (user and system), from /proc/<pid>/stat; 0 once it is gone.
+    static func cpuSeconds(of pid: Int32) -> Double {
+        let stat = Self.read("/proc/\(pid)/stat")
+        // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+        guard let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // utime and stime are fields 14 and 15, the 12th and 13th after the name.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// The TCP sockets a process holds open: what a node really has, whatever its clients think.
     static func sockets(of pid: Int32) -> Int {
         let directory = "/proc/\(pid)/fd"

@@ -35,6 +35,8 @@ final class ClientPool: @unchecked Sendable {
     private var freePorts = Array(UInt16(10_000)...UInt16(60_999))
     private var started = 0
     private var allowance = 0.0
+    /// Set when the driver ends the ramp.
+    private(set) var isFrozen = false
     private(set) var live = 0
     private var everLive = 0
 
@@ -139,6 +141,9 @@ final class ClientPool: @unchecked Sendable {
             self.tally = PhaseTally()
             self.latency = PhaseLatency()
             self.phaseNumber &+= 1
+        case "freeze"?:
+            // The ramp is over: start no one else; clients that never got in give up (see LoadClient).
+            self.isFrozen = true
         case "report"?:
             self.printReport(withLatency: true)
         case "stop"?:
@@ -153,7 +158,7 @@ final class ClientPool: @unchecked Sendable {
     // MARK: -
 
     private func pace() {
-        guard self.started < self.clients.count else { return }
+        guard self.started < self.clients.count, !self.isFrozen else { return }
         self.allowance = min(self.allowance + self.connectRate / 100, max(self.connectRate, 1))
         let pending = self.started - self.everLive
         var budget = min(Int(self.allowance), self.maxPending - pending, self.clients.count - self.started)

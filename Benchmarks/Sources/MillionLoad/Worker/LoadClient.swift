@@ -88,6 +88,12 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
     private func attemptFailed(_ reason: String) {
         self.pool.tally.failedAttempts += 1
         self.pool.tally.note("user \(self.userID): \(reason)")
+        guard self.hasBeenLive || !self.pool.isFrozen else {
+            // Never got in before the ramp ended: out of the run.
+            self.pool.returnPort(self.port)
+            self.phase = .stopped
+            return
+        }
         self.scheduleReconnect()
     }
 
