@@ -89,52 +89,60 @@ struct RunCommand: AsyncParsableCommand {
                                       workers: workers.map { SystemSample.residentBytes(of: $0.pid) }.reduce(0, +),
                                       redis: self.redisPid.map(SystemSample.residentBytes(of:)) ?? 0)
 
-        // One broadcast to everyone.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let publisher = NotificationPublisher(users: self.clients, personalNamespace: self.personalNamespace,
-                                              broadcastChannel: self.broadcastChannel, eventLoop: group.next())
-        try await publisher.connect(host: String(apiParts[0]), port: apiPort, apiKey: self.apiKey, connections: 8)
-        try await driver.startPhase("broadcast", ending: "hold")
-        report.sent["broadcast"] = try await publisher.broadcastOnce()
-        try await driver.waitUntil(timeout: 120, every: 10, describe: { "broadcast: \($0.tally.broadcast.deliveries) of \(audience) delivered" }) {
-            $0.tally.broadcast.deliveries >= UInt64(audience)
-        }
-
-        // Personal notifications at a steady rate.
-        try await driver.startPhase("notify", ending: "broadcast")
-        log("notify: \(Int(self.notifyRate))/s for \(Int(self.notifySeconds)) s")
-        let notifyCPU = (nodes: nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +),
-                         redis: self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0, at: Date())
-        let notified = try await publisher.run(rate: self.notifyRate, seconds: self.notifySeconds)
-        let notifyTime = Date().timeIntervalSince(notifyCPU.at)
-        report.notifyCPU = (nodes: (nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +) - notifyCPU.nodes) / notifyTime,
-                            redis: ((self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0) - notifyCPU.redis) / notifyTime)
-        report.sent["notify"] = notified
-        try await driver.settle(personal: notified.personalAcknowledged, broadcast: 0)
-
-        // A node killed mid-stream.
-        var lastPhase = "notify"
-        if let killPid = self.killPid {
-            try await driver.startPhase("kill", ending: "notify")
-            lastPhase = "kill"
-            log("kill: \(Int(self.stormRate))/s and a broadcast a second for \(Int(self.stormSeconds)) s; node \(killPid) is killed 10 s in")
-            async let streamed = publisher.run(rate: self.stormRate, seconds: self.stormSeconds, broadcastEvery: 1)
-            try await Task.sleep(for: .seconds(10))
-            kill(killPid, SIGKILL)
-            let killedAt = Date()
-            try await driver.waitUntil(timeout: 300, every: 5, expectTimeout: true, describe: { view in
-                "kill: \(view.tally.drops) dropped, \(view.live) live, \(view.pending) reconnecting, \(view.tally.failedAttempts) failed attempts"
-            }) {
-                $0.tally.drops > 0 && $0.live >= audience
+        // What was measured so far is printed even if a later phase fails.
+        var lastPhase = "hold"
+        do {
+            // One broadcast to everyone.
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let publisher = NotificationPublisher(users: self.clients, personalNamespace: self.personalNamespace,
+                                                  broadcastChannel: self.broadcastChannel, eventLoop: group.next())
+            try await publisher.connect(host: String(apiParts[0]), port: apiPort, apiKey: self.apiKey, connections: 8)
+            try await driver.startPhase("broadcast", ending: "hold")
+            lastPhase = "broadcast"
+            report.sent["broadcast"] = try await publisher.broadcastOnce()
+            try await driver.waitUntil(timeout: 120, every: 10, describe: { "broadcast: \($0.tally.broadcast.deliveries) of \(audience) delivered" }) {
+                $0.tally.broadcast.deliveries >= UInt64(audience)
             }
-            if driver.view().live >= audience { report.stormSeconds = Date().timeIntervalSince(killedAt) }
-            report.nodeSocketsAfterKill = nodes.map { SystemSample.sockets(of: $0) }
-            let streamedCounts = try await streamed
-            report.sent["kill"] = streamedCounts
-            try await driver.settle(personal: streamedCounts.personalAcknowledged,
-                                    broadcast: streamedCounts.broadcastAcknowledged * audience)
+
+            // Personal notifications at a steady rate.
+            try await driver.startPhase("notify", ending: "broadcast")
+            lastPhase = "notify"
+            log("notify: \(Int(self.notifyRate))/s for \(Int(self.notifySeconds)) s")
+            let notifyCPU = (nodes: nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +),
+                             redis: self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0, at: Date())
+            let notified = try await publisher.run(rate: self.notifyRate, seconds: self.notifySeconds)
+            let notifyTime = Date().timeIntervalSince(notifyCPU.at)
+            report.notifyCPU = (nodes: (nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +) - notifyCPU.nodes) / notifyTime,
+                                redis: ((self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0) - notifyCPU.redis) / notifyTime)
+            report.sent["notify"] = notified
+            try await driver.settle(personal: notified.personalAcknowledged, broadcast: 0)
+
+            // A node killed mid-stream.
+            if let killPid = self.killPid {
+                try await driver.startPhase("kill", ending: "notify")
+                lastPhase = "kill"
+                log("kill: \(Int(self.stormRate))/s and a broadcast a second for \(Int(self.stormSeconds)) s; node \(killPid) is killed 10 s in")
+                async let streamed = publisher.run(rate: self.stormRate, seconds: self.stormSeconds, broadcastEvery: 1)
+                try await Task.sleep(for: .seconds(10))
+                kill(killPid, SIGKILL)
+                let killedAt = Date()
+                try await driver.waitUntil(timeout: 300, every: 5, expectTimeout: true, describe: { view in
+                    "kill: \(view.tally.drops) dropped, \(view.live) live, \(view.pending) reconnecting, \(view.tally.failedAttempts) failed attempts"
+                }) {
+                    $0.tally.drops > 0 && $0.live >= audience
+                }
+                if driver.view().live >= audience { report.stormSeconds = Date().timeIntervalSince(killedAt) }
+                report.nodeSocketsAfterKill = nodes.map { SystemSample.sockets(of: $0) }
+                let streamedCounts = try await streamed
+                report.sent["kill"] = streamedCounts
+                try await driver.settle(personal: streamedCounts.personalAcknowledged,
+                                        broadcast: streamedCounts.broadcastAcknowledged * audience)
+            }
+        } catch {
+            log("the run stopped after phase \(lastPhase): \(error)")
+            report.failure = "stopped after phase \(lastPhase): \(error)"
         }
-        try await driver.startPhase("end", ending: lastPhase)
+        try? await driver.startPhase("end", ending: lastPhase)
         for phase in ["ramp", "hold", "broadcast", "notify", "kill"] { report.phases[phase] = driver.finished(phase) }
         for worker in workers { worker.send("stop") }
         print(report.markdown())

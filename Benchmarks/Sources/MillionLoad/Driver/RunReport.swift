@@ -28,6 +28,7 @@ struct RunReport {
     var stormSeconds: Double?
     var sent: [String: PublishCounts] = [:]
     var phases: [String: ClusterView] = [:]
+    var failure: String?
 
     func markdown() -> String {
         var rows: [(String, String)] = []
@@ -73,6 +74,7 @@ struct RunReport {
         }
         var text = "| \(self.clients.grouped) clients, \(self.nodes) nodes, \(self.workers) load-generator processes | |\n|---|---|\n"
         for (name, value) in rows { text += "| \(name) | \(value) |\n" }
+        if let failure = self.failure { text += "\nThe run \(failure)\n" }
         for (phase, view) in self.phases.sorted(by: { $0.key < $1.key }) where !view.tally.samples.isEmpty {
             text += "\n\(phase): " + view.tally.samples.joined(separator: "; ")
         }

@@ -31,8 +31,10 @@ final class ClientPool: @unchecked Sendable {
     private let signer: TokenSigner
     private let logger: Logger
     private var clients: [LoadClient] = []
-    /// Source ports not in use, picked at random for each attempt (see ``takePort()``).
-    private var freePorts = Array(UInt16(10_000)...UInt16(60_999))
+    /// Source ports not in use, picked at random for each attempt (see ``takePort()``). Below the kernel's
+    /// ephemeral range (32768 and up): a port bound explicitly, on any address, is one connect() no longer
+    /// picks for anyone, so 56 workers binding the ephemeral range left the driver none to publish from.
+    private var freePorts = Array(UInt16(1_024)...UInt16(32_767))
     private var started = 0
     private var allowance = 0.0
     /// Set when the driver ends the ramp.
