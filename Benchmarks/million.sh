@@ -20,7 +20,7 @@ if [[ "${1:-}" == "--small" ]]; then
 else
     # 20,000 descriptors a process: 56 nodes keep the busiest under ~18,500 connections, also after one dies.
     nodes="${NODES:-56}"
-    run=(--clients 1000000 --rate 1500 --ramp-timeout 1200 --hold 600 --notify-rate 10000 --notify-seconds 60 --storm-rate 2000 --storm-seconds 90)
+    run=(--clients 1000000 --rate 1500 --ramp-timeout 1200 --hold 600 --notify-rate 2000 --notify-seconds 60 --storm-rate 1000 --storm-seconds 90)
 fi
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
