@@ -36,20 +36,18 @@ final class SessionRegistry: Sendable {
 
     /// Runs `body` on the event loop of each session that has subscribed to a channel with presence.
     func forEachWithPresence(_ body: @escaping @Sendable (ClientSession) -> Void) {
-        let sessions = self.entries.withLockedValue { entries in
-            entries.values.filter(\.hasPresence).map(\.session)
-        }
-        for session in sessions {
-            session.eventLoop.execute { body(session) }
-        }
+        self.forEach(where: \.hasPresence, body)
     }
 
     /// Runs `body` on each session's event loop; `user` limits it to one user's sessions. Returns how many.
     @discardableResult
     func forEach(user: String? = nil, _ body: @escaping @Sendable (ClientSession) -> Void) -> Int {
-        let sessions = self.entries.withLockedValue { entries in
-            entries.values.filter { user == nil || $0.user == user }.map(\.session)
-        }
+        self.forEach(where: { user == nil || $0.user == user }, body)
+    }
+
+    @discardableResult
+    private func forEach(where isIncluded: (Entry) -> Bool, _ body: @escaping @Sendable (ClientSession) -> Void) -> Int {
+        let sessions = self.entries.withLockedValue { entries in entries.values.filter(isIncluded).map(\.session) }
         for session in sessions {
             session.eventLoop.execute { body(session) }
         }

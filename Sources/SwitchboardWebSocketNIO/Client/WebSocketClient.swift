@@ -93,9 +93,8 @@ public enum WebSocketClient {
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            // NIO's default keeps a 2 KiB read buffer per connection for reuse; as on the server, start small
-            // and let connections that stream grow theirs (a load generator holds thousands of idle ones).
-            .channelOption(.recvAllocator, value: CompactRecvAllocator(minimum: 64, initial: 512, maximum: 65536))
+            // NIO's default would keep a 2 KiB read buffer on every connection (a load generator holds thousands).
+            .channelOption(.recvAllocator, value: CompactRecvAllocator.connection)
         if let localAddress = configuration.localAddress {
             // Port 0: the kernel picks a random free port for each attempt, so a retry after a refused connect
             // comes from another port (behind SO_REUSEPORT, a port reused would reach the same listener again).

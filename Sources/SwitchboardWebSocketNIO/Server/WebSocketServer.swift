@@ -116,16 +116,14 @@ public final class WebSocketServer: Sendable {
             .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: configuration.reusePort ? 1 : 0)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
-            // NIO keeps each channel's last read buffer for reuse, so its size is memory every idle
-            // connection holds. Start small (an upgrade request fits in a read or two); the allocator
-            // grows it quickly for connections that stream.
-            .childChannelOption(.recvAllocator, value: CompactRecvAllocator(minimum: 64, initial: 512, maximum: 65536))
+            .childChannelOption(.recvAllocator, value: CompactRecvAllocator.connection)
             .childChannelInitializer { channel in
                 guard gate.admit(channel) else {
                     // Out of sockets: closing at once keeps the descriptor reserve for the process itself.
-                    if gate.refused.isMultiple(of: 1_000) || gate.refused == 1 {
+                    let refused = gate.refused
+                    if refused == 1 || refused.isMultiple(of: 1_000) {
                         logger.warning("Refusing connections: the server holds its maximum of open sockets",
-                                       metadata: ["maximumOpenSockets": "\(gate.limit)", "refused": "\(gate.refused)"])
+                                       metadata: ["maximumOpenSockets": "\(gate.limit)", "refused": "\(refused)"])
                     }
                     return channel.close()
                 }

@@ -11,6 +11,11 @@ struct CompactRecvAllocator: RecvByteBufferAllocator {
     /// The last read used at most half: the next one like it shrinks the buffer.
     private var shrinkNext = false
 
+    /// What every connection starts with, client or server: NIO keeps a channel's last read buffer for
+    /// reuse, so its size is memory each idle connection holds. An upgrade request or reply fits in a read
+    /// or two of 512 bytes; connections that stream grow theirs quickly.
+    static let connection = CompactRecvAllocator(minimum: 64, initial: 512, maximum: 65536)
+
     init(minimum: Int, initial: Int, maximum: Int) {
         precondition(0 < minimum && minimum <= initial && initial <= maximum && maximum <= Int(UInt32.max),
                      "receive buffer sizes must satisfy 0 < minimum <= initial <= maximum")
