@@ -34,6 +34,8 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     /// A `since` that history no longer covers (another epoch, older than what is retained, or ahead of the
     /// stream): read without `since`, or resubscribe, and continue from the current position.
     public static let positionNotRetained = ErrorCode(113)
+    /// A connect ticket that is unknown, expired or already used: fetch a new one (`POST /connection/ticket`).
+    public static let ticketRefused = ErrorCode(114)
 
     public static let internalError = ErrorCode(200)
     /// Too many commands: wait before sending more.
@@ -71,6 +73,8 @@ public struct DisconnectCode: RawRepresentable, Sendable, Hashable, Codable, Cus
     /// Too many commands for too long.
     public static let rateLimited = DisconnectCode(4004)
     public static let internalError = DisconnectCode(4005)
+    /// The connect ticket in the URL is unknown, expired or already used: reconnect with a new ticket.
+    public static let ticketRefused = DisconnectCode(4006)
 
     /// The token is missing, malformed, badly signed or for another audience.
     public static let unauthorized = DisconnectCode(4500)

@@ -104,11 +104,17 @@ public final class RealtimeServer: Service, Sendable {
                     metrics.connectionRefused(.forbiddenOrigin)
                     return .reject(status: 403, reason: reason)
                 }
+                let token = request.queryValue("token").flatMap { $0.isEmpty ? nil : $0 }
+                let ticket = request.queryValue("ticket")
+                guard token == nil || ticket == nil else {
+                    return .reject(status: 400, reason: "give a token or a ticket, not both")
+                }
+                let credential = ticket.map(ConnectionCredential.ticket) ?? token.map(ConnectionCredential.token)
                 let client = clientAddresses.clientAddress(peer: request.remoteAddress?.ipAddress,
                                                            forwardedFor: request.headers.values(for: "x-forwarded-for"))
                 switch limiter.acquire(ip: client) {
                 case .success(let lease):
-                    return .accept(context: UpgradeContext(lease: lease, token: request.queryValue("token"), clientAddress: client))
+                    return .accept(context: UpgradeContext(lease: lease, credential: credential, clientAddress: client))
                 case .failure(let refusal):
                     metrics.connectionRefused(.init(refusal))
                     return .reject(status: refusal.httpStatus, reason: refusal.reason)
@@ -215,6 +221,6 @@ public final class RealtimeServer: Service, Sendable {
 /// What the upgrade hook hands to the connection: its slot in the connection limits and the URL's token.
 struct UpgradeContext: Sendable {
     let lease: ConnectionLease
-    let token: String?
+    let credential: ConnectionCredential?
     let clientAddress: String
 }

@@ -92,4 +92,15 @@ enum BrokerScripts {
         end
         return redis.call('HVALS', KEYS[2])
         """)
+
+    /// KEYS[1] the ticket. The grant the first time, then an empty string (kept with the ticket's remaining
+    /// life, so a second use reads "already used"); nil for a ticket never stored or expired. One script, so
+    /// of two nodes redeeming at once exactly one gets the grant.
+    static let redeemTicket = RedisScript(name: "redeemTicket", source: """
+        local grant = redis.call('GET', KEYS[1])
+        if not grant then return false end
+        if grant == '' then return '' end
+        redis.call('SET', KEYS[1], '', 'KEEPTTL')
+        return grant
+        """)
 }

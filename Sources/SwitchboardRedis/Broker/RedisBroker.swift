@@ -217,7 +217,38 @@ public final class RedisBroker: Broker {
         }
     }
 
+    public func storeTicket(_ ticket: String, grant: [UInt8], ttl: Int) async throws {
+        let key = self.ticketKey(ticket)
+        let reply: RESPValue
+        do {
+            reply = try await self.shard(key).commands.send(
+                RedisCommand("SET", [key, String(decoding: grant, as: UTF8.self), "NX", "EX", String(max(ttl, 1))]))
+        } catch {
+            throw BrokerError("cannot store a connect ticket: \(error)")
+        }
+        guard reply != .null else { throw BrokerError("a ticket with that id exists") }
+    }
+
+    public func redeemTicket(_ ticket: String) async throws -> TicketRedemption {
+        let key = self.ticketKey(ticket)
+        let reply: RESPValue
+        do {
+            reply = try await BrokerScripts.redeemTicket.run(on: self.shard(key).commands, keys: [key], arguments: [])
+        } catch {
+            throw BrokerError("cannot redeem a connect ticket: \(error)")
+        }
+        switch reply {
+        case .null: return .unknown
+        case .bulkString(let bytes) where bytes.readableBytes == 0: return .alreadyUsed
+        case .bulkString(let bytes): return .granted(Array(bytes.readableBytesView))
+        default: throw BrokerError("cannot redeem a connect ticket: \(RedisClientError.unexpectedReply("redeem script", reply))")
+        }
+    }
+
     // MARK: - Internals
+
+    /// Tickets spread over the shards by their id, as channels by their name.
+    private func ticketKey(_ ticket: String) -> String { "\(self.configuration.keyPrefix):ticket:\(ticket)" }
 
     /// The index of the server that holds `channel` (tests check the spread).
     func shardIndex(for channel: String) -> Int { self.ring.server(for: channel) }

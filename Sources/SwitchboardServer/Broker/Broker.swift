@@ -21,6 +21,8 @@ import SwitchboardProtocol
 ///   an evicted stream), so a position in an older epoch is reported as not recoverable, never answered
 ///   with a partial or wrong list.
 /// - **Presence** entries expire after their `ttl` unless refreshed, so a crashed node's clients disappear.
+/// - **Tickets** are redeemed at most once across every node sharing the broker: of any number of
+///   concurrent ``redeemTicket(_:)`` calls for one ticket, exactly one gets its grant.
 public protocol Broker: Sendable {
     /// Starts delivering this node's events to `handler`. Called once, before any other method.
     func start(handler: any BrokerEventHandler) async throws
@@ -58,6 +60,24 @@ public protocol Broker: Sendable {
 
     /// Tells every subscribed node that `client` joined or left `channel`.
     func publishPresenceEvent(_ event: PresenceChange, client: ClientInfo, channel: String) async throws
+
+    /// Keeps `grant` (opaque bytes) under the fresh, random `ticket` for `ttl` seconds, for any node to
+    /// redeem once. Throws when it cannot (a ticket with that id exists, the broker is unavailable or full).
+    func storeTicket(_ ticket: String, grant: [UInt8], ttl: Int) async throws
+
+    /// The grant the first time a ticket is redeemed, on whichever node asks first; ``TicketRedemption/alreadyUsed``
+    /// afterwards (until the ticket would have expired), ``TicketRedemption/unknown`` for a ticket never
+    /// stored or expired.
+    func redeemTicket(_ ticket: String) async throws -> TicketRedemption
+}
+
+/// What redeeming a connect ticket found.
+public enum TicketRedemption: Sendable, Hashable {
+    /// First use: what was stored with the ticket.
+    case granted([UInt8])
+    case alreadyUsed
+    /// Never stored, or expired.
+    case unknown
 }
 
 extension Broker {

@@ -23,6 +23,7 @@ public final class MemoryBroker: Broker {
     }
 
     private let shards: [NIOLockedValueBox<Shard>]
+    private let tickets = NIOLockedValueBox(TicketTable())
     private let handler = NIOLockedValueBox<(any BrokerEventHandler)?>(nil)
     private let clock: Clock
     private let makeEpoch: @Sendable () -> String
@@ -147,6 +148,25 @@ public final class MemoryBroker: Broker {
         self.shard(for: channel).withLockedValue { _ in
             handler?.broker(didChangePresence: event, client: client, channel: channel)
         }
+    }
+
+    public func storeTicket(_ ticket: String, grant: [UInt8], ttl: Int) async throws {
+        let now = self.clock()
+        let stored = self.tickets.withLockedValue { table in
+            Result { () throws(TicketTable.StoreFailure) in
+                try table.store(ticket, grant: grant, expiresAt: now + UInt64(max(ttl, 1)) * 1000, now: now)
+            }
+        }
+        switch stored {
+        case .success: return
+        case .failure(.full): throw BrokerError("too many outstanding connect tickets; try again in a few seconds")
+        case .failure(.duplicate): throw BrokerError("a ticket with that id exists")
+        }
+    }
+
+    public func redeemTicket(_ ticket: String) async throws -> TicketRedemption {
+        let now = self.clock()
+        return self.tickets.withLockedValue { $0.redeem(ticket, now: now) }
     }
 
     /// Drops streams nobody here is subscribed to whose history has aged out (or was never kept): their epoch

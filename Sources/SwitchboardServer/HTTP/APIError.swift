@@ -18,6 +18,8 @@ struct APIError: Error, HTTPResponseError {
         case unauthorized
         /// 401 / 109: the token has expired.
         case tokenExpired
+        /// 401 / 114: the connect ticket is unknown, expired or already used.
+        case ticketRefused
         /// 403 / 103: not allowed (Origin, permissions, the API switched off, another user's token).
         case forbidden
         /// 403 / 110: the SSE session has not authenticated yet.
@@ -44,7 +46,7 @@ struct APIError: Error, HTTPResponseError {
         var status: HTTPResponse.Status {
             switch self {
             case .invalidRequest, .featureOff, .tooManyChannels: .badRequest
-            case .unauthorized, .tokenExpired: .unauthorized
+            case .unauthorized, .tokenExpired, .ticketRefused: .unauthorized
             case .forbidden, .notConnected: .forbidden
             case .unknownChannel, .unknownSession: .notFound
             case .positionNotRetained: .gone
@@ -63,6 +65,7 @@ struct APIError: Error, HTTPResponseError {
             case .tooManyChannels, .tooManyFromAddress, .tooManyInTotal: .limitExceeded
             case .unauthorized: .unauthorized
             case .tokenExpired: .tokenExpired
+            case .ticketRefused: .ticketRefused
             case .forbidden: .permissionDenied
             case .notConnected, .unknownSession: .notConnected
             case .unknownChannel: .unknownChannel
@@ -79,6 +82,7 @@ struct APIError: Error, HTTPResponseError {
             switch code {
             case .unauthorized: self = .unauthorized
             case .tokenExpired: self = .tokenExpired
+            case .ticketRefused: self = .ticketRefused
             case .permissionDenied: self = .forbidden
             case .unknownChannel: self = .unknownChannel
             case .notAvailable: self = .featureOff

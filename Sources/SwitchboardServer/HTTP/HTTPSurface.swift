@@ -32,6 +32,7 @@ enum HTTPSurface {
         }
         HTTPAPIRoutes(context: context, stats: stats).register(on: router)
         SSERoutes(context: context, limiter: limiter, origins: origins).register(on: router)
+        TicketRoute(context: context, origins: origins).register(on: router)
         if let secret = context.developmentSecret {
             DevelopmentTokenRoute(secret: secret, context: context).register(on: router)
         }

@@ -21,14 +21,14 @@ struct SSERoutes {
 
     func register(on router: Router<SwitchboardRequestContext>) {
         router.get("connection/sse") { request, requestContext in
-            try self.openStream(request, requestContext)
+            try await self.openStream(request, requestContext)
         }
         router.post("connection/sse/command") { request, _ in
             try await self.command(request)
         }
     }
 
-    private func openStream(_ request: Request, _ requestContext: SwitchboardRequestContext) throws -> Response {
+    private func openStream(_ request: Request, _ requestContext: SwitchboardRequestContext) async throws -> Response {
         if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.head.authority) {
             throw APIError(.forbidden, reason)
         }
@@ -45,11 +45,12 @@ struct SSERoutes {
             self.context.metrics.connectionRefused(.init(refusal))
             throw APIError(refusal.httpStatus == 429 ? .tooManyFromAddress : .tooManyInTotal, refusal.reason)
         }
-        let token = (request.uri.queryParameters.get("token") ?? Self.bearerToken(request)).flatMap { $0.isEmpty ? nil : $0 }
-        // An EventSource cannot send a connect command: without a token (where one is needed) say so now.
-        guard token != nil || self.context.configuration.auth.allowAnonymous else {
+        let credential: ConnectionCredential?
+        do {
+            credential = try await self.credential(of: request)
+        } catch {
             lease.release()
-            throw APIError(.unauthorized, "a token is required: pass it as the token query parameter")
+            throw error
         }
         let resume = SSEEventID.resume(request.headers[values: HTTPField.Name("Last-Event-ID")!].first
             ?? request.uri.queryParameters.get("lastEventId"), channels: channels)
@@ -60,7 +61,7 @@ struct SSERoutes {
             let session = ClientSession(context: context, eventLoop: eventLoop, transport: transport, remoteAddress: client)
             transport.session = session
             // The stream starts like a WebSocket client would: connect, then one subscribe per channel.
-            session.opened(token: token)
+            session.opened(credential: credential)
             session.enqueue(ClientCommand(id: 0, .connect(.init())))
             for (index, channel) in channels.enumerated() {
                 session.enqueue(ClientCommand(id: UInt64(index + 1), .subscribe(.init(channel: channel, since: resume[channel]))))
@@ -135,6 +136,29 @@ struct SSERoutes {
             reply = try await promise.futureResult.get()
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ServerMessageEncoder.encode(reply)))
+    }
+
+    /// What authenticates the stream. A ticket is redeemed now, so that a refused one is an HTTP error the
+    /// page can read, and EventSource does not retry it.
+    private func credential(of request: Request) async throws -> ConnectionCredential? {
+        let token = (request.uri.queryParameters.get("token") ?? Self.bearerToken(request)).flatMap { $0.isEmpty ? nil : $0 }
+        guard let ticket = request.uri.queryParameters.get("ticket") else {
+            // An EventSource cannot send a connect command: without a credential (where one is needed) say so now.
+            guard token != nil || self.context.configuration.auth.allowAnonymous else {
+                throw APIError(.unauthorized, "a credential is required: pass a ticket (POST \(TicketRoute.path)) or a token as a query parameter")
+            }
+            return token.map(ConnectionCredential.token)
+        }
+        guard request.uri.queryParameters.get("token") == nil else {
+            throw APIError(.invalidRequest, "give a token or a ticket, not both")
+        }
+        do {
+            return .verified(try await self.context.redeemTicket(String(ticket)))
+        } catch let refusal as TicketRefusal {
+            throw APIError(.ticketRefused, refusal.message)
+        } catch {
+            throw APIError(.unavailable, "cannot check the ticket: \(error)")
+        }
     }
 
     /// `channel=a&channel=b` or `channels=a,b`.

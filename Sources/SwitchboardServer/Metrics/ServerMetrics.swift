@@ -23,6 +23,7 @@ import SwitchboardProtocol
 /// | `switchboard_rate_limited_commands_total` | counter | | ``commandFailed(_:)`` with 201 |
 /// | `switchboard_command_duration_seconds` | timer | `command` = connect, subscribe, … | ``commandCompleted(_:duration:)`` |
 /// | `switchboard_delivery_latency_seconds` | timer | | ``publicationDelivered(latency:)`` |
+/// | `switchboard_tickets_total` | counter | `outcome` = minted, redeemed, refused | ``ticketMinted()``, ``ticketRedeemed(_:)`` |
 ///
 /// Codes not in the protocol's table (``DisconnectCode``, ``ErrorCode``) or RFC 6455's close codes are counted
 /// under `code="other"`: a peer chooses its own close code, and must not be able to create time series.
@@ -47,17 +48,20 @@ public final class ServerMetrics: Sendable {
     private let rateLimitedCommands: Counter
     private let commandDurations: [Timer]
     private let deliveryLatency: Timer
+    /// minted, redeemed, refused
+    private let tickets: [Counter]
 
     /// Disconnect codes with a series of their own: the protocol's table (keep in step with
     /// ``DisconnectCode``) and the RFC 6455 §7.4.1 close codes a connection can end with (1006: no close frame).
     static let knownDisconnectCodes: [UInt16] = [1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1010, 1011]
         + [DisconnectCode.shutdown, .slowConsumer, .heartbeatTimeout, .tokenExpired, .rateLimited, .internalError,
-           .unauthorized, .forced, .badProtocol, .connectionLimit].map(\.rawValue)
+           .ticketRefused, .unauthorized, .forced, .badProtocol, .connectionLimit].map(\.rawValue)
 
     /// Error codes with a series of their own: the protocol's table (keep in step with ``ErrorCode``).
     static let knownErrorCodes: [UInt16] = [ErrorCode.badRequest, .unknownCommand, .unauthorized, .permissionDenied,
         .unknownChannel, .alreadySubscribed, .notSubscribed, .notAvailable, .limitExceeded, .tokenExpired, .notConnected,
-        .alreadyConnected, .messageTooLarge, .internalError, .rateLimited, .unavailable].map(\.rawValue)
+        .alreadyConnected, .messageTooLarge, .positionNotRetained, .ticketRefused, .internalError, .rateLimited, .unavailable,
+        .outcomeUnknown].map(\.rawValue)
 
     /// The `command` label values, in the order of ``commandIndex(_:)``.
     static let commandTypes = ["connect", "subscribe", "unsubscribe", "publish", "presence", "history", "refresh", "ping"]
@@ -98,6 +102,19 @@ public final class ServerMetrics: Sendable {
             Timer(label: "switchboard_command_duration_seconds", dimensions: [("command", $0)], factory: factory)
         }
         self.deliveryLatency = Timer(label: "switchboard_delivery_latency_seconds", factory: factory)
+        self.tickets = ["minted", "redeemed", "refused"].map { counter("switchboard_tickets_total", [("outcome", $0)]) }
+    }
+
+    // MARK: Connect tickets
+
+    /// `POST /connection/ticket` handed out a ticket.
+    public func ticketMinted() {
+        self.tickets[0].increment()
+    }
+
+    /// A connection presented a ticket: it opened the connection, or was refused.
+    public func ticketRedeemed(_ accepted: Bool) {
+        self.tickets[accepted ? 1 : 2].increment()
     }
 
     // MARK: Connections

@@ -75,16 +75,40 @@ extension ClientSession {
             }
             switch result {
             case .success(.success(let credentials)):
-                let identity = SessionIdentity(credentials: credentials,
-                                               info: ClientInfo(user: credentials.user, client: self.clientID, info: credentials.info.map { .object($0) }))
-                self.becomeConnected(identity)
-                then(.success(identity))
+                then(.success(self.admit(credentials)))
             case .success(.failure(let error)):
                 then(.failure(error))
             case .failure(let error):
                 then(.failure(TokenError(.malformed, "\(error)")))
             }
         }
+    }
+
+    /// Redeems a connect ticket through the broker (so it opens one connection on any node) and, if the
+    /// session is still waiting, makes it connected with the credentials behind the ticket. Fails with a
+    /// ``TicketRefusal``, or the broker's error.
+    func redeem(ticket: String, then: @escaping (Result<SessionIdentity, any Error>) -> Void) {
+        let context = self.context
+        self.run({ try await context.redeemTicket(ticket) }) { [self] result in
+            switch result {
+            case .success(let credentials):
+                guard case .awaitingConnect = self.state else {
+                    return then(.failure(TicketRefusal("the session is no longer waiting for a credential")))
+                }
+                then(.success(self.admit(credentials)))
+            case .failure(let error):
+                then(.failure(error))
+            }
+        }
+    }
+
+    /// Verified credentials make the session connected.
+    @discardableResult
+    func admit(_ credentials: Credentials) -> SessionIdentity {
+        let identity = SessionIdentity(credentials: credentials,
+                                       info: ClientInfo(user: credentials.user, client: self.clientID, info: credentials.info.map { .object($0) }))
+        self.becomeConnected(identity)
+        return identity
     }
 
     private func becomeConnected(_ identity: SessionIdentity) {

@@ -71,23 +71,38 @@ final class ClientSession: @unchecked Sendable {
 
     // MARK: - Inputs from the transport
 
-    /// The connection is open. `token` came with the connection (the URL's `token` query parameter, or the
-    /// SSE request): it is checked before any command runs.
-    func opened(token: String?) {
+    /// The connection is open. `credential` came with it (the URL's `token` or `ticket` query parameter, or
+    /// the SSE request): it is checked before any command runs.
+    func opened(credential: ConnectionCredential?) {
         let timeout = TimeAmount.seconds(Int64(self.context.limits.connectTimeout))
         let timer = self.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard case .awaitingConnect = self.state else { return }
             self.disconnect(.init(code: .unauthorized, reason: "no connect command within \(self.context.limits.connectTimeout) s"))
         }
         self.state = .awaitingConnect(timeout: timer)
-        if let token {
-            self.executing = true
-            self.authenticate(token: token) { [self] result in
-                if case .failure(let error) = result {
-                    self.disconnect(.init(code: error.disconnectCode, reason: error.message))
-                }
-                self.commandFinished()
+        guard let credential else { return }
+        self.executing = true
+        let finished: ((DisconnectCode, String)?) -> Void = { [self] refusal in
+            if let (code, reason) = refusal { self.disconnect(.init(code: code, reason: reason)) }
+            self.commandFinished()
+        }
+        switch credential {
+        case .token(let token):
+            self.authenticate(token: token) { result in
+                guard case .failure(let error) = result else { return finished(nil) }
+                finished((error.disconnectCode, error.message))
             }
+        case .ticket(let ticket):
+            self.redeem(ticket: ticket) { result in
+                switch result {
+                case .success: finished(nil)
+                case .failure(let refusal as TicketRefusal): finished((.ticketRefused, refusal.message))
+                case .failure(let error): finished((.internalError, "cannot check the ticket: \(error)"))
+                }
+            }
+        case .verified(let credentials):
+            self.admit(credentials)
+            finished(nil)
         }
     }
 
@@ -273,3 +288,10 @@ final class ClientSession: @unchecked Sendable {
     }
 }
 
+/// A credential that came with the connection rather than in `connect`.
+enum ConnectionCredential: Sendable {
+    case token(String)
+    case ticket(String)
+    /// Already checked by the transport: an SSE stream redeems its ticket before it answers.
+    case verified(Credentials)
+}

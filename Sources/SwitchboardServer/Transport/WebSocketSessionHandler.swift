@@ -30,7 +30,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
         let session = ClientSession(context: self.context, eventLoop: connection.eventLoop, transport: self,
                                     remoteAddress: upgrade?.clientAddress ?? connection.remoteAddress?.ipAddress)
         self.session = session
-        session.opened(token: upgrade?.token)
+        session.opened(credential: upgrade?.credential)
     }
 
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {

@@ -110,5 +110,59 @@ extension BrowserTests {
                 }
             }
         }
+
+        /// Over WebSocket and over SSE, no URL the client opens carries its token: every fetch, EventSource
+        /// and WebSocket the page creates is recorded (besides the browser's own resource timing), and the SSE
+        /// stream is seen opening with a ticket.
+        @Test(.timeLimit(.minutes(2)))
+        func noURLTheClientOpensCarriesItsToken() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with(developmentTokens: true) { node in
+                    let page = try await driver.newSession()
+                    try await page.open("\(node.httpURL)/health")
+                    try await page.execute("""
+                        window.urls = [];
+                        window.tokens = [];
+                        window.events = [];
+                        const record = (url) => window.urls.push(String(url?.url ?? url));
+                        const originalFetch = window.fetch;
+                        window.fetch = (input, init) => { record(input); return originalFetch(input, init); };
+                        const OriginalEventSource = window.EventSource;
+                        window.EventSource = class extends OriginalEventSource {
+                            constructor(url, init) { record(url); super(url, init); }
+                        };
+                        const OriginalWebSocket = window.WebSocket;
+                        window.WebSocket = class extends OriginalWebSocket {
+                            constructor(url, protocols) { record(url); super(url, protocols); }
+                        };
+                        const { Switchboard } = await import('/switchboard.js');
+                        for (const transport of ['websocket', 'sse']) {
+                            const client = new Switchboard({ transports: [transport], token: async () => {
+                                const token = (await (await originalFetch('/dev/token?user=una')).json()).token;
+                                window.tokens.push(token);
+                                return token;
+                            } });
+                            const feed = client.subscribe('chat:lobby', { publication: (p) => window.events.push(transport + ':' + p.data.n) });
+                            await client.connect();
+                            await feed.ready;
+                        }
+                        """)
+                    try await node.apiPublish(#"{"n":1}"#, to: "chat:lobby")
+                    try await page.waitUntil("window.events.length === 2", describe: "JSON.stringify(window.events)",
+                                             "both clients should get the publication")
+                    let urls = try await page.value("return window.urls.concat(performance.getEntriesByType('resource').map((e) => e.name));",
+                                                    as: [String].self)
+                    let tokens = try await page.value("return window.tokens;", as: [String].self)
+                    #expect(tokens.count == 2)
+                    #expect(urls.contains { $0.contains("/connection/websocket") }, "\(urls)")
+                    #expect(urls.contains { $0.contains("/connection/ticket") }, "\(urls)")
+                    #expect(urls.contains { $0.contains("/connection/sse?") && $0.contains("ticket=") }, "\(urls)")
+                    for url in urls {
+                        #expect(!url.contains("token="), "a token parameter in \(url)")
+                        #expect(!tokens.contains { url.contains($0) }, "a JWT in \(url)")
+                    }
+                }
+            }
+        }
     }
 }

@@ -47,6 +47,8 @@ struct ChannelInterestTests {
         func history(of channel: String, since: StreamPosition?, limit: Int, retention: HistoryRetention) async throws -> BrokerHistory {
             throw BrokerError("not used here")
         }
+        func storeTicket(_ ticket: String, grant: [UInt8], ttl: Int) async throws { throw BrokerError("not used here") }
+        func redeemTicket(_ ticket: String) async throws -> TicketRedemption { throw BrokerError("not used here") }
         func addPresence(_ client: ClientInfo, to channel: String, ttl: Int) async throws {}
         func removePresence(client: String, from channel: String) async throws {}
         func presence(of channel: String) async throws -> [ClientInfo] { [] }

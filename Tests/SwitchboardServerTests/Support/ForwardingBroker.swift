@@ -27,4 +27,8 @@ class ForwardingBroker: Broker, @unchecked Sendable {
     func publishPresenceEvent(_ event: PresenceChange, client: ClientInfo, channel: String) async throws {
         try await self.memory.publishPresenceEvent(event, client: client, channel: channel)
     }
+    func storeTicket(_ ticket: String, grant: [UInt8], ttl: Int) async throws {
+        try await self.memory.storeTicket(ticket, grant: grant, ttl: ttl)
+    }
+    func redeemTicket(_ ticket: String) async throws -> TicketRedemption { try await self.memory.redeemTicket(ticket) }
 }

@@ -84,6 +84,30 @@ final class TestNode: Sendable {
         try await RealtimeTestClient.connect(to: self.webSocketURL(token: token), origin: origin)
     }
 
+    /// A WebSocket client with `ticket` in the URL; not yet sent `connect`.
+    func client(ticket: String) async throws -> RealtimeTestClient {
+        try await RealtimeTestClient.connect(to: "ws://127.0.0.1:\(self.port)/connection/websocket?ticket=\(ticket)")
+    }
+
+    /// `POST /connection/ticket` with `authorization` (and `body`, for an API key's request): the response.
+    func ticketResponse(authorization: String?, body: String? = nil) async throws -> LoopbackHTTPConnection.Response {
+        var headers = authorization.map { [("Authorization", $0)] } ?? []
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        return try await self.http("POST", "/connection/ticket", headers: headers, body: body ?? "")
+    }
+
+    /// A ticket for the user of `token`.
+    func ticket(token: String) async throws -> String {
+        let response = try await self.ticketResponse(authorization: "Bearer \(token)")
+        guard response.status == 200 else { throw EndToEndFailure("POST /connection/ticket answered \(response.status): \(response.body)") }
+        return try JSONDecoder().decode(Minted.self, from: Data(response.body.utf8)).ticket
+    }
+
+    struct Minted: Decodable {
+        var ticket: String
+        var expires: Int
+    }
+
     /// A client of `user` that has connected (token in the URL, then `connect` for the result).
     func connectedClient(_ user: String) async throws -> RealtimeTestClient {
         let client = try await self.client(token: try await self.token(user))
@@ -162,12 +186,14 @@ final class TestNode: Sendable {
         try await SwitchboardTestSupport.eventually(within: timeout) { condition(try await self.info()) }
     }
 
-    /// The value of an unlabelled Prometheus sample in `/metrics`, nil when absent.
-    func metric(_ name: String) async throws -> Double? {
+    /// The value of a Prometheus sample in `/metrics` (the unlabelled one, or the series whose labels are
+    /// exactly `labels`), nil when absent.
+    func metric(_ name: String, labels: String? = nil) async throws -> Double? {
+        let series = labels.map { "\(name){\($0)}" } ?? name
         let body = try await self.http("GET", "/metrics").body
         for line in body.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
-            if parts.count >= 2, parts[0] == name { return Double(parts[1]) }
+            if parts.count >= 2, parts[0] == series { return Double(parts[1]) }
         }
         return nil
     }

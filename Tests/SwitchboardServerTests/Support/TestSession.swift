@@ -64,7 +64,7 @@ final class TestSession: Sendable {
     /// The connection opened (with the URL's token, if any).
     func open(token: String? = nil) async throws {
         let session = self.session
-        try await self.loop.executeInContext { session.opened(token: token) }
+        try await self.loop.executeInContext { session.opened(credential: token.map(ConnectionCredential.token)) }
     }
 
     /// The client sends `body`; returns the command's id.

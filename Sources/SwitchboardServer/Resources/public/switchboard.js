@@ -20,6 +20,7 @@ export const defaults = Object.freeze({
   url: undefined,
   websocketPath: '/connection/websocket',
   ssePath: '/connection/sse',
+  ticketPath: '/connection/ticket',
   /** Transports in order of preference. SSE is used when a WebSocket cannot be opened. */
   transports: ['websocket', 'sse'],
   /** `async () => token` (a JWT, or null for an anonymous connection); called before every attempt. */
@@ -687,6 +688,7 @@ export class Switchboard extends Emitter {
       websocket: `${secure ? 'wss' : 'ws'}://${base.host}${this.#options.websocketPath}`,
       sse: `${http}${this.#options.ssePath}`,
       command: `${http}${this.#options.ssePath}/command`,
+      ticket: `${http}${this.#options.ticketPath}`,
     };
   }
 }
@@ -779,9 +781,29 @@ class SSELink {
     this.#chain = this.#chain.then(() => this.#post(command));
   }
 
-  #openStream(token) {
+  async #openStream(token) {
     const url = new URL(this.#urls.sse);
-    if (token) url.searchParams.set('token', token);
+    if (token) {
+      // A JWT never goes in a URL, where logs and history keep it (PROTOCOL.md, "Connect tickets"): it buys
+      // a ticket that opens this one stream within seconds, and nothing after.
+      let response;
+      let answer;
+      try {
+        response = await fetch(this.#urls.ticket, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+        answer = await response.json();
+      } catch (error) {
+        if (!this.#closed) this.#end(1006, `ticket request failed: ${error.message}`);
+        return;
+      }
+      if (this.#closed) return;
+      if (!response.ok || typeof answer?.ticket !== 'string') {
+        // The token itself was refused: that is the connect's answer.
+        this.#handlers.message({ type: 'error', id: this.#connectId, code: answer?.error?.code ?? 200,
+                                 message: answer?.error?.message ?? `ticket request failed with status ${response.status}` });
+        return;
+      }
+      url.searchParams.set('ticket', answer.ticket);
+    }
     const source = new EventSource(url);
     this.#source = source;
     source.onmessage = (event) => {

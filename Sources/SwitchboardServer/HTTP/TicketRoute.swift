@@ -1,0 +1,77 @@
+import Foundation
+import Hummingbird
+import SwitchboardProtocol
+
+/// `POST /connection/ticket`: exchanges a credential that must not travel in a URL for a ``ConnectTicket``
+/// that may, for `auth.ticketSeconds` and one connection.
+///
+/// - `Authorization: Bearer <JWT>`, no body: a ticket for the token's user, channels, info and expiry.
+/// - `Authorization: apikey <key>` and a body `{"user": "alice", "channels": […], "info": {…}, "expiresIn": 3600}`:
+///   a back-end mints a ticket on behalf of one of its users; the connection expires after `expiresIn`
+///   seconds (default 3600, at most 86,400) as if its token had.
+///
+/// The answer is `{"ticket": "…", "expires": 10}` (seconds), never cached.
+struct TicketRoute {
+    let context: ServerContext
+    let origins: OriginPolicy
+
+    static let path = "/connection/ticket"
+
+    struct OnBehalfRequest: Decodable {
+        var user: String
+        var channels: [String]?
+        var info: [String: JSONValue]?
+        var expiresIn: Int?
+    }
+
+    struct Minted: Encodable, Sendable {
+        var ticket: String
+        var expires: Int
+    }
+
+    func register(on router: Router<SwitchboardRequestContext>) {
+        router.post("connection/ticket") { request, _ -> Response in
+            if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.head.authority) {
+                throw APIError(.forbidden, reason)
+            }
+            let credentials = try await self.credentials(of: request)
+            let seconds = self.context.configuration.auth.ticketSeconds
+            let id = ConnectTicket.newID()
+            let grant = ConnectTicket.Grant(credentials, redeemBy: self.context.now().addingTimeInterval(TimeInterval(seconds)))
+            do {
+                // The broker keeps it past the deadline by the verifier's leeway, so a late use reads "expired".
+                try await self.context.broker.storeTicket(id, grant: try grant.encoded(), ttl: seconds + Int(TokenVerifier.leeway))
+            } catch {
+                throw APIError(.unavailable, "cannot mint a ticket: \(error)")
+            }
+            self.context.metrics.ticketMinted()
+            let body = try ServerMessageEncoder.encoder.encode(Minted(ticket: id, expires: seconds))
+            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+    }
+
+    /// Whose connection the ticket opens: an API key's request names the user, a token is the user.
+    private func credentials(of request: Request) async throws -> Credentials {
+        let authorization = request.headers[.authorization]
+        if self.context.apiKeys.isEnabled, case .allow = self.context.apiKeys.authenticate(authorization: authorization) {
+            let body = try await request.decodeJSON(OnBehalfRequest.self, limit: self.context.limits.maxHTTPBodySize)
+            guard !body.user.isEmpty, body.user.utf8.count <= 256 else {
+                throw APIError(.invalidRequest, "user must be 1 to 256 bytes")
+            }
+            let lifetime = body.expiresIn ?? 3600
+            guard (1...86_400).contains(lifetime) else {
+                throw APIError(.invalidRequest, "expiresIn must be 1 to 86400 seconds")
+            }
+            return Credentials(user: body.user, expiresAt: self.context.now().addingTimeInterval(TimeInterval(lifetime)),
+                               channels: body.channels ?? [], info: body.info)
+        }
+        guard let token = SSERoutes.bearerToken(request) else {
+            throw APIError(.unauthorized, "send Authorization: Bearer <token>, or an API key and the user in the body")
+        }
+        switch await self.context.verifier.check(token, now: self.context.now()) {
+        case .success(let credentials): return credentials
+        case .failure(let error): throw APIError(.init(error.errorCode), error.message)
+        }
+    }
+}
