@@ -51,6 +51,7 @@ actor ClientEngine {
         case refresh
         case ping
         case reply(CheckedContinuation<ServerMessage.Reply, any Error>)
+        case publish(QueuedPublish)
     }
 
     private struct Pending {
@@ -63,10 +64,16 @@ actor ClientEngine {
         let sink: SubscriptionSink
     }
 
+    /// A publication on its way: its idempotency key makes sending it again after a lost answer safe.
     private struct QueuedPublish {
         let channel: String
         let data: RawJSON
+        let key: String
         let continuation: CheckedContinuation<ServerMessage.Reply, any Error>
+        /// It went out at least once, so it may have been published.
+        var sent = false
+        /// Resent after the node could not confirm it (203).
+        var retries = 0
     }
 
     nonisolated let broadcaster = StateBroadcaster(.disconnected(.notConnected))
@@ -131,8 +138,11 @@ actor ClientEngine {
 
     func publish(_ data: RawJSON, to channel: String) async throws -> StreamPosition {
         let reply: ServerMessage.Reply
+        let key = UUID().uuidString
         if case .connected(let link) = self.phase {
-            reply = try await self.request(.publish(.init(channel: channel, data: data)), on: link)
+            reply = try await withCheckedThrowingContinuation { continuation in
+                self.send(QueuedPublish(channel: channel, data: data, key: key, continuation: continuation), on: link)
+            }
         } else if case .disconnected(let reason) = self.phase, reason != .notConnected {
             // Stopped for good: waiting would wait for a `connect()` nobody may call.
             throw RealtimeClientError.disconnected.with(message: "disconnected: \(reason)")
@@ -143,7 +153,7 @@ actor ClientEngine {
                     message: "the send queue is full (\(self.configuration.sendQueueLimit) publications wait for a connection)")
             }
             reply = try await withCheckedThrowingContinuation { continuation in
-                self.sendQueue.append(QueuedPublish(channel: channel, data: data, continuation: continuation))
+                self.sendQueue.append(QueuedPublish(channel: channel, data: data, key: key, continuation: continuation))
             }
         }
         guard case .publish(let result) = reply else { throw Self.unexpected(reply, to: "publish") }
@@ -200,6 +210,11 @@ actor ClientEngine {
                 transport.connection = WebSocketConfiguration(limits: .echoServer, deflate: nil, heartbeat: nil, closeTimeout: .seconds(2))
                 let connection = try await WebSocketClient.connect(to: url, configuration: transport)
                 self.transportOpened(connection, token: token, generation: generation)
+            } catch let error as WebSocketTransportError where error.retryAfter != nil {
+                // A node admitting connections at its rate: come back when it says, give or take.
+                var generator = SystemRandomNumberGenerator()
+                self.attemptFailed("\(error)", generation: generation,
+                                   hint: ReconnectPolicy.delay(retryAfter: error.retryAfter!, using: &generator))
             } catch {
                 self.attemptFailed("\(error)", generation: generation)
             }
@@ -257,17 +272,15 @@ actor ClientEngine {
         }
         let queued = self.sendQueue
         self.sendQueue = []
-        for publish in queued {
-            let id = self.register(.reply(publish.continuation), timeout: self.configuration.requestTimeout)
-            link.send(ClientCommand(id: id, .publish(.init(channel: publish.channel, data: publish.data))))
-        }
+        for publish in queued { self.send(publish, on: link) }
     }
 
-    private func attemptFailed(_ why: String, generation: Int) {
+    /// - Parameter hint: the least time to wait (a server's `Retry-After`).
+    private func attemptFailed(_ why: String, generation: Int, hint: Duration? = nil) {
         guard generation == self.generation, case .connecting(let attempt, _, _) = self.phase else { return }
         self.logger.debug("Connect attempt failed", metadata: ["attempt": "\(attempt)", "error": "\(why)"])
         self.dropLink(closeCode: .goingAway)
-        self.scheduleReconnect(attempt: attempt + 1, hint: nil, after: why)
+        self.scheduleReconnect(attempt: attempt + 1, hint: hint, after: why)
     }
 
     /// `failure` says what went wrong last, so that giving up says why, not only how often.
@@ -326,8 +339,8 @@ actor ClientEngine {
     }
 
     /// Ends the current connection or attempt and fails what was waiting on it. Publications still in the
-    /// send queue stay there; those already sent get ``RealtimeClientError/connectionLost`` (their fate is
-    /// unknown, so they are not resent: resending could publish twice).
+    /// send queue stay there; those already sent and unanswered go back to its front, in the order they
+    /// were sent, to go out again with their idempotency keys (the node publishes each at most once).
     private func dropLink(closeCode: CloseCode) {
         switch self.phase {
         case .connecting(_, let opener, let link):
@@ -348,15 +361,18 @@ actor ClientEngine {
         self.lastDisconnect = nil
         let pending = self.pending
         self.pending = [:]
-        for entry in pending.values {
+        var unanswered: [QueuedPublish] = []
+        for (_, entry) in pending.sorted(by: { $0.key < $1.key }) {
             entry.timer?.cancel()
             switch entry.kind {
             case .reply(let continuation): continuation.resume(throwing: RealtimeClientError.connectionLost)
+            case .publish(let publish): unanswered.append(publish)
             // Still registered: it is subscribed again on the next connection.
             case .subscribe(_, _, let waiter?): waiter.resume()
             case .subscribe, .connect, .refresh, .ping: break
             }
         }
+        self.sendQueue.insert(contentsOf: unanswered, at: 0)
     }
 
     /// The terminal transition: no more reconnecting until ``connect()``.
@@ -366,7 +382,10 @@ actor ClientEngine {
         let error = RealtimeClientError.disconnected.with(message: "disconnected: \(reason)")
         let queued = self.sendQueue
         self.sendQueue = []
-        for publish in queued { publish.continuation.resume(throwing: error) }
+        for publish in queued {
+            publish.continuation.resume(throwing: publish.sent ? RealtimeClientError.connectionLost.with(
+                message: "disconnected (\(reason)) before the node confirmed the publication: it may or may not have happened") : error)
+        }
         let waiters = self.connectWaiters.values
         self.connectWaiters = [:]
         for waiter in waiters { waiter.resume(throwing: error) }
@@ -445,6 +464,14 @@ actor ClientEngine {
             continuation.resume(returning: reply)
         case (.reply(let continuation), .failure(let error)):
             continuation.resume(throwing: RealtimeClientError.server(error))
+        case (.publish(var publish), .failure(let error)) where error.code == .outcomeUnknown && publish.retries < 3:
+            // The node could not confirm it: the same key makes sending it again safe.
+            publish.retries += 1
+            if case .connected(let link) = self.phase { self.send(publish, on: link) } else { self.sendQueue.insert(publish, at: 0) }
+        case (.publish(let publish), .success(let reply)):
+            publish.continuation.resume(returning: reply)
+        case (.publish(let publish), .failure(let error)):
+            publish.continuation.resume(throwing: RealtimeClientError.server(error))
         }
     }
 
@@ -494,6 +521,13 @@ actor ClientEngine {
 
     // MARK: - Commands on the wire
 
+    private func send(_ publish: QueuedPublish, on link: Link) {
+        var publish = publish
+        publish.sent = true
+        let id = self.register(.publish(publish), timeout: self.configuration.requestTimeout)
+        link.send(ClientCommand(id: id, .publish(.init(channel: publish.channel, data: publish.data, idempotencyKey: publish.key))))
+    }
+
     private func request(_ body: ClientCommand.Body, on link: Link) async throws -> ServerMessage.Reply {
         try await withCheckedThrowingContinuation { continuation in
             let id = self.register(.reply(continuation), timeout: self.configuration.requestTimeout)
@@ -540,6 +574,8 @@ actor ClientEngine {
         switch entry.kind {
         case .reply(let continuation):
             continuation.resume(throwing: RealtimeClientError.requestTimeout)
+        case .publish(let publish):
+            publish.continuation.resume(throwing: RealtimeClientError.requestTimeout)
         case .ping:
             self.connectionDead(generation: self.generation)
         case .connect:

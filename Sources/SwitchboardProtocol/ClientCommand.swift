@@ -60,10 +60,17 @@ public struct ClientCommand: Sendable, Hashable {
     public struct Publish: Sendable, Hashable, Codable {
         public var channel: String
         public var data: RawJSON
-        public init(channel: String, data: RawJSON) {
+        /// Makes a retry safe: a publish with a key already used in the channel within the node's window
+        /// publishes nothing and answers with the first one's position.
+        public var idempotencyKey: String?
+        public init(channel: String, data: RawJSON, idempotencyKey: String? = nil) {
             self.channel = channel
             self.data = data
+            self.idempotencyKey = idempotencyKey
         }
+
+        /// The longest key accepted (bytes): a UUID is 36.
+        public static let maximumIdempotencyKeyLength = 128
     }
 
     public struct ChannelName: Sendable, Hashable, Codable {

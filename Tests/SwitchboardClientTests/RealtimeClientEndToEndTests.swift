@@ -253,6 +253,27 @@ struct Note: Codable, Sendable, Hashable {
         }
     }
 
+    // Issue 13: "a client whose connection drops after sending a publish and before its reply sees its message
+    // exactly once after the reconnect". The node published it; the client, having no answer, sends it again
+    // with the same idempotency key on the next connection, and the node answers with the first position.
+    @Test func aPublishWhoseReplyIsLostIsPublishedExactlyOnce() async throws {
+        try await RealtimeTestNode.with { node in
+            let proxy = try await LoopbackTCPProxy.start(forwardingTo: node.port)
+            let client = Self.client(node, url: "ws://127.0.0.1:\(proxy.port)/connection/websocket")
+            try await client.connect()
+            let collector = Collector(try await client.subscribe("feed:once", as: Int.self))
+            proxy.resetWhenTheNodeSends(#""publish":{"#)
+            let position = try await client.publish(1, to: "feed:once")
+            #expect(position.offset == 1)
+            #expect(proxy.connectionCount == 2, "the answer was lost with the first connection")
+            try await node.publish(.integer(2), to: "feed:once")
+            let received = try await collector.first(2)
+            #expect(received.map(\.value) == [1, 2])
+            #expect(received.map(\.offset) == [1, 2])
+            await client.disconnect()
+        }
+    }
+
     // 6. Issue 4: "drop the TCP connection in the middle of a stream of publications; the client reconnects
     // with jittered backoff and the application sees every publication exactly once, in order".
     @Test func tcpResetsMidStreamLoseNothingAndDuplicateNothing() async throws {

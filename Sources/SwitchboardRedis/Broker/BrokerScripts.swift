@@ -24,8 +24,19 @@ enum BrokerScripts {
 
     /// Offset, history, delivery as one step. ARGV[3] the body, ARGV[4] history size, ARGV[5] history
     /// seconds, ARGV[6] the pub/sub channel. Returns `{offset, epoch}`.
+    ///
+    /// With an idempotency key (KEYS[3], ARGV[7] its window in seconds): a key already used returns
+    /// `{offset, epoch, 1}` with the first publish's position and publishes nothing; otherwise the key is
+    /// set to this publish's position in the same step.
     static let publish = RedisScript(name: "publish", source: position + """
 
+        if KEYS[3] then
+          local first = redis.call('GET', KEYS[3])
+          if first then
+            local newline = string.find(first, '\\n', 1, true)
+            return {tonumber(string.sub(first, 1, newline - 1)), string.sub(first, newline + 1), 1}
+          end
+        end
         offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
         local size = tonumber(ARGV[4])
         local seconds = tonumber(ARGV[5])
@@ -36,6 +47,7 @@ enum BrokerScripts {
           if redis.call('TTL', KEYS[1]) < seconds then redis.call('EXPIRE', KEYS[1], seconds) end
         end
         redis.call('PUBLISH', ARGV[6], offset .. '\\n' .. epoch .. '\\n' .. ARGV[3])
+        if KEYS[3] then redis.call('SET', KEYS[3], offset .. '\\n' .. epoch, 'EX', ARGV[7]) end
         return {offset, epoch}
         """)
 

@@ -15,6 +15,8 @@ struct ChannelKeys: Sendable {
     let publications: String
     /// Pub/sub channel for join and leave events.
     let presenceEvents: String
+    /// Followed by a publisher's idempotency key: the position its publish got, until the window ends.
+    let idempotencyKeyPrefix: String
 
     init(channel: String, prefix: String) {
         self.position = "\(prefix):{\(channel)}:position"
@@ -23,6 +25,7 @@ struct ChannelKeys: Sendable {
         self.presenceInfo = "\(prefix):{\(channel)}:presence-info"
         self.publications = ChannelKeys.publicationsPrefix(prefix) + channel
         self.presenceEvents = ChannelKeys.presenceEventsPrefix(prefix) + channel
+        self.idempotencyKeyPrefix = "\(prefix):{\(channel)}:publish-key:"
     }
 
     static func publicationsPrefix(_ prefix: String) -> String { "\(prefix):publications:" }

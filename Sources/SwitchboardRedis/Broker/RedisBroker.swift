@@ -105,17 +105,32 @@ public final class RedisBroker: Broker {
     }
 
     public func publish(_ data: RawJSON, to channel: String, info: ClientInfo?, history: HistoryRetention) async throws -> Publication {
-        let request = PublishRequest(channel: channel, data: data, info: info, history: history)
-        return try await self.mappingErrors("publish to", channel, mayHaveTakenEffect: true) {
+        try await self.publishOne(PublishRequest(channel: channel, data: data, info: info, history: history))
+    }
+
+    private func publishOne(_ request: PublishRequest) async throws -> Publication {
+        do {
             let call = try self.publishCall(request)
-            return try Self.publication(request, from: try await BrokerScripts.publish.run(on: self.shard(channel).commands, keys: call.keys, arguments: call.arguments))
+            let reply = try await BrokerScripts.publish.run(on: self.shard(request.channel).commands, keys: call.keys, arguments: call.arguments)
+            return try Self.publication(request, from: reply)
+        } catch let duplicate as DuplicatePublication {
+            throw duplicate
+        } catch {
+            throw Self.brokerError(error, action: "publish to", channel: request.channel, mayHaveTakenEffect: true)
         }
     }
 
     /// A batch goes to each Redis server as one pipeline of its channels' publish scripts, in order: one
     /// round trip per server instead of one per publication, and the same offsets and order as one by one.
     public func publish(_ requests: [PublishRequest]) async -> [Result<Publication, any Error>] {
-        guard requests.count > 1 else { return await self.publishOneByOne(requests) }
+        if requests.count == 1 {
+            do {
+                return [.success(try await self.publishOne(requests[0]))]
+            } catch {
+                return [.failure(error)]
+            }
+        }
+        guard !requests.isEmpty else { return [] }
         var byServer: [Int: [Int]] = [:]
         for (index, request) in requests.enumerated() { byServer[self.ring.server(for: request.channel), default: []].append(index) }
         var outcomes = [Result<Publication, any Error>?](repeating: nil, count: requests.count)
@@ -144,21 +159,29 @@ public final class RedisBroker: Broker {
             case .failure(let error): outcome = .failure(error)
             case .success: outcome = next.next()!.flatMap { reply in Result { try Self.publication(request, from: reply) } }
             }
-            return outcome.mapError { Self.brokerError($0, action: "publish to", channel: request.channel, mayHaveTakenEffect: true) }
+            return outcome.mapError { error in
+                error is DuplicatePublication ? error : Self.brokerError(error, action: "publish to", channel: request.channel, mayHaveTakenEffect: true)
+            }
         }
     }
 
     private func publishCall(_ request: PublishRequest) throws -> (keys: [String], arguments: [String]) {
         let keys = self.keys(request.channel)
         let body = try BrokerWireFormat.encodeBody(data: request.data, info: request.info)
-        return ([keys.position, keys.history],
-                [self.makeEpoch(), self.positionTTL, body, String(max(0, request.history.size)), String(max(0, request.history.seconds)), keys.publications])
+        let arguments = [self.makeEpoch(), self.positionTTL, body, String(max(0, request.history.size)),
+                         String(max(0, request.history.seconds)), keys.publications]
+        guard let idempotency = request.idempotency else { return ([keys.position, keys.history], arguments) }
+        return ([keys.position, keys.history, keys.idempotencyKeyPrefix + idempotency.key], arguments + [String(max(1, idempotency.seconds))])
     }
 
+    /// The script's `{offset, epoch}`, or `{offset, epoch, 1}` for a key already used (thrown as
+    /// ``DuplicatePublication``).
     private static func publication(_ request: PublishRequest, from reply: RESPValue) throws -> Publication {
-        guard let fields = reply.elements, fields.count == 2, let offset = fields[0].int64, offset > 0, let epoch = fields[1].string else {
+        guard let fields = reply.elements, (2...3).contains(fields.count), let offset = fields[0].int64, offset > 0,
+              let epoch = fields[1].string else {
             throw RedisClientError.unexpectedReply("publish script", reply)
         }
+        guard fields.count == 2 else { throw DuplicatePublication(position: StreamPosition(offset: UInt64(offset), epoch: epoch)) }
         return Publication(channel: request.channel, offset: UInt64(offset), epoch: epoch, data: request.data, info: request.info)
     }
 

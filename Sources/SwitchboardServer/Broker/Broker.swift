@@ -21,6 +21,10 @@ import SwitchboardProtocol
 ///   an evicted stream), so a position in an older epoch is reported as not recoverable, never answered
 ///   with a partial or wrong list.
 /// - **Presence** entries expire after their `ttl` unless refreshed, so a crashed node's clients disappear.
+/// - **Idempotency.** A ``PublishRequest`` with ``PublishRequest/idempotency`` publishes only if its key was
+///   not used in that channel within the key's window; otherwise it publishes nothing and fails with
+///   ``DuplicatePublication``, which carries the position the first publish got. The check and the publish
+///   are one atomic step. Only the batch ``publish(_:)`` carries keys: a broker that keeps them overrides it.
 /// - **Tickets** are redeemed at most once across every node sharing the broker: of any number of
 ///   concurrent ``redeemTicket(_:)`` calls for one ticket, exactly one gets its grant.
 public protocol Broker: Sendable {
@@ -108,13 +112,33 @@ public struct PublishRequest: Sendable, Hashable {
     /// The publishing client, when a client publishes.
     public var info: ClientInfo?
     public var history: HistoryRetention
+    /// Publish at most once per key and channel within the window (the client's retry after a lost reply).
+    public var idempotency: PublishIdempotency?
 
-    public init(channel: String, data: RawJSON, info: ClientInfo?, history: HistoryRetention) {
+    public init(channel: String, data: RawJSON, info: ClientInfo?, history: HistoryRetention, idempotency: PublishIdempotency? = nil) {
         self.channel = channel
         self.data = data
         self.info = info
         self.history = history
+        self.idempotency = idempotency
     }
+}
+
+/// A publisher's key for one publication, remembered per channel for `seconds`.
+public struct PublishIdempotency: Sendable, Hashable {
+    public var key: String
+    public var seconds: Int
+    public init(key: String, seconds: Int) {
+        self.key = key
+        self.seconds = seconds
+    }
+}
+
+/// The outcome of a publish whose idempotency key was already used in the channel within its window:
+/// nothing was published, and the first publish got this position.
+public struct DuplicatePublication: Error, Sendable, Hashable {
+    public var position: StreamPosition
+    public init(position: StreamPosition) { self.position = position }
 }
 
 /// Whether a client joined or left.

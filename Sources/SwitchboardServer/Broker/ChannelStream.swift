@@ -22,6 +22,8 @@ struct ChannelStream: Sendable {
     private var ring: [Entry?] = []
     private var oldestIndex = 0
     private(set) var count = 0
+    /// Keys of recent keyed publishes; nil until the first (most channels never see one).
+    private var idempotencyKeys: IdempotencyKeys?
 
     private struct Entry: Sendable {
         var publication: Publication
@@ -68,6 +70,29 @@ struct ChannelStream: Sendable {
         grown.append(contentsOf: repeatElement(nil, count: size - self.count))
         self.ring = grown
         self.oldestIndex = 0
+    }
+
+    /// Publishes `data` unless `idempotency`'s key was used here within its window: then the position the
+    /// first publish got.
+    mutating func append(_ data: RawJSON, info: ClientInfo?, idempotency: PublishIdempotency?, now: UInt64) -> Result<Publication, DuplicatePublication> {
+        guard let idempotency else { return .success(self.append(data, info: info, now: now)) }
+        if let position = self.idempotencyKeys?.position(of: idempotency.key, now: now) {
+            return .failure(DuplicatePublication(position: position))
+        }
+        let publication = self.append(data, info: info, now: now)
+        var keys = self.idempotencyKeys ?? IdempotencyKeys()
+        keys.remember(idempotency.key, position: StreamPosition(offset: publication.offset, epoch: publication.epoch),
+                      until: now + UInt64(max(1, idempotency.seconds)) * 1000, now: now)
+        self.idempotencyKeys = keys
+        return .success(publication)
+    }
+
+    /// Whether idempotency keys are still remembered: the stream is not idle while they are.
+    mutating func remembersKeys(now: UInt64) -> Bool {
+        guard var keys = self.idempotencyKeys else { return false }
+        _ = keys.position(of: "", now: now)
+        self.idempotencyKeys = keys.count > 0 ? keys : nil
+        return keys.count > 0
     }
 
     /// Drops publications older than the retention window.

@@ -90,11 +90,12 @@ public final class MemoryBroker: Broker {
             while end < requests.endIndex, requests[end].channel == channel { end += 1 }
             self.shard(for: channel).withLockedValue { shard in
                 var stream = shard.streams.removeValue(forKey: channel) ?? self.newStream(channel, requests[start].history)
-                let run = requests[start..<end].map { stream.append($0.data, info: $0.info, now: now) }
+                let run = requests[start..<end].map { stream.append($0.data, info: $0.info, idempotency: $0.idempotency, now: now) }
                 shard.streams[channel] = stream
                 // Still under the lock: the handler sees this channel's publications in offset order.
-                handler?.broker(didPublishBatch: run)
-                outcomes.append(contentsOf: run.lazy.map { .success($0) })
+                let published = run.compactMap { try? $0.get() }
+                if !published.isEmpty { handler?.broker(didPublishBatch: published) }
+                outcomes.append(contentsOf: run.lazy.map { $0.mapError { $0 } })
             }
             start = end
         }
@@ -178,7 +179,7 @@ public final class MemoryBroker: Broker {
             shard.withLockedValue { shard in
                 for (channel, var stream) in shard.streams where !shard.subscribed.contains(channel) {
                     stream.prune(now: now)
-                    if stream.count == 0 { shard.streams[channel] = nil } else { shard.streams[channel] = stream }
+                    if stream.count == 0, !stream.remembersKeys(now: now) { shard.streams[channel] = nil } else { shard.streams[channel] = stream }
                 }
             }
         }

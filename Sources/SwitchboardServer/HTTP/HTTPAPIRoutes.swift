@@ -8,9 +8,10 @@ struct HTTPAPIRoutes {
     let context: ServerContext
     let stats: @Sendable () -> ServerInfo
 
-    struct PublishRequest: Decodable {
+    struct PublishBody: Decodable {
         var channel: String
         var data: RawJSON
+        var idempotencyKey: String?
     }
 
     struct BroadcastRequest: Decodable {
@@ -44,9 +45,9 @@ struct HTTPAPIRoutes {
         let api = router.group("api")
         api.post("publish") { request, _ in
             try self.authorize(request)
-            let body = try await request.decodeJSON(PublishRequest.self, limit: self.context.limits.maxHTTPBodySize)
-            let publication = try await self.publish(body.data, to: body.channel)
-            return JSONBody(value: ServerMessage.PublishResult(offset: publication.offset, epoch: publication.epoch))
+            let body = try await request.decodeJSON(PublishBody.self, limit: self.context.limits.maxHTTPBodySize)
+            let position = try await self.publish(body.data, to: body.channel, idempotencyKey: body.idempotencyKey)
+            return JSONBody(value: ServerMessage.PublishResult(offset: position.offset, epoch: position.epoch))
         }
         api.post("broadcast") { request, _ in
             try self.authorize(request)
@@ -57,8 +58,8 @@ struct HTTPAPIRoutes {
             var results: [BroadcastResult] = []
             for channel in body.channels {
                 do {
-                    let publication = try await self.publish(body.data, to: channel)
-                    results.append(.init(channel: channel, offset: publication.offset, epoch: publication.epoch))
+                    let position = try await self.publish(body.data, to: channel)
+                    results.append(.init(channel: channel, offset: position.offset, epoch: position.epoch))
                 } catch let error as APIError {
                     results.append(.init(channel: channel, error: .init(code: error.code, message: error.message)))
                 }
@@ -115,10 +116,15 @@ struct HTTPAPIRoutes {
     }
 
     private func authorize(_ request: Request) throws {
-        guard !self.context.configuration.apiKeys.isEmpty else {
+        try Self.authorize(request, context: self.context)
+    }
+
+    /// Every back-end route's check: the API is on and the request carries one of its keys.
+    static func authorize(_ request: Request, context: ServerContext) throws {
+        guard !context.configuration.apiKeys.isEmpty else {
             throw APIError(.forbidden, "the HTTP API is disabled: configure apiKeys")
         }
-        if case .refuse(let reason) = self.context.apiKeys.authenticate(authorization: request.headers[.authorization]) {
+        if case .refuse(let reason) = context.apiKeys.authenticate(authorization: request.headers[.authorization]) {
             throw APIError(.unauthorized, reason)
         }
     }
@@ -131,14 +137,33 @@ struct HTTPAPIRoutes {
         }
     }
 
-    private func publish(_ data: RawJSON, to channel: String) async throws -> Publication {
+    /// The position the publication got; with a key used within the window, the first publish's.
+    private func publish(_ data: RawJSON, to channel: String, idempotencyKey: String? = nil) async throws -> StreamPosition {
         let options = try self.namespace(of: channel)
+        if let key = idempotencyKey, key.isEmpty || key.utf8.count > ClientCommand.Publish.maximumIdempotencyKeyLength {
+            throw APIError(.invalidRequest, "idempotencyKey must be 1 to \(ClientCommand.Publish.maximumIdempotencyKeyLength) bytes")
+        }
         if let overloaded = self.context.overloaded { throw APIError(.unavailable, overloaded) }
-        do {
-            let publication = try await self.context.broker.publish(data, to: channel, info: nil, history: self.context.retention(for: options))
+        let retention = self.context.retention(for: options)
+        let outcome: Result<Publication, any Error>
+        if let key = idempotencyKey {
+            let request = PublishRequest(channel: channel, data: data, info: nil, history: retention,
+                                         idempotency: PublishIdempotency(key: key, seconds: self.context.limits.idempotencyWindow))
+            outcome = await self.context.broker.publish([request]).first!
+        } else {
+            do {
+                outcome = .success(try await self.context.broker.publish(data, to: channel, info: nil, history: retention))
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        switch outcome {
+        case .success(let publication):
             self.context.metrics.publicationAccepted(.api)
-            return publication
-        } catch {
+            return StreamPosition(offset: publication.offset, epoch: publication.epoch)
+        case .failure(let duplicate as DuplicatePublication):
+            return duplicate.position
+        case .failure(let error):
             throw APIError(.publishFailed(error))
         }
     }

@@ -38,8 +38,12 @@ extension ClientSession {
         let started = NIODeadline.now()
         let broker = self.context.broker
         let info = self.identity?.info
+        let window = self.context.limits.idempotencyWindow
         self.run({
-            await broker.publish(jobs.map { PublishRequest(channel: $0.0.channel, data: $0.0.data, info: info, history: $0.1) })
+            await broker.publish(jobs.map {
+                PublishRequest(channel: $0.0.channel, data: $0.0.data, info: info, history: $0.1,
+                               idempotency: $0.0.idempotencyKey.map { PublishIdempotency(key: $0, seconds: window) })
+            })
         }) { [self] result in
             // Every publish's error is in its own outcome; a failure of the task itself stands for all of them.
             var outcomes: IndexingIterator<[Result<Publication, any Error>]>
@@ -58,6 +62,9 @@ extension ClientSession {
                     case .success(let publication)?:
                         metrics.publicationAccepted(.client)
                         message = .reply(id: command.id, .publish(.init(offset: publication.offset, epoch: publication.epoch)))
+                    case .failure(let duplicate as DuplicatePublication)?:
+                        // A retry of a publish that happened: the same answer as the first time.
+                        message = .reply(id: command.id, .publish(.init(offset: duplicate.position.offset, epoch: duplicate.position.epoch)))
                     case .failure(let error)?:
                         message = .error(id: command.id, .publishFailed(error))
                     case nil:
@@ -81,6 +88,9 @@ extension ClientSession {
         if let refusal = self.context.permissions.canPublish(to: publish.channel, credentials: identity.credentials,
                                                               isSubscribed: self.subscriptions[publish.channel] != nil).refusal {
             return .refused(refusal)
+        }
+        if let key = publish.idempotencyKey, key.isEmpty || key.utf8.count > ClientCommand.Publish.maximumIdempotencyKeyLength {
+            return .refused(.init(code: .badRequest, message: "idempotencyKey must be 1 to \(ClientCommand.Publish.maximumIdempotencyKeyLength) bytes"))
         }
         if let overloaded = self.context.overloaded { return .refused(.init(code: .unavailable, message: overloaded)) }
         let options = self.context.configuration.namespace(of: publish.channel)!.options

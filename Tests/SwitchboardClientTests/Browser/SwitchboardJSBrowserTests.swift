@@ -164,5 +164,56 @@ extension BrowserTests {
                 }
             }
         }
+
+        /// A publish whose answer is lost with the connection is sent again after the reconnect with the same
+        /// idempotency key, and happens once. The page's WebSocket drops the first publish answer it receives
+        /// and closes, as a network failing between the node's write and the page's read would.
+        @Test(.timeLimit(.minutes(2)))
+        func aPublishWhoseAnswerIsLostIsSentAgainWithItsKeyAndHappensOnce() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with(developmentTokens: true) { node in
+                    let page = try await driver.newSession()
+                    try await page.open("\(node.httpURL)/health")
+                    let result = try await page.value("""
+                        window.sent = [];
+                        window.received = [];
+                        window.armed = false;
+                        const OriginalWebSocket = window.WebSocket;
+                        window.WebSocket = class extends OriginalWebSocket {
+                            send(data) { window.sent.push(JSON.parse(data)); super.send(data); }
+                            set onmessage(handler) {
+                                super.onmessage = handler && ((event) => {
+                                    if (window.armed && String(event.data).includes('"publish":{')) {
+                                        window.armed = false;
+                                        this.close(4000);
+                                        return;
+                                    }
+                                    handler(event);
+                                });
+                            }
+                            get onmessage() { return super.onmessage; }
+                        };
+                        const { Switchboard } = await import('/switchboard.js');
+                        const client = new Switchboard({ reconnect: { base: 50, cap: 200, maxAttempts: Infinity },
+                            token: async () => (await (await fetch('/dev/token?user=vera')).json()).token });
+                        const feed = client.subscribe('chat:lobby', { publication: (p) => window.received.push(p.data.n) });
+                        await client.connect();
+                        await feed.ready;
+                        window.armed = true;
+                        const position = await client.publish('chat:lobby', { n: 1 });
+                        const keys = window.sent.filter((c) => c.type === 'publish').map((c) => c.idempotencyKey);
+                        return [position.offset, keys.length, new Set(keys).size, keys.every((k) => typeof k === 'string' && k.length > 0)];
+                        """, as: [Any].self)
+                    #expect(result[0] as? Int == 1, "the first publication's offset: \(result)")
+                    #expect(result[1] as? Int == 2, "sent twice: \(result)")
+                    #expect(result[2] as? Int == 1, "with one key: \(result)")
+                    #expect(result[3] as? Bool == true)
+                    try await node.apiPublish(#"{"n":2}"#, to: "chat:lobby")
+                    try await page.waitUntil("window.received.length >= 2", describe: "JSON.stringify(window.received)", "the publications did not arrive")
+                    try await Task.sleep(for: .milliseconds(300))
+                    #expect(try await page.value("return window.received;", as: [Int].self) == [1, 2])
+                }
+            }
+        }
     }
 }

@@ -28,7 +28,9 @@ final class LoopbackTCPProxy: Sendable {
                 // Reads on `inbound` start only once this future completes, so nothing arrives before the
                 // relay to the node is in place.
                 ClientBootstrap(group: inbound.eventLoop)
-                    .channelInitializer { outbound in outbound.pipeline.addHandler(Relay(to: inbound)) }
+                    .channelInitializer { outbound in
+                        outbound.pipeline.addHandler(Relay(to: inbound, trap: { bytes in proxy.withLockedValue { $0 }?.sprung(by: bytes) ?? false }))
+                    }
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMap { outbound in
                         proxy.withLockedValue { $0 }?.track(inbound, outbound)
@@ -71,6 +73,26 @@ final class LoopbackTCPProxy: Sendable {
         }
     }
 
+    /// Arms a one-shot trap: the first bytes from the node that contain `marker` are not passed on, and
+    /// every connection is reset instead. The client loses exactly that answer, as when a network fails
+    /// between the node's write and the client's read.
+    func resetWhenTheNodeSends(_ marker: String) {
+        self.trap.withLockedValue { $0 = Array(marker.utf8) }
+    }
+
+    private let trap = NIOLockedValueBox<[UInt8]?>(nil)
+
+    /// Whether `bytes` spring the armed trap (then the connections are reset).
+    fileprivate func sprung(by bytes: ByteBuffer) -> Bool {
+        let sprung = self.trap.withLockedValue { trap -> Bool in
+            guard let marker = trap, bytes.readableBytesView.firstRange(of: marker) != nil else { return false }
+            trap = nil
+            return true
+        }
+        if sprung { Task { await self.resetAll() } }
+        return sprung
+    }
+
     func stop() async {
         try? await self.listener.close()
         await self.resetAll()
@@ -82,13 +104,18 @@ private final class Relay: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
     private let partner: any Channel
+    /// True for bytes that must not be passed on.
+    private let trap: @Sendable (ByteBuffer) -> Bool
 
-    init(to partner: any Channel) {
+    init(to partner: any Channel, trap: @escaping @Sendable (ByteBuffer) -> Bool = { _ in false }) {
         self.partner = partner
+        self.trap = trap
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.partner.writeAndFlush(self.unwrapInboundIn(data), promise: nil)
+        let bytes = self.unwrapInboundIn(data)
+        guard !self.trap(bytes) else { return }
+        self.partner.writeAndFlush(bytes, promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -57,6 +57,12 @@ export class SwitchboardError extends Error {
   }
 }
 
+/** 128 random bits as hex: a publication's idempotency key (crypto.randomUUID needs a secure context). */
+function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
 /**
  * The delay before reconnect attempt `attempt` (1-based): full jitter over an exponential bound, and never
  * shorter than the server's hint (a `disconnect` push's `delay`).
@@ -244,18 +250,24 @@ export class Switchboard extends Emitter {
     return subscription;
   }
 
-  /** Publishes `data` (any JSON value); resolves with `{offset, epoch}`. Queued while disconnected. */
+  /**
+   * Publishes `data` (any JSON value); resolves with `{offset, epoch}`. Queued while disconnected. Each
+   * publication carries an idempotency key: when the answer is lost with the connection (or the node could
+   * not confirm it, 203), it is sent again with the same key after the reconnect, and the node publishes it
+   * at most once (PROTOCOL.md, publish).
+   */
   publish(channel, data) {
-    if (this.#phase.type === 'connected') {
-      return this.#request({ type: 'publish', channel, data }).then((reply) => reply.publish);
-    }
     if (this.#phase.type === 'disconnected' && this.#phase.reason !== undefined) {
       return Promise.reject(new SwitchboardError('disconnected', `disconnected: ${this.#phase.reason}`));
     }
-    if (this.#queue.length >= this.#options.sendQueueLimit) {
+    if (this.#phase.type !== 'connected' && this.#queue.length >= this.#options.sendQueueLimit) {
       return Promise.reject(new SwitchboardError('sendQueueFull', `send queue full (${this.#options.sendQueueLimit} publications waiting)`));
     }
-    return new Promise((resolve, reject) => this.#queue.push({ channel, data, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const item = { channel, data, key: idempotencyKey(), resolve, reject, sent: false, attempts: 0 };
+      if (this.#phase.type === 'connected') this.#sendPublish(this.#phase.link, item);
+      else this.#queue.push(item);
+    });
   }
 
   /** Who is in the channel: `{clients, clientCount, userCount}`. Needs a connection. */
@@ -347,11 +359,7 @@ export class Switchboard extends Emitter {
     this.#lastHeard = Date.now();
     for (const record of this.#channels.values()) this.#sendSubscribe(record);
     // CLIENTS.md, send queue: flushed after the resubscribes, in call order.
-    const queued = this.#queue.splice(0);
-    for (const item of queued) {
-      this.#request({ type: 'publish', channel: item.channel, data: item.data })
-        .then((reply) => item.resolve(reply.publish), item.reject);
-    }
+    for (const item of this.#queue.splice(0)) this.#sendPublish(link, item);
     this.#scheduleHeartbeat();
     this.#scheduleRefresh(result.expires);
     this.emit('state', this.state);
@@ -421,11 +429,15 @@ export class Switchboard extends Emitter {
     this.#lastDisconnect = null;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
+    const unanswered = [];
     for (const entry of pending) {
       clearTimeout(entry.timer);
-      // CLIENTS.md, requests: a command whose fate is unknown is not resent (a publish could happen twice).
-      entry.reject?.(new SwitchboardError('connectionLost', 'the connection was lost before the answer arrived'));
+      // CLIENTS.md, requests: a publish goes out again with its idempotency key, in the order it was sent;
+      // any other command whose fate is unknown fails.
+      if (entry.kind === 'publish') unanswered.push(entry.item);
+      else entry.reject?.(new SwitchboardError('connectionLost', 'the connection was lost before the answer arrived'));
     }
+    this.#queue.unshift(...unanswered);
     for (const record of this.#channels.values()) {
       record.subscribing = false;
       record.buffer = [];
@@ -436,7 +448,8 @@ export class Switchboard extends Emitter {
     this.#dropLink();
     this.#phase = { type: 'disconnected', code, reason };
     const error = new SwitchboardError('disconnected', `disconnected: ${reason}`);
-    for (const item of this.#queue.splice(0)) item.reject(error);
+    const lost = new SwitchboardError('connectionLost', `disconnected (${reason}) before the node confirmed the publication: it may or may not have happened`);
+    for (const item of this.#queue.splice(0)) item.reject(item.sent ? lost : error);
     this.#settleConnectWaiters(error);
     this.emit('state', this.state);
   }
@@ -450,6 +463,12 @@ export class Switchboard extends Emitter {
     return new Promise((resolve, reject) => {
       this.#send(this.#phase.link, command, { kind: 'request', resolve, reject, timeout: this.#options.requestTimeout });
     });
+  }
+
+  #sendPublish(link, item) {
+    item.sent = true;
+    const command = { type: 'publish', channel: item.channel, data: item.data, idempotencyKey: item.key };
+    this.#send(link, command, { kind: 'publish', item, timeout: this.#options.requestTimeout });
   }
 
   #send(link, command, entry) {
@@ -470,6 +489,9 @@ export class Switchboard extends Emitter {
     switch (entry.kind) {
       case 'request':
         entry.reject(new SwitchboardError('requestTimeout', `no answer within ${this.#options.requestTimeout} ms`));
+        break;
+      case 'publish':
+        entry.item.reject(new SwitchboardError('requestTimeout', `no answer within ${this.#options.requestTimeout} ms`));
         break;
       case 'connect':
         this.#attemptFailed(generation, 'no connect reply in time');
@@ -562,6 +584,19 @@ export class Switchboard extends Emitter {
         break;
       case 'ping':
         break;
+      case 'publish': {
+        const item = entry.item;
+        if (!failed) {
+          item.resolve(message.publish);
+        } else if (message.code === 203 && item.attempts < 3 && this.#phase.type === 'connected') {
+          // The node could not confirm: the same key makes the retry safe.
+          item.attempts += 1;
+          this.#sendPublish(this.#phase.link, item);
+        } else {
+          item.reject(new SwitchboardError('server', message.message, message.code));
+        }
+        break;
+      }
       default:
         if (failed) entry.reject(new SwitchboardError('server', message.message, message.code));
         else entry.resolve(message);
