@@ -23,6 +23,14 @@ else
     run=(--clients 1000000 --rate 1500 --ramp-timeout 1200 --hold 600 --notify-rate 2000 --notify-seconds 60 --storm-rate 1000 --storm-seconds 90)
 fi
 
+# Two sockets per user, and a broadcast leaves a few KB queued in each for a moment: past tcp_mem's last
+# figure (pages) the kernel resets connections ("TCP: out of memory" in dmesg) and users drop by the
+# thousand. Linux sizes it to ~9 % of RAM, 2.3 GB here, less than a million users' burst needs.
+if [[ -r /proc/sys/net/ipv4/tcp_mem ]] && (( $(awk '{print $3}' /proc/sys/net/ipv4/tcp_mem) < 2000000 )) && [[ "${run[1]}" == 1000000 ]]; then
+    echo "million: warning: net.ipv4.tcp_mem allows $(awk '{print int($3 * 4096 / 1048576)}' /proc/sys/net/ipv4/tcp_mem) MiB of TCP buffers;" \
+         "a million users need about 8 GiB: sysctl -w net.ipv4.tcp_mem='1048576 1572864 2097152'" >&2
+fi
+
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     (cd "$root" && swift build -c release --product switchboard)
     (cd "$root/Benchmarks" && swift build -c release --product MillionLoad)

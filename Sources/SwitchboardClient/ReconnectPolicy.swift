@@ -52,4 +52,11 @@ public struct ReconnectPolicy: Sendable, Hashable {
         let (total, overflowAgain) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
         return overflowAgain ? Int64.max : total
     }
+
+    /// The wait after a server's `Retry-After` of `seconds`: uniformly random in `[seconds, 2 × seconds]`, so
+    /// that the clients one refusal turned away do not all come back in the same instant.
+    public static func delay(retryAfter seconds: Int, using generator: inout some RandomNumberGenerator) -> Duration {
+        let floor = Int64(max(0, seconds)) * 1_000_000_000
+        return .nanoseconds(floor + Int64.random(in: 0...floor, using: &generator))
+    }
 }

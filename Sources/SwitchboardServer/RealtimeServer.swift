@@ -104,6 +104,11 @@ public final class RealtimeServer: Service, Sendable {
                     metrics.connectionRefused(.forbiddenOrigin)
                     return .reject(status: 403, reason: reason)
                 }
+                if case .refused(let retryAfter) = context.admission.admit(now: NIODeadline.now().uptimeNanoseconds) {
+                    metrics.connectionRefused(.admission)
+                    return .reject(status: 503, reason: AdmissionControl.reason(rate: context.admission.ratePerSecond, retryAfter: retryAfter),
+                                   headers: HTTPHeaderFields([("Retry-After", String(retryAfter))]))
+                }
                 let token = request.queryValue("token").flatMap { $0.isEmpty ? nil : $0 }
                 let ticket = request.queryValue("ticket")
                 guard token == nil || ticket == nil else {

@@ -21,6 +21,8 @@ final class ServerContext: Sendable {
     let developmentSecret: String?
     /// Wall-clock time for token expiry (`exp` is a Unix time); injectable for tests.
     let now: @Sendable () -> Date
+    /// How fast new connections are let in (`maxConnectsPerSecond`).
+    let admission: AdmissionControl
 
     init(configuration: ServerConfiguration, broker: any Broker, hub: Hub, verifier: TokenVerifier, metrics: ServerMetrics,
          clientAddresses: ClientAddressResolver, logger: Logger, developmentSecret: String? = nil,
@@ -37,6 +39,7 @@ final class ServerContext: Sendable {
         self.logger = logger
         self.developmentSecret = developmentSecret
         self.now = now
+        self.admission = AdmissionControl(ratePerSecond: configuration.limits.maxConnectsPerSecond)
     }
 
     var limits: LimitsConfiguration { self.configuration.limits }

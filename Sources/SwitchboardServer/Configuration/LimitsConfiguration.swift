@@ -29,12 +29,21 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
     /// publications are refused (error 202, HTTP 503) until it catches up: publishing faster than the node
     /// can deliver must not grow memory without bound.
     public var maxPendingDeliveries: Int
+    /// Seconds a publish's `idempotencyKey` is remembered in its channel: a retry with the same key within
+    /// them publishes nothing and gets the first publish's position.
+    public var idempotencyWindow: Int
+    /// New connections (WebSocket or SSE) admitted per second; more are refused with 503 and `Retry-After`,
+    /// so a reconnect storm queues instead of overloading the node.
+    public var maxConnectsPerSecond: Int
+    /// Open connections of one user on this node; one more is closed with 4503 once it authenticates.
+    public var maxConnectionsPerUser: Int
 
     public init(maxMessageSize: Int = 64 << 10, commandsPerSecond: Double = 50, commandBurst: Int = 100,
                 rateLimitStrikes: Int = 50, maxConnections: Int = 100_000, maxConnectionsPerIP: Int = 200,
                 maxChannelsPerClient: Int = 128, maxOutboundBytes: Int = 4 << 20, maxHistoryPerRequest: Int = 10_000,
                 connectTimeout: Int = 10, tokenRefreshGrace: Int = 25, maxHTTPBodySize: Int = 1 << 20,
-                maxPendingDeliveries: Int = 1_000_000) {
+                maxPendingDeliveries: Int = 1_000_000, idempotencyWindow: Int = 300, maxConnectsPerSecond: Int = 2_000,
+                maxConnectionsPerUser: Int = 100) {
         self.maxMessageSize = maxMessageSize
         self.commandsPerSecond = commandsPerSecond
         self.commandBurst = commandBurst
@@ -48,12 +57,15 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
         self.tokenRefreshGrace = tokenRefreshGrace
         self.maxHTTPBodySize = maxHTTPBodySize
         self.maxPendingDeliveries = maxPendingDeliveries
+        self.idempotencyWindow = idempotencyWindow
+        self.maxConnectsPerSecond = maxConnectsPerSecond
+        self.maxConnectionsPerUser = maxConnectionsPerUser
     }
 
     private enum Key: String, CodingKey {
         case maxMessageSize, commandsPerSecond, commandBurst, rateLimitStrikes, maxConnections, maxConnectionsPerIP
         case maxChannelsPerClient, maxOutboundBytes, maxHistoryPerRequest, connectTimeout, tokenRefreshGrace, maxHTTPBodySize
-        case maxPendingDeliveries
+        case maxPendingDeliveries, idempotencyWindow, maxConnectsPerSecond, maxConnectionsPerUser
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,5 +91,8 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
         self.tokenRefreshGrace = try positive(.tokenRefreshGrace, defaults.tokenRefreshGrace)
         self.maxHTTPBodySize = try positive(.maxHTTPBodySize, defaults.maxHTTPBodySize)
         self.maxPendingDeliveries = try positive(.maxPendingDeliveries, defaults.maxPendingDeliveries)
+        self.idempotencyWindow = try positive(.idempotencyWindow, defaults.idempotencyWindow)
+        self.maxConnectsPerSecond = try positive(.maxConnectsPerSecond, defaults.maxConnectsPerSecond)
+        self.maxConnectionsPerUser = try positive(.maxConnectionsPerUser, defaults.maxConnectionsPerUser)
     }
 }

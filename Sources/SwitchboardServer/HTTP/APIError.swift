@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import SwitchboardProtocol
 
@@ -30,6 +31,8 @@ struct APIError: Error, HTTPResponseError {
         case unknownSession
         /// 410 / 113: `since` is no longer in history.
         case positionNotRetained
+        /// 405 / 100: the path exists, not with this method.
+        case methodNotAllowed
         /// 413 / 112: the body is over the limit.
         case tooLarge
         /// 429 / 108: too many connections from this address.
@@ -49,6 +52,7 @@ struct APIError: Error, HTTPResponseError {
             case .unauthorized, .tokenExpired, .ticketRefused: .unauthorized
             case .forbidden, .notConnected: .forbidden
             case .unknownChannel, .unknownSession: .notFound
+            case .methodNotAllowed: .methodNotAllowed
             case .positionNotRetained: .gone
             case .tooLarge: .contentTooLarge
             case .tooManyFromAddress: .tooManyRequests
@@ -60,7 +64,7 @@ struct APIError: Error, HTTPResponseError {
 
         var code: ErrorCode {
             switch self {
-            case .invalidRequest: .badRequest
+            case .invalidRequest, .methodNotAllowed: .badRequest
             case .featureOff: .notAvailable
             case .tooManyChannels, .tooManyFromAddress, .tooManyInTotal: .limitExceeded
             case .unauthorized: .unauthorized
@@ -100,10 +104,15 @@ struct APIError: Error, HTTPResponseError {
 
     let failure: Failure
     let message: String
+    /// Seconds for a `Retry-After` header (admission control).
+    var retryAfter: Int?
+    /// The methods for an `Allow` header (405).
+    var allow: [HTTPRequest.Method] = []
 
-    init(_ failure: Failure, _ message: String) {
+    init(_ failure: Failure, _ message: String, retryAfter: Int? = nil) {
         self.failure = failure
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     init(_ error: ServerMessage.ProtocolError) {
@@ -116,7 +125,10 @@ struct APIError: Error, HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         // The encoder of every protocol message: sorted keys, `/` not escaped, as PROTOCOL.md promises.
         let body = try ServerMessageEncoder.encoder.encode(["error": ServerMessage.ProtocolError(code: self.code, message: self.message)])
-        return Response(status: self.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if !self.allow.isEmpty { headers[.allow] = self.allow.map(\.rawValue).joined(separator: ", ") }
+        return Response(status: self.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -11,10 +12,19 @@ enum HTTPSurface {
         -> Router<SwitchboardRequestContext>
     {
         let router = Router(context: SwitchboardRequestContext.self)
+        var routes: [String: [HTTPRequest.Method]] = [
+            "/health": [.get], "/metrics": [.get], "/connection/sse": [.get], "/connection/sse/command": [.post],
+            "/connection/ticket": [.post], "/api/info": [.get],
+        ]
+        for name in ["publish", "broadcast", "presence", "history", "disconnect", "ticket"] { routes["/api/\(name)"] = [.post] }
+        if dashboard != nil { routes["/dashboard"] = [.get]; routes["/dashboard/events"] = [.get] }
+        if context.developmentSecret != nil { routes["/dev/token"] = [.get] }
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
         router.get("health") { _, _ -> Response in
             // Ready means listening with the broker started, and not draining.
-            ready() ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
-                : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "not ready\n")))
+            let plain: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
+            return ready() ? Response(status: .ok, headers: plain, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+                : Response(status: .serviceUnavailable, headers: plain, body: .init(byteBuffer: ByteBuffer(string: "not ready\n")))
         }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: PrometheusExporter.contentType],

@@ -38,6 +38,11 @@ struct SSERoutes {
         }
         let client = self.context.clientAddresses.clientAddress(
             peer: requestContext.remoteIP, forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!])
+        if case .refused(let retryAfter) = self.context.admission.admit(now: NIODeadline.now().uptimeNanoseconds) {
+            self.context.metrics.connectionRefused(.admission)
+            throw APIError(.unavailable, AdmissionControl.reason(rate: self.context.admission.ratePerSecond, retryAfter: retryAfter),
+                           retryAfter: retryAfter)
+        }
         let lease: ConnectionLease
         switch self.limiter.acquire(ip: client) {
         case .success(let acquired): lease = acquired

@@ -2,15 +2,15 @@ import Foundation
 import Hummingbird
 import SwitchboardProtocol
 
-/// `POST /connection/ticket`: exchanges a credential that must not travel in a URL for a ``ConnectTicket``
-/// that may, for `auth.ticketSeconds` and one connection.
+/// Connect tickets: a credential that must not travel in a URL is exchanged for a ``ConnectTicket`` that may,
+/// for `auth.ticketSeconds` and one connection. The answer is `{"ticket": "…", "expires": 10}` (seconds),
+/// never cached.
 ///
-/// - `Authorization: Bearer <JWT>`, no body: a ticket for the token's user, channels, info and expiry.
-/// - `Authorization: apikey <key>` and a body `{"user": "alice", "channels": […], "info": {…}, "expiresIn": 3600}`:
+/// - `POST /connection/ticket` with `Authorization: Bearer <JWT>`: a ticket for the token's user, channels,
+///   info and expiry (what a page does before it opens an `EventSource`).
+/// - `POST /api/ticket` with the API key and `{"user": "alice", "channels": […], "info": {…}, "expiresIn": 3600}`:
 ///   a back-end mints a ticket on behalf of one of its users; the connection expires after `expiresIn`
 ///   seconds (default 3600, at most 86,400) as if its token had.
-///
-/// The answer is `{"ticket": "…", "expires": 10}` (seconds), never cached.
 struct TicketRoute {
     let context: ServerContext
     let origins: OriginPolicy
@@ -34,27 +34,16 @@ struct TicketRoute {
             if case .refuse(let reason) = self.origins.decide(origin: request.headers[.origin], host: request.head.authority) {
                 throw APIError(.forbidden, reason)
             }
-            let credentials = try await self.credentials(of: request)
-            let seconds = self.context.configuration.auth.ticketSeconds
-            let id = ConnectTicket.newID()
-            let grant = ConnectTicket.Grant(credentials, redeemBy: self.context.now().addingTimeInterval(TimeInterval(seconds)))
-            do {
-                // The broker keeps it past the deadline by the verifier's leeway, so a late use reads "expired".
-                try await self.context.broker.storeTicket(id, grant: try grant.encoded(), ttl: seconds + Int(TokenVerifier.leeway))
-            } catch {
-                throw APIError(.unavailable, "cannot mint a ticket: \(error)")
+            guard let token = SSERoutes.bearerToken(request) else {
+                throw APIError(.unauthorized, "send the token as Authorization: Bearer <token> (back-ends: POST /api/ticket)")
             }
-            self.context.metrics.ticketMinted()
-            let body = try ServerMessageEncoder.encoder.encode(Minted(ticket: id, expires: seconds))
-            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            switch await self.context.verifier.check(token, now: self.context.now()) {
+            case .success(let credentials): return try await self.mint(for: credentials)
+            case .failure(let error): throw APIError(.init(error.errorCode), error.message)
+            }
         }
-    }
-
-    /// Whose connection the ticket opens: an API key's request names the user, a token is the user.
-    private func credentials(of request: Request) async throws -> Credentials {
-        let authorization = request.headers[.authorization]
-        if self.context.apiKeys.isEnabled, case .allow = self.context.apiKeys.authenticate(authorization: authorization) {
+        router.post("api/ticket") { request, _ -> Response in
+            try HTTPAPIRoutes.authorize(request, context: self.context)
             let body = try await request.decodeJSON(OnBehalfRequest.self, limit: self.context.limits.maxHTTPBodySize)
             guard !body.user.isEmpty, body.user.utf8.count <= 256 else {
                 throw APIError(.invalidRequest, "user must be 1 to 256 bytes")
@@ -63,15 +52,24 @@ struct TicketRoute {
             guard (1...86_400).contains(lifetime) else {
                 throw APIError(.invalidRequest, "expiresIn must be 1 to 86400 seconds")
             }
-            return Credentials(user: body.user, expiresAt: self.context.now().addingTimeInterval(TimeInterval(lifetime)),
-                               channels: body.channels ?? [], info: body.info)
+            return try await self.mint(for: Credentials(user: body.user, expiresAt: self.context.now().addingTimeInterval(TimeInterval(lifetime)),
+                                                        channels: body.channels ?? [], info: body.info))
         }
-        guard let token = SSERoutes.bearerToken(request) else {
-            throw APIError(.unauthorized, "send Authorization: Bearer <token>, or an API key and the user in the body")
+    }
+
+    private func mint(for credentials: Credentials) async throws -> Response {
+        let seconds = self.context.configuration.auth.ticketSeconds
+        let id = ConnectTicket.newID()
+        let grant = ConnectTicket.Grant(credentials, redeemBy: self.context.now().addingTimeInterval(TimeInterval(seconds)))
+        do {
+            // The broker keeps it past the deadline by the verifier's leeway, so a late use reads "expired".
+            try await self.context.broker.storeTicket(id, grant: try grant.encoded(), ttl: seconds + Int(TokenVerifier.leeway))
+        } catch {
+            throw APIError(.unavailable, "cannot mint a ticket: \(error)")
         }
-        switch await self.context.verifier.check(token, now: self.context.now()) {
-        case .success(let credentials): return credentials
-        case .failure(let error): throw APIError(.init(error.errorCode), error.message)
-        }
+        self.context.metrics.ticketMinted()
+        let body = try ServerMessageEncoder.encoder.encode(Minted(ticket: id, expires: seconds))
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -55,7 +55,12 @@ extension ServerMetrics {
         public static let badRequest = RefusalReason(index: 4, description: "bad_request")
         /// The node is draining for shutdown.
         public static let draining = RefusalReason(index: 5, description: "draining")
-        static let all: [RefusalReason] = [.totalLimit, .addressLimit, .unauthorized, .forbiddenOrigin, .badRequest, .draining]
+        /// Over `maxConnectsPerSecond` (503 with `Retry-After`).
+        public static let admission = RefusalReason(index: 6, description: "admission_rate")
+        /// Over `maxConnectionsPerUser` (closed with 4503 after authenticating).
+        public static let userLimit = RefusalReason(index: 7, description: "user_limit")
+        static let all: [RefusalReason] = [.totalLimit, .addressLimit, .unauthorized, .forbiddenOrigin, .badRequest, .draining,
+                                           .admission, .userLimit]
 
         /// The reason for a ``ConnectionLimiter`` refusal.
         public init(_ refusal: ConnectionLimitRefusal) {

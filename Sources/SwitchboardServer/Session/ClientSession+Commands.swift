@@ -114,7 +114,12 @@ extension ClientSession {
     private func becomeConnected(_ identity: SessionIdentity) {
         if case .awaitingConnect(let timer) = self.state { timer?.cancel() }
         self.state = .connected(identity)
-        self.context.sessions.add(self, client: self.clientID, user: identity.user)
+        let limit = self.context.limits.maxConnectionsPerUser
+        guard self.context.sessions.add(self, client: self.clientID, user: identity.user, limit: limit) else {
+            self.context.metrics.connectionRefused(.userLimit)
+            self.disconnect(.init(code: .connectionLimit, reason: "user \(identity.user) already has \(limit) connections on this node, the most allowed"))
+            return
+        }
         self.scheduleExpiry(identity.credentials?.expiresAt)
     }
 

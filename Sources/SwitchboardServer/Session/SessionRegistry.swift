@@ -12,26 +12,46 @@ final class SessionRegistry: Sendable {
         var hasPresence = false
     }
 
-    private let entries = NIOLockedValueBox<[String: Entry]>([:])
+    private struct State {
+        var entries: [String: Entry] = [:]
+        /// Open sessions per authenticated user (anonymous ones are not counted).
+        var perUser: [String: Int] = [:]
+    }
 
-    func add(_ session: ClientSession, client: String, user: String) {
-        self.entries.withLockedValue { $0[client] = Entry(session: session, user: user) }
+    private let state = NIOLockedValueBox(State())
+
+    /// Adds the session unless its user already has `limit` sessions here (anonymous users have no limit);
+    /// says whether it did.
+    func add(_ session: ClientSession, client: String, user: String, limit: Int = .max) -> Bool {
+        self.state.withLockedValue { state in
+            if !user.isEmpty {
+                let open = state.perUser[user, default: 0]
+                guard open < limit else { return false }
+                state.perUser[user] = open + 1
+            }
+            state.entries[client] = Entry(session: session, user: user)
+            return true
+        }
     }
 
     func remove(client: String) {
-        self.entries.withLockedValue { $0[client] = nil }
+        self.state.withLockedValue { state in
+            guard let entry = state.entries.removeValue(forKey: client), !entry.user.isEmpty else { return }
+            let open = state.perUser[entry.user, default: 1] - 1
+            state.perUser[entry.user] = open > 0 ? open : nil
+        }
     }
 
     /// The session with this connection id, if it is on this node.
     func session(client: String) -> ClientSession? {
-        self.entries.withLockedValue { $0[client]?.session }
+        self.state.withLockedValue { $0.entries[client]?.session }
     }
 
-    var count: Int { self.entries.withLockedValue { $0.count } }
+    var count: Int { self.state.withLockedValue { $0.entries.count } }
 
     /// Notes that a session has entries in some channel's presence (``forEachWithPresence(_:)``).
     func markPresence(client: String) {
-        self.entries.withLockedValue { $0[client]?.hasPresence = true }
+        self.state.withLockedValue { $0.entries[client]?.hasPresence = true }
     }
 
     /// Runs `body` on the event loop of each session that has subscribed to a channel with presence.
@@ -47,7 +67,7 @@ final class SessionRegistry: Sendable {
 
     @discardableResult
     private func forEach(where isIncluded: (Entry) -> Bool, _ body: @escaping @Sendable (ClientSession) -> Void) -> Int {
-        let sessions = self.entries.withLockedValue { entries in entries.values.filter(isIncluded).map(\.session) }
+        let sessions = self.state.withLockedValue { state in state.entries.values.filter(isIncluded).map(\.session) }
         for session in sessions {
             session.eventLoop.execute { body(session) }
         }

@@ -12,6 +12,9 @@ struct HandshakeRefusalBody {
 
     /// What the failure says without the body, e.g. "WebSocket handshake failed: server answered 404 Not Found".
     let refusal: String
+    let status: Int
+    /// `Retry-After` in seconds (RFC 9110 §10.2.3; the HTTP-date form is not read).
+    let retryAfter: Int?
     /// Bytes still to keep before the body is complete or the limit is reached.
     private var wanted: Int
     private var bytes: [UInt8] = []
@@ -23,6 +26,8 @@ struct HandshakeRefusalBody {
         guard !(100...199).contains(response.status), response.status != 204, response.status != 304,
               !response.headers.contains("Transfer-Encoding") else { return nil }
         self.refusal = refusal
+        self.status = response.status
+        self.retryAfter = Self.retryAfter(response)
         if let length = response.headers.first("Content-Length") {
             guard let size = Int(length.filter { $0 != " " && $0 != "\t" }), size > 0 else { return nil }
             self.wanted = min(size, Self.quotedLimit)
@@ -43,7 +48,12 @@ struct HandshakeRefusalBody {
     /// The refusal with what arrived of the body, on one line.
     var error: WebSocketTransportError {
         let words = String(decoding: self.bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace)
-        guard !words.isEmpty else { return .handshakeFailed(self.refusal) }
-        return .handshakeFailed("\(self.refusal): \(words.joined(separator: " "))")
+        let message = words.isEmpty ? self.refusal : "\(self.refusal): \(words.joined(separator: " "))"
+        return .handshakeRefused(message, status: self.status, retryAfter: self.retryAfter)
+    }
+
+    /// The seconds of a response's `Retry-After`, when it gives them as a number.
+    static func retryAfter(_ response: HandshakeResponse) -> Int? {
+        response.headers.first("Retry-After").flatMap { Int($0.filter { $0 != " " && $0 != "\t" }) }.map { max(0, $0) }
     }
 }

@@ -185,7 +185,8 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
                     promise.succeed()
                 case .failure(let error) where error.kind == .unexpectedStatus:
                     guard let body = HandshakeRefusalBody(refusal: error.description, response: response) else {
-                        self.failHandshake(promise, .handshakeFailed(error.description), context: context)
+                        self.failHandshake(promise, .handshakeRefused(error.description, status: response.status,
+                                                                       retryAfter: HandshakeRefusalBody.retryAfter(response)), context: context)
                         return
                     }
                     self.readRefusal(body, &input, promise, context: context)

@@ -14,10 +14,21 @@ public struct WebSocketTransportError: Error, Sendable, Hashable, CustomStringCo
     let code: Code
     /// A sentence naming the problem.
     public let message: String
+    /// The HTTP status the server refused the upgrade with (nil for every other failure).
+    public let refusalStatus: Int?
+    /// The refusal's `Retry-After`, in seconds (a 503 from a node admitting connections at its rate).
+    public let retryAfter: Int?
 
-    init(_ code: Code, _ message: String) {
+    init(_ code: Code, _ message: String, refusalStatus: Int? = nil, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
+        self.refusalStatus = refusalStatus
+        self.retryAfter = retryAfter
+    }
+
+    /// The server answered the upgrade with `status` instead of 101.
+    static func handshakeRefused(_ why: String, status: Int, retryAfter: Int?) -> Self {
+        Self(.handshakeFailed, why, refusalStatus: status, retryAfter: retryAfter)
     }
 
     public static func invalidURL(_ url: String, _ why: String) -> Self { Self(.invalidURL, "invalid WebSocket URL '\(url)': \(why)") }

@@ -133,6 +133,9 @@ import Testing
             let expired = try await node.ticketResponse(authorization: "Bearer \(try await node.token("alice", ttl: 60, issuedAt: Self.start.addingTimeInterval(-3600)))")
             #expect(expired.status == 401)
             #expect(expired.body.contains(#""code":109"#))
+            // An API key is not a token: back-ends mint at /api/ticket.
+            let keyAsToken = try await node.ticketResponse(authorization: "Bearer \(TestNode.apiKey)")
+            #expect(keyAsToken.status == 401)
             let noUser = try await node.ticketResponse(authorization: "apikey \(TestNode.apiKey)", body: #"{"expiresIn":60}"#)
             #expect(noUser.status == 400)
             #expect(noUser.body.contains("user"))

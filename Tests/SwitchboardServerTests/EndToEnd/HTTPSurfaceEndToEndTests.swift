@@ -9,6 +9,22 @@ import Testing
             let response = try await node.http("GET", "/health")
             #expect(response.status == 200)
             #expect(response.body == "ok\n")
+            #expect(response.header("Content-Type") == "text/plain; charset=utf-8")
+        }
+    }
+
+    /// A known path with another method is 405 with `Allow` (RFC 9110 §15.5.6), not the 404 of a path that
+    /// does not exist.
+    @Test func aKnownPathWithAnotherMethodIs405WithAllow() async throws {
+        try await TestNode.with { node in
+            let wrong = try await node.http("GET", "/api/publish", headers: [("Authorization", "apikey \(TestNode.apiKey)")])
+            #expect(wrong.status == 405)
+            #expect(wrong.header("Allow") == "POST")
+            #expect(wrong.body.contains(#""code":100"#))
+            let trace = try await node.http("TRACE", "/health")
+            #expect(trace.status == 405)
+            #expect(trace.header("Allow") == "GET")
+            #expect(try await node.http("GET", "/api/nothing-here").status == 404)
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -36,23 +37,37 @@ final class RawWebSocketPeer: Sendable {
 
     /// Sends an upgrade request for `target` and returns the response's status code (101 when accepted).
     func upgrade(_ target: String, headers: [(String, String)] = [], within timeout: Duration = TestPatience.default) async throws -> Int {
+        try await self.upgradeResponse(target, headers: headers, within: timeout).status
+    }
+
+    /// Sends an upgrade request for `target` and returns the response's status code and headers (names
+    /// lowercased).
+    func upgradeResponse(_ target: String, headers: [(String, String)] = [], within timeout: Duration = TestPatience.default)
+        async throws -> (status: Int, headers: [String: String])
+    {
         var request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         try await self.channel.writeAndFlush(ByteBuffer(string: request + "\r\n"))
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let status: Int? = self.state.withLockedValue { state in
+            let response: (status: Int, headers: [String: String])? = self.state.withLockedValue { state in
                 let view = state.received.readableBytesView
                 guard let end = view.indices.first(where: { index in
                     index + 3 < view.endIndex && view[index] == 13 && view[index + 1] == 10 && view[index + 2] == 13 && view[index + 3] == 10
                 }) else { return nil }
                 let head = state.received.readString(length: end - view.startIndex)!
                 state.received.moveReaderIndex(forwardBy: 4)
-                let parts = head.split(separator: " ", maxSplits: 2)
-                return parts.count > 1 ? Int(parts[1]) ?? -1 : -1
+                let lines = head.split(separator: "\r\n")
+                let parts = lines.first?.split(separator: " ", maxSplits: 2) ?? []
+                var fields: [String: String] = [:]
+                for line in lines.dropFirst() {
+                    guard let colon = line.firstIndex(of: ":") else { continue }
+                    fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                }
+                return (parts.count > 1 ? Int(parts[1]) ?? -1 : -1, fields)
             }
-            if let status { return status }
+            if let response { return response }
             if self.state.withLockedValue({ $0.ended }) { throw EndToEndFailure("the server closed the connection without answering the upgrade") }
             try await Task.sleep(for: .milliseconds(2))
         }

@@ -42,11 +42,14 @@ final class TestNode: Sendable {
     /// whatever happens.
     static func with(_ configure: (inout ServerConfiguration) -> Void = { _ in }, broker: (any Broker)? = nil,
                      developmentSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() },
-                     _ body: (TestNode) async throws -> Void) async throws {
+                     logger: Logger? = nil, _ body: (TestNode) async throws -> Void) async throws {
         var configuration = Self.baseConfiguration
         configure(&configuration)
-        var logger = Logger(label: "test.end-to-end")
-        logger.logLevel = .critical
+        let logger = logger ?? {
+            var quiet = Logger(label: "test.end-to-end")
+            quiet.logLevel = .critical
+            return quiet
+        }()
         let server = try await RealtimeServer(configuration: configuration, broker: broker, logger: logger,
                                               developmentSecret: developmentSecret, now: now)
         try await server.start()
@@ -89,11 +92,12 @@ final class TestNode: Sendable {
         try await RealtimeTestClient.connect(to: "ws://127.0.0.1:\(self.port)/connection/websocket?ticket=\(ticket)")
     }
 
-    /// `POST /connection/ticket` with `authorization` (and `body`, for an API key's request): the response.
+    /// `POST /connection/ticket` with `authorization`, or with `body` (an API key's request) `POST /api/ticket`:
+    /// the response.
     func ticketResponse(authorization: String?, body: String? = nil) async throws -> LoopbackHTTPConnection.Response {
         var headers = authorization.map { [("Authorization", $0)] } ?? []
         if body != nil { headers.append(("Content-Type", "application/json")) }
-        return try await self.http("POST", "/connection/ticket", headers: headers, body: body ?? "")
+        return try await self.http("POST", body == nil ? "/connection/ticket" : "/api/ticket", headers: headers, body: body ?? "")
     }
 
     /// A ticket for the user of `token`.
