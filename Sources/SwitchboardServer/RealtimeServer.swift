@@ -82,6 +82,8 @@ public final class RealtimeServer: Service, Sendable {
         // Both end without a close frame (the peer is gone or not reading); logs and metrics get the protocol's code.
         transport.connection.slowConsumerCloseCode = CloseCode(DisconnectCode.slowConsumer.rawValue)
         transport.connection.heartbeatTimeoutCloseCode = CloseCode(DisconnectCode.heartbeatTimeout.rawValue)
+        // Browsers never ping; a client library pings when its connection is silent, a few times a minute.
+        transport.connection.maximumPingsPerSecond = 10
         transport.tls = try Self.makeTLSContext(configuration)
 
         // Filled in below: the router's closures need `self`, which exists only once every property is set.

@@ -25,6 +25,20 @@ extension WebSocketChannelHandler {
         self.heartbeatSweeper!.add(self)
     }
 
+    /// Counts a ping from the peer; past `limit` in one second the connection is closed with 1008.
+    func countPing(limit: Int) {
+        let second = UInt32(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000_000)
+        if second != self.pingSecond {
+            self.pingSecond = second
+            self.pingsInSecond = 0
+        }
+        self.pingsInSecond &+= 1
+        // Once, at the first ping over the limit: the close is under way after that.
+        guard Int(self.pingsInSecond) == limit + 1 else { return }
+        self.logger.debug("Closing a WebSocket peer that floods pings", metadata: ["limit": "\(limit)"])
+        self.initiateClose(code: .policyViolation, reason: "more than \(limit) pings a second")
+    }
+
     /// Called by the loop's ``HeartbeatSweeper``: a peer silent for `interval` gets a ping; one still
     /// silent `timeout` after it is gone.
     func heartbeatSweep(now: NIODeadline, heartbeat: WebSocketConfiguration.Heartbeat) {

@@ -77,6 +77,9 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     var silentSince = NIODeadline.uptimeNanoseconds(0)
     /// When we pinged a silent peer (nil: no ping outstanding).
     var pingSent: NIODeadline?
+    /// The uptime second of the peer's latest pings, and how many arrived in it (`maximumPingsPerSecond`).
+    var pingSecond: UInt32 = 0
+    var pingsInSecond: UInt16 = 0
     var writabilityWaiters: [EventLoopPromise<Void>] = []
 
     var subprotocol: String?
@@ -340,7 +343,8 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .binary(let data):
             self.delegate?.webSocket(WebSocketEventLoopConnection(handler: self), didReceive: WebSocketMessage(kind: .binary, data: data))
         case .ping:
-            break  // the engine has written the pong
+            // The engine has written the pong.
+            if let limit = self.configuration.maximumPingsPerSecond { self.countPing(limit: limit) }
         case .pong(let data):
             self.delegate?.webSocket(WebSocketEventLoopConnection(handler: self), didReceivePong: data)
         case .close(let code, let reason):

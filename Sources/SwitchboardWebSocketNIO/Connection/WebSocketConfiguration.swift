@@ -23,6 +23,10 @@ public struct WebSocketConfiguration: Sendable {
     /// Inbound messages buffered for an application that has not read them; past this the transport stops
     /// reading the socket (TCP backpressure) until the application catches up.
     public var inboundBufferSize: Int
+    /// Pings a peer may send in one second; one more closes the connection with 1008. Each ping costs a pong
+    /// and a write, so a peer that floods them (and reads the pongs) would otherwise have the node answer
+    /// at line rate. Nil: no limit.
+    public var maximumPingsPerSecond: Int?
 
     public struct Heartbeat: Sendable, Hashable {
         public var interval: TimeAmount

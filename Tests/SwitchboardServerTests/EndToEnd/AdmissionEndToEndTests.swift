@@ -7,9 +7,9 @@ import Testing
 /// documented 503 with `Retry-After`, and the node admits no faster than its rate.
 @Suite struct AdmissionEndToEndTests {
     @Test(.timeLimit(.minutes(3)))
-    func aStormOfTwoThousandClientsIsAdmittedAtTheNodesRateAndEveryClientGetsIn() async throws {
+    func aStormOfThreeThousandClientsIsAdmittedAtTheNodesRateAndEveryClientGetsIn() async throws {
         let rate = 200
-        let clients = 2_000
+        let clients = 3_000
         try await TestNode.with({
             $0.limits.maxConnectsPerSecond = rate
             $0.limits.maxConnectionsPerIP = 100_000
