@@ -290,7 +290,7 @@ actor ClientEngine {
             self.stop(DisconnectReason(message: "gave up after \(maximum) reconnect attempts (the last: \(failure))"), closeCode: .goingAway)
             return
         }
-        var delay = policy.delay(forAttempt: attempt - 1)
+        var delay = policy.delay(forAttempt: attempt)
         // PROTOCOL.md, disconnect codes: reconnect "after `delay` when given": the hint is a floor.
         if let hint, hint > delay { delay = hint }
         self.broadcaster.publish(.reconnecting(attempt: attempt, delay: delay))
@@ -322,7 +322,7 @@ actor ClientEngine {
         let hint = self.lastDisconnect?.delay.map { Duration.milliseconds($0) }
         self.logger.debug("Connection closed", metadata: ["code": "\(code)", "reason": "\(reason)"])
         // PROTOCOL.md, disconnect codes: 4500–4999 "do not reconnect without a change".
-        if (4500...4999).contains(code.rawValue) {
+        if code.forbidsReconnecting {
             self.stop(DisconnectReason(code: code, message: reason), closeCode: .goingAway)
             return
         }
@@ -535,10 +535,10 @@ actor ClientEngine {
         }
     }
 
-    /// Sends the channel's resubscription again after a jittered delay (up to four times the reconnect
-    /// policy's base delay), from the position the app has reached by then, if still on the same connection.
+    /// Sends the channel's resubscription again after a jittered delay (up to twice the reconnect policy's
+    /// base delay), from the position the app has reached by then, if still on the same connection.
     private func retrySubscribe(_ channel: String, generation: Int) {
-        let delay = self.configuration.reconnect.delay(forAttempt: 2)
+        let delay = self.configuration.reconnect.delay(forAttempt: 2)  // as switchboard.js: up to twice the base
         Task {
             try? await Task.sleep(for: delay)
             await self.resubscribeIfStillWanted(channel, generation: generation)

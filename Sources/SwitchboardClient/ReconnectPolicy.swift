@@ -1,6 +1,7 @@
 /// How long a ``RealtimeClient`` waits before each reconnect attempt: exponential backoff with full jitter.
 ///
-/// Attempt `n` (0 for the first retry) waits a uniformly random time in `[0, min(maxDelay, baseDelay · 2ⁿ)]`.
+/// Attempt `n` (1 for the first retry, as in every backoff of Switchboard: the JavaScript client's and the
+/// Redis client's count the same way) waits a uniformly random time in `[0, min(maxDelay, baseDelay · 2ⁿ⁻¹)]`.
 /// Full jitter spreads the clients of a restarted node over the whole window instead of bunching them at
 /// the window's edge (see "Exponential Backoff And Jitter", AWS Architecture Blog, 2015). A server's `delay`
 /// hint (disconnect codes 4000–4499) is a lower bound on the wait, never shortened by the jitter.
@@ -19,13 +20,13 @@ public struct ReconnectPolicy: Sendable, Hashable {
         self.maxAttempts = maxAttempts
     }
 
-    /// The upper bound of attempt `attempt`'s window: `min(maxDelay, baseDelay · 2^attempt)`.
+    /// The upper bound of attempt `attempt`'s window (1-based): `min(maxDelay, baseDelay · 2^(attempt−1))`.
     public func ceiling(forAttempt attempt: Int) -> Duration {
         let base = Self.nanoseconds(self.baseDelay)
         let cap = Self.nanoseconds(self.maxDelay)
         // Doubling past the cap (or past 2^62 ns) would overflow; the cap wins long before.
         var ceiling = base
-        var doublings = max(0, attempt)
+        var doublings = max(0, attempt - 1)
         while doublings > 0 && ceiling < cap {
             ceiling = ceiling > Int64.max / 2 ? Int64.max : ceiling * 2
             doublings -= 1
@@ -33,13 +34,13 @@ public struct ReconnectPolicy: Sendable, Hashable {
         return .nanoseconds(min(ceiling, cap))
     }
 
-    /// A random wait for attempt `attempt` (0-based), drawn from `generator`: tests inject a seeded one.
+    /// A random wait for attempt `attempt` (1-based), drawn from `generator`: tests inject a seeded one.
     public func delay(forAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
         let ceiling = Self.nanoseconds(self.ceiling(forAttempt: attempt))
         return .nanoseconds(Int64.random(in: 0...ceiling, using: &generator))
     }
 
-    /// A random wait for attempt `attempt` (0-based), from the system's generator.
+    /// A random wait for attempt `attempt` (1-based), from the system's generator.
     public func delay(forAttempt attempt: Int) -> Duration {
         var generator = SystemRandomNumberGenerator()
         return self.delay(forAttempt: attempt, using: &generator)

@@ -46,7 +46,7 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     /// or may not have taken effect. Retrying a publish may publish it twice.
     public static let outcomeUnknown = ErrorCode(203)
 
-    /// 200–299: the same request may succeed later.
+    /// 200–299: the same request may succeed later (switchboard.js: `isTemporary(code)`).
     public var isTemporary: Bool { (200...299).contains(self.rawValue) }
 
     public var description: String { String(self.rawValue) }
@@ -87,6 +87,10 @@ public struct DisconnectCode: RawRepresentable, Sendable, Hashable, Codable, Cus
 
     /// 4000–4499: reconnecting is expected to work.
     public var shouldReconnect: Bool { (4000...4499).contains(self.rawValue) }
+
+    /// 4500–4999: a client stops instead of reconnecting. Any other code that ends a connection (1006, a
+    /// code from 4000–4499) is reconnected after; switchboard.js's `forbidsReconnecting(code)` is the same rule.
+    public var forbidsReconnecting: Bool { (4500...4999).contains(self.rawValue) }
 
     public var description: String { String(self.rawValue) }
 }

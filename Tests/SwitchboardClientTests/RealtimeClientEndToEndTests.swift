@@ -300,7 +300,7 @@ struct Note: Codable, Sendable, Hashable {
                 let (attempt, delay) = try await states.wait(for: "reconnecting after reset \(cut)", after: seen, Self.isReconnecting)
                 #expect(attempt == 1)
                 // Full jitter: the first retry waits somewhere in [0, baseDelay].
-                #expect(delay >= .zero && delay <= Self.fastReconnect.ceiling(forAttempt: 0))
+                #expect(delay >= .zero && delay <= Self.fastReconnect.ceiling(forAttempt: 1))
                 try await states.wait(for: "connected after reset \(cut)", after: seen, Self.isConnected)
             }
             try await publisher.value

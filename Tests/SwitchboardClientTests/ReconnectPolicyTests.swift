@@ -7,7 +7,7 @@ import Testing
     let policy = ReconnectPolicy(baseDelay: .milliseconds(100), maxDelay: .seconds(5), maxAttempts: 10)
 
     @Test func ceilingsDoubleUpToTheCap() {
-        let ceilings = (0..<9).map { self.policy.ceiling(forAttempt: $0) }
+        let ceilings = (1...9).map { self.policy.ceiling(forAttempt: $0) }
         #expect(ceilings == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600),
                              .milliseconds(3200), .seconds(5), .seconds(5), .seconds(5)])
         // Huge attempt numbers must not overflow.
@@ -16,7 +16,7 @@ import Testing
 
     @Test func delaysAreFullJitterWithinTheWindow() {
         var generator = SeededGenerator(seed: 42)
-        for attempt in 0..<20 {
+        for attempt in 1...20 {
             let ceiling = self.policy.ceiling(forAttempt: attempt)
             var smallest = ceiling
             var largest = Duration.zero
@@ -34,8 +34,8 @@ import Testing
     @Test func theSameSeedGivesTheSameDelays() {
         var first = SeededGenerator(seed: 7)
         var second = SeededGenerator(seed: 7)
-        let a = (0..<10).map { self.policy.delay(forAttempt: $0, using: &first) }
-        let b = (0..<10).map { self.policy.delay(forAttempt: $0, using: &second) }
+        let a = (1...10).map { self.policy.delay(forAttempt: $0, using: &first) }
+        let b = (1...10).map { self.policy.delay(forAttempt: $0, using: &second) }
         #expect(a == b)
     }
 }

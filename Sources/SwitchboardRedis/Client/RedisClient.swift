@@ -134,7 +134,7 @@ public final class RedisClient: Sendable {
         guard case .retry(let waiters, let failures) = self.machine.withLockedValue({ $0.connectFailed(error) }) else { return }
         for waiter in waiters { waiter.fail(error) }
         var generator = SystemRandomNumberGenerator()
-        let delay = self.configuration.reconnectBackoff.delay(afterFailures: failures, using: &generator)
+        let delay = self.configuration.reconnectBackoff.delay(forAttempt: failures, using: &generator)
         // The first failure is worth a warning; the next ones while Redis stays down would only repeat it.
         if failures == 1 {
             self.logger.warning("Cannot connect to Redis; retrying with backoff", metadata: ["error": "\(error)"])

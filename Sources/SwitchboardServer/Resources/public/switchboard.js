@@ -63,9 +63,19 @@ function idempotencyKey() {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** PROTOCOL.md, disconnect codes: 4500–4999 "do not reconnect without a change" (Swift: `forbidsReconnecting`). */
+export function forbidsReconnecting(code) {
+  return code >= 4500 && code <= 4999;
+}
+
+/** PROTOCOL.md, error codes: 200–299 are temporary, the same request may succeed later (Swift: `isTemporary`). */
+export function isTemporary(code) {
+  return code >= 200 && code <= 299;
+}
+
 /**
- * The delay before reconnect attempt `attempt` (1-based): full jitter over an exponential bound, and never
- * shorter than the server's hint (a `disconnect` push's `delay`).
+ * The delay before reconnect attempt `attempt` (1-based, as every backoff of Switchboard counts): full jitter
+ * over an exponential bound, and never shorter than the server's hint (a `disconnect` push's `delay`).
  */
 export function backoffDelay(attempt, { base, cap }, random = Math.random, hint = 0) {
   const bound = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
@@ -406,8 +416,7 @@ export class Switchboard extends Emitter {
     const pushed = this.#lastDisconnect;
     const finalCode = pushed?.code ?? code;
     const finalReason = pushed?.reason ?? reason;
-    // PROTOCOL.md, disconnect codes: 4500–4999 "do not reconnect without a change".
-    if (finalCode >= 4500 && finalCode <= 4999) {
+    if (forbidsReconnecting(finalCode)) {
       this.#stop({ code: finalCode, reason: finalReason || `closed with ${finalCode}` });
       return;
     }
@@ -566,7 +575,7 @@ export class Switchboard extends Emitter {
         if (phase.type !== 'connecting' || !phase.link) return;
         if (!failed) {
           this.#connected(phase.link, message.connect);
-        } else if (message.code === 109 || (message.code >= 200 && message.code <= 299)) {
+        } else if (message.code === 109 || isTemporary(message.code)) {
           // A token that expired on the way, or a temporary failure: a fresh attempt may work.
           this.#attemptFailed(this.#generation, `connect refused: ${message.code} ${message.message}`);
         } else {
@@ -632,7 +641,7 @@ export class Switchboard extends Emitter {
   #subscribeRefused(record, message) {
     const channel = record.subscription.channel;
     if (this.#channels.get(channel) !== record) return;
-    if (record.confirmed && message.code >= 200 && message.code <= 299) {
+    if (record.confirmed && isTemporary(message.code)) {
       // A resubscription refused for now (202 while the node's broker is down): the app still wants the
       // channel, so ask again after a jittered delay, from wherever it has got to by then.
       record.subscribing = false;
