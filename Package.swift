@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SwitchboardProtocol", targets: ["SwitchboardProtocol"]),
         .library(name: "SwitchboardClient", targets: ["SwitchboardClient"]),
         .library(name: "SwitchboardRedis", targets: ["SwitchboardRedis"]),
+        .library(name: "SwitchboardServer", targets: ["SwitchboardServer"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "autobahn-client", targets: ["AutobahnClient"]),
     ],
@@ -272,6 +273,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // The README's embedding example runs a node in a ServiceGroup.
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
