@@ -176,6 +176,19 @@ extension BrowserTests {
                                 cursor.accept({ offset: 7, epoch: 'a' }), cursor.accept({ offset: 1, epoch: 'b' }), cursor.accept({ offset: 1, epoch: 'b' })];
                         """, as: [String].self)
                     #expect(verdicts == ["duplicate", "deliver", "gap", "gap", "duplicate"])
+                    // The code ranges are the Swift client's, code for code.
+                    let codes = [1000, 1006, 3999, 4000, 4003, 4499, 4500, 4503, 4999, 5000]
+                    let stops = try await page.value("""
+                        const { forbidsReconnecting } = await import('/switchboard.js');
+                        return \(codes).map(forbidsReconnecting);
+                        """, as: [Bool].self)
+                    #expect(stops == codes.map { DisconnectCode(UInt16($0)).forbidsReconnecting })
+                    let errors = [100, 109, 199, 200, 202, 203, 299, 300]
+                    let temporary = try await page.value("""
+                        const { isTemporary } = await import('/switchboard.js');
+                        return \(errors).map(isTemporary);
+                        """, as: [Bool].self)
+                    #expect(temporary == errors.map { ErrorCode(UInt16($0)).isTemporary })
                     // Served as a JavaScript module, revalidated on every load.
                     let headers = try await page.value("""
                         const response = await fetch('/switchboard.js');
