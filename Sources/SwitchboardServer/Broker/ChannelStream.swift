@@ -90,9 +90,9 @@ struct ChannelStream: Sendable {
     /// Whether idempotency keys are still remembered: the stream is not idle while they are.
     mutating func remembersKeys(now: UInt64) -> Bool {
         guard var keys = self.idempotencyKeys else { return false }
-        _ = keys.position(of: "", now: now)
-        self.idempotencyKeys = keys.count > 0 ? keys : nil
-        return keys.count > 0
+        let count = keys.count(now: now)
+        self.idempotencyKeys = count > 0 ? keys : nil
+        return count > 0
     }
 
     /// Drops publications older than the retention window.

@@ -90,12 +90,20 @@ public final class MemoryBroker: Broker {
             while end < requests.endIndex, requests[end].channel == channel { end += 1 }
             self.shard(for: channel).withLockedValue { shard in
                 var stream = shard.streams.removeValue(forKey: channel) ?? self.newStream(channel, requests[start].history)
-                let run = requests[start..<end].map { stream.append($0.data, info: $0.info, idempotency: $0.idempotency, now: now) }
+                var published: [Publication] = []
+                published.reserveCapacity(end - start)
+                for request in requests[start..<end] {
+                    switch stream.append(request.data, info: request.info, idempotency: request.idempotency, now: now) {
+                    case .success(let publication):
+                        published.append(publication)
+                        outcomes.append(.success(publication))
+                    case .failure(let duplicate):
+                        outcomes.append(.failure(duplicate))
+                    }
+                }
                 shard.streams[channel] = stream
                 // Still under the lock: the handler sees this channel's publications in offset order.
-                let published = run.compactMap { try? $0.get() }
                 if !published.isEmpty { handler?.broker(didPublishBatch: published) }
-                outcomes.append(contentsOf: run.lazy.map { $0.mapError { $0 } })
             }
             start = end
         }
