@@ -1,5 +1,4 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -12,14 +11,6 @@ enum HTTPSurface {
         -> Router<SwitchboardRequestContext>
     {
         let router = Router(context: SwitchboardRequestContext.self)
-        var routes: [String: [HTTPRequest.Method]] = [
-            "/health": [.get], "/metrics": [.get], "/connection/sse": [.get], "/connection/sse/command": [.post],
-            "/connection/ticket": [.post], "/api/info": [.get],
-        ]
-        for name in ["publish", "broadcast", "presence", "history", "disconnect", "ticket"] { routes["/api/\(name)"] = [.post] }
-        if dashboard != nil { routes["/dashboard"] = [.get]; routes["/dashboard/events"] = [.get] }
-        if context.developmentSecret != nil { routes["/dev/token"] = [.get] }
-        router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
         router.get("health") { _, _ -> Response in
             // Ready means listening with the broker started, and not draining.
             let plain: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
@@ -46,6 +37,9 @@ enum HTTPSurface {
         if let secret = context.developmentSecret {
             DevelopmentTokenRoute(secret: secret, context: context).register(on: router)
         }
+        // Added after the routes, a middleware sees only what no route took: a known path with another
+        // method gets 405 instead of the router's 404.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
         if let folder = Bundle.module.url(forResource: "public", withExtension: nil)?.path {
             // no-cache: a browser revalidates (ETag) on every load, so a node's upgrade reaches open tabs'
             // next reload instead of a heuristically cached switchboard.js beside a new page.

@@ -8,6 +8,16 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Path → the methods its routes take.
     let routes: [String: [HTTPRequest.Method]]
 
+    /// The methods of the router's routes, by path (`/api/publish`).
+    init(routes: [Router<Context>.RouteDescription]) {
+        var methods: [String: [HTTPRequest.Method]] = [:]
+        for route in routes {
+            let path = route.path.description
+            methods[path.hasPrefix("/") ? path : "/" + path, default: []].append(route.method)
+        }
+        self.routes = methods
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard let methods = self.routes[path], !methods.contains(request.method),
