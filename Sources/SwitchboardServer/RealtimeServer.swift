@@ -106,17 +106,15 @@ public final class RealtimeServer: Service, Sendable {
                     metrics.connectionRefused(.forbiddenOrigin)
                     return .reject(status: 403, reason: reason)
                 }
-                if case .refused(let retryAfter) = context.admission.admit(now: NIODeadline.now().uptimeNanoseconds) {
-                    metrics.connectionRefused(.admission)
-                    return .reject(status: 503, reason: AdmissionControl.reason(rate: context.admission.ratePerSecond, retryAfter: retryAfter),
-                                   headers: HTTPHeaderFields([("Retry-After", String(retryAfter))]))
+                if let refusal = context.admitConnection() {
+                    return .reject(status: 503, reason: refusal.reason, headers: HTTPHeaderFields([("Retry-After", String(refusal.retryAfter))]))
                 }
-                let token = request.queryValue("token").flatMap { $0.isEmpty ? nil : $0 }
-                let ticket = request.queryValue("ticket")
-                guard token == nil || ticket == nil else {
-                    return .reject(status: 400, reason: "give a token or a ticket, not both")
+                let credential: ConnectionCredential?
+                do {
+                    credential = try ConnectionCredential.fromQuery(token: request.queryValue("token"), ticket: request.queryValue("ticket"))
+                } catch {
+                    return .reject(status: 400, reason: "\(error)")
                 }
-                let credential = ticket.map(ConnectionCredential.ticket) ?? token.map(ConnectionCredential.token)
                 let client = clientAddresses.clientAddress(peer: request.remoteAddress?.ipAddress,
                                                            forwardedFor: request.headers.values(for: "x-forwarded-for"))
                 switch limiter.acquire(ip: client) {

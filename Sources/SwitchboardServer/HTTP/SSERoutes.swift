@@ -38,10 +38,8 @@ struct SSERoutes {
         }
         let client = self.context.clientAddresses.clientAddress(
             peer: requestContext.remoteIP, forwardedFor: request.headers[values: HTTPField.Name("X-Forwarded-For")!])
-        if case .refused(let retryAfter) = self.context.admission.admit(now: NIODeadline.now().uptimeNanoseconds) {
-            self.context.metrics.connectionRefused(.admission)
-            throw APIError(.unavailable, AdmissionControl.reason(rate: self.context.admission.ratePerSecond, retryAfter: retryAfter),
-                           retryAfter: retryAfter)
+        if let refusal = self.context.admitConnection() {
+            throw APIError(.unavailable, refusal.reason, retryAfter: refusal.retryAfter)
         }
         let lease: ConnectionLease
         switch self.limiter.acquire(ip: client) {
@@ -146,23 +144,28 @@ struct SSERoutes {
     /// What authenticates the stream. A ticket is redeemed now, so that a refused one is an HTTP error the
     /// page can read, and EventSource does not retry it.
     private func credential(of request: Request) async throws -> ConnectionCredential? {
-        let token = (request.uri.queryParameters.get("token") ?? Self.bearerToken(request)).flatMap { $0.isEmpty ? nil : $0 }
-        guard let ticket = request.uri.queryParameters.get("ticket") else {
-            // An EventSource cannot send a connect command: without a credential (where one is needed) say so now.
-            guard token != nil || self.context.configuration.auth.allowAnonymous else {
-                throw APIError(.unauthorized, "a credential is required: pass a ticket (POST \(TicketRoute.path)) or a token as a query parameter")
-            }
-            return token.map(ConnectionCredential.token)
-        }
-        guard request.uri.queryParameters.get("token") == nil else {
-            throw APIError(.invalidRequest, "give a token or a ticket, not both")
-        }
+        let query = request.uri.queryParameters
+        let credential: ConnectionCredential?
         do {
-            return .verified(try await self.context.redeemTicket(String(ticket)))
-        } catch let refusal as TicketRefusal {
-            throw APIError(.ticketRefused, refusal.message)
+            credential = try ConnectionCredential.fromQuery(token: query.get("token").map { String($0) }, ticket: query.get("ticket").map { String($0) })
+                ?? Self.bearerToken(request).flatMap { $0.isEmpty ? nil : .token($0) }
         } catch {
-            throw APIError(.unavailable, "cannot check the ticket: \(error)")
+            throw APIError(.invalidRequest, "\(error)")
+        }
+        switch credential {
+        case .ticket(let ticket)?:
+            do {
+                return .verified(try await self.context.redeemTicket(ticket))
+            } catch let refusal as TicketRefusal {
+                throw APIError(.ticketRefused, refusal.message)
+            } catch {
+                throw APIError(.unavailable, "cannot check the ticket: \(error)")
+            }
+        case nil where !self.context.configuration.auth.allowAnonymous:
+            // An EventSource cannot send a connect command: without a credential (where one is needed) say so now.
+            throw APIError(.unauthorized, "a credential is required: pass a ticket (POST \(TicketRoute.path)) or a token as a query parameter")
+        default:
+            return credential
         }
     }
 

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// Admits new connections (WebSocket upgrades, SSE streams) at `limits.maxConnectsPerSecond`, so that a
 /// reconnect storm (a node died, a deploy, a region failing over) arrives as a queue instead of a stampede:
@@ -51,5 +52,15 @@ final class AdmissionControl: Sendable {
     /// The sentence a refused client reads.
     static func reason(rate: Int, retryAfter: Int) -> String {
         "the server admits \(rate) new connections a second and is at that rate: retry after \(retryAfter) s"
+    }
+}
+
+extension ServerContext {
+    /// Whether a new connection may come in now; when not, counts the refusal and says how long the client
+    /// should wait and why. Both transports ask this before anything else costs.
+    func admitConnection() -> (retryAfter: Int, reason: String)? {
+        guard case .refused(let retryAfter) = self.admission.admit(now: NIODeadline.now().uptimeNanoseconds) else { return nil }
+        self.metrics.connectionRefused(.admission)
+        return (retryAfter, AdmissionControl.reason(rate: self.admission.ratePerSecond, retryAfter: retryAfter))
     }
 }

@@ -294,4 +294,16 @@ enum ConnectionCredential: Sendable {
     case ticket(String)
     /// Already checked by the transport: an SSE stream redeems its ticket before it answers.
     case verified(Credentials)
+
+    /// Two credentials for one connection.
+    struct Conflict: Error, CustomStringConvertible {
+        var description: String { "give a token or a ticket, not both" }
+    }
+
+    /// The URL's `token` or `ticket` (an empty token counts as none); nil when neither is there.
+    static func fromQuery(token: String?, ticket: String?) throws(Conflict) -> ConnectionCredential? {
+        let token = token.flatMap { $0.isEmpty ? nil : $0 }
+        guard token == nil || ticket == nil else { throw Conflict() }
+        return ticket.map(ConnectionCredential.ticket) ?? token.map(ConnectionCredential.token)
+    }
 }
