@@ -61,9 +61,14 @@ struct TicketRoute {
         let seconds = self.context.configuration.auth.ticketSeconds
         let id = ConnectTicket.newID()
         let grant = ConnectTicket.Grant(credentials, redeemBy: self.context.now().addingTimeInterval(TimeInterval(seconds)))
+        let encoded = try grant.encoded()
+        // No bigger than the token it stands for may be: the broker holds up to 100,000 of them.
+        guard encoded.count <= TokenVerifier.maximumTokenLength else {
+            throw APIError(.invalidRequest, "the ticket's user, channels and info are over \(TokenVerifier.maximumTokenLength) bytes")
+        }
         do {
             // The broker keeps it past the deadline by the verifier's leeway, so a late use reads "expired".
-            try await self.context.broker.storeTicket(id, grant: try grant.encoded(), ttl: seconds + Int(TokenVerifier.leeway))
+            try await self.context.broker.storeTicket(id, grant: encoded, ttl: seconds + Int(TokenVerifier.leeway))
         } catch {
             throw APIError(.unavailable, "cannot mint a ticket: \(error)")
         }
