@@ -35,7 +35,8 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
     /// New connections (WebSocket or SSE) admitted per second; more are refused with 503 and `Retry-After`,
     /// so a reconnect storm queues instead of overloading the node.
     public var maxConnectsPerSecond: Int
-    /// Open connections of one user on this node; one more is closed with 4503 once it authenticates.
+    /// Open connections of one user on this node; one more is closed with 4503 once it authenticates. 0 (the
+    /// default): no limit, since many services share one token among many connections.
     public var maxConnectionsPerUser: Int
 
     public init(maxMessageSize: Int = 64 << 10, commandsPerSecond: Double = 50, commandBurst: Int = 100,
@@ -43,7 +44,7 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
                 maxChannelsPerClient: Int = 128, maxOutboundBytes: Int = 4 << 20, maxHistoryPerRequest: Int = 10_000,
                 connectTimeout: Int = 10, tokenRefreshGrace: Int = 25, maxHTTPBodySize: Int = 1 << 20,
                 maxPendingDeliveries: Int = 1_000_000, idempotencyWindow: Int = 300, maxConnectsPerSecond: Int = 2_000,
-                maxConnectionsPerUser: Int = 100) {
+                maxConnectionsPerUser: Int = 0) {
         self.maxMessageSize = maxMessageSize
         self.commandsPerSecond = commandsPerSecond
         self.commandBurst = commandBurst
@@ -93,6 +94,10 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
         self.maxPendingDeliveries = try positive(.maxPendingDeliveries, defaults.maxPendingDeliveries)
         self.idempotencyWindow = try positive(.idempotencyWindow, defaults.idempotencyWindow)
         self.maxConnectsPerSecond = try positive(.maxConnectsPerSecond, defaults.maxConnectsPerSecond)
-        self.maxConnectionsPerUser = try positive(.maxConnectionsPerUser, defaults.maxConnectionsPerUser)
+        self.maxConnectionsPerUser = try container.decodeIfPresent(Int.self, forKey: .maxConnectionsPerUser) ?? defaults.maxConnectionsPerUser
+        guard self.maxConnectionsPerUser >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .maxConnectionsPerUser, in: container,
+                                                   debugDescription: "maxConnectionsPerUser must be 0 (no limit) or positive")
+        }
     }
 }

@@ -115,7 +115,7 @@ extension ClientSession {
         if case .awaitingConnect(let timer) = self.state { timer?.cancel() }
         self.state = .connected(identity)
         let limit = self.context.limits.maxConnectionsPerUser
-        guard self.context.sessions.add(self, client: self.clientID, user: identity.user, limit: limit) else {
+        guard self.context.sessions.add(self, client: self.clientID, user: identity.user, limit: limit > 0 ? limit : .max) else {
             self.context.metrics.connectionRefused(.userLimit)
             self.disconnect(.init(code: .connectionLimit, reason: "user \(identity.user) already has \(limit) connections on this node, the most allowed"))
             return
