@@ -5,8 +5,7 @@ import Glibc
 
 /// A child process whose output goes to a log file (never a pipe nobody drains). Only this object stops it.
 public final class ChildProcess: @unchecked Sendable {
-    private let process = Process()
-    private let lock = NSLock()
+    private let process: SpawnedProcess
     public let logURL: URL
 
     /// `environment` is added to (and overrides) this process's own.
@@ -14,22 +13,18 @@ public final class ChildProcess: @unchecked Sendable {
         self.logURL = logURL
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
+        defer { try? log.close() }
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONUNBUFFERED"] = "1"
         environment.merge(extra) { _, new in new }
-        self.process.executableURL = executable
-        self.process.arguments = arguments
-        self.process.environment = environment
-        self.process.standardInput = FileHandle.nullDevice
-        self.process.standardOutput = log
-        self.process.standardError = log
-        try self.process.run()
-        try? log.close()
+        self.process = try SpawnedProcess(executable.path, arguments, environment: environment,
+                                          standardOutput: .fileDescriptor(log.fileDescriptor),
+                                          standardError: .fileDescriptor(log.fileDescriptor))
     }
 
-    public var isRunning: Bool { self.lock.withLock { self.process.isRunning } }
+    public var isRunning: Bool { self.process.isRunning }
 
-    public var exitStatus: Int32? { self.lock.withLock { self.process.isRunning ? nil : self.process.terminationStatus } }
+    public var exitStatus: Int32? { self.process.terminationStatus }
 
     public var log: String { (try? String(contentsOf: self.logURL, encoding: .utf8)) ?? "" }
 
@@ -66,20 +61,17 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// SIGTERM, then SIGKILL if it is still there after a few seconds. Idempotent.
     public func stop() {
-        let pid = self.lock.withLock { self.process.isRunning ? self.process.processIdentifier : 0 }
-        guard pid > 0 else { return }
-        Glibc.kill(pid, SIGTERM)
+        guard self.isRunning else { return }
+        self.process.send(SIGTERM)
         for _ in 0..<50 where self.isRunning { usleep(100_000) }
-        if self.isRunning { Glibc.kill(pid, SIGKILL) }
-        self.lock.withLock { self.process.waitUntilExit() }
+        self.process.send(SIGKILL)
+        self.process.waitUntilExit()
     }
 
     /// SIGKILL at once (a crash, as far as its peers can tell), and waits until it is gone. Idempotent.
     public func kill() {
-        let pid = self.lock.withLock { self.process.isRunning ? self.process.processIdentifier : 0 }
-        guard pid > 0 else { return }
-        Glibc.kill(pid, SIGKILL)
-        self.lock.withLock { self.process.waitUntilExit() }
+        self.process.send(SIGKILL)
+        self.process.waitUntilExit()
     }
 
     public var processIdentifier: Int32 { self.process.processIdentifier }

@@ -8,7 +8,7 @@ import SwitchboardTestSupport
 /// there (or at `$SWITCHBOARD_EXECUTABLE`). The process is terminated (by its own pid) when the test is done
 /// with it, whatever happened.
 final class SwitchboardProcess: Sendable {
-    private let process: Process
+    private let process: SpawnedProcess
     private let input: FileHandle
     private let stdoutText = NIOLockedValueBox("")
     private let stderrText = NIOLockedValueBox("")
@@ -21,25 +21,25 @@ final class SwitchboardProcess: Sendable {
     }
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        let process = Process()
-        process.executableURL = try Self.executable()
-        process.arguments = arguments
         // Only what the test gives: a developer's own SWITCHBOARD_TOKEN must not leak into a test.
         var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
         // `serve` and `token` without keys keep a development secret there: never in the real home.
         base["SWITCHBOARD_STATE_DIR"] = FileManager.default.temporaryDirectory
             .appendingPathComponent("switchboard-tests-state-\(ProcessInfo.processInfo.processIdentifier)").path
         base.merge(environment) { $1 }
-        process.environment = base
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        self.process = process
-        self.input = stdin.fileHandleForWriting
         let exit = self.exit
-        process.terminationHandler = { finished in exit.withLockedValue { $0 = finished.terminationStatus } }
-        try process.run()
+        self.process = try SpawnedProcess(
+            try Self.executable().path, arguments, environment: base,
+            standardInput: .fileDescriptor(stdin.fileHandleForReading.fileDescriptor),
+            standardOutput: .fileDescriptor(stdout.fileHandleForWriting.fileDescriptor),
+            standardError: .fileDescriptor(stderr.fileHandleForWriting.fileDescriptor),
+            onExit: { status in exit.withLockedValue { $0 = status } })
+        // The child has its copies; the readers see end of file only once these are closed too.
+        try stdin.fileHandleForReading.close()
+        try stdout.fileHandleForWriting.close()
+        try stderr.fileHandleForWriting.close()
+        self.input = stdin.fileHandleForWriting
         Self.collect(stdout.fileHandleForReading, into: self.stdoutText, drained: self.drained)
         Self.collect(stderr.fileHandleForReading, into: self.stderrText, drained: self.drained)
     }
@@ -100,7 +100,7 @@ final class SwitchboardProcess: Sendable {
 
     /// SIGTERM to this process only, if it is still running.
     func terminate() {
-        if self.process.isRunning { self.process.terminate() }
+        self.process.send(SIGTERM)
     }
 
     /// Runs `switchboard ARGUMENTS` to the end (stdin closed at once) and returns its status and output.
