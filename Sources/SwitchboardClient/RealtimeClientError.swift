@@ -50,6 +50,9 @@ public struct RealtimeClientError: Error, Sendable, Hashable, CustomStringConver
     /// True when the server refused the command.
     public var isServerError: Bool { self.code == .server }
 
+    /// The kind's name (`requestTimeout`, `connectionLost`, …): what the client transcripts compare.
+    var kind: String { "\(self.code)" }
+
     /// Errors are equal when they are the same kind; messages (and server codes) are details.
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(self.code) }

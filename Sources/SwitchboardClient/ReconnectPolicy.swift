@@ -36,14 +36,19 @@ public struct ReconnectPolicy: Sendable, Hashable {
 
     /// A random wait for attempt `attempt` (1-based), drawn from `generator`: tests inject a seeded one.
     public func delay(forAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
-        let ceiling = Self.nanoseconds(self.ceiling(forAttempt: attempt))
-        return .nanoseconds(Int64.random(in: 0...ceiling, using: &generator))
+        self.delay(forAttempt: attempt, unit: Double.random(in: 0..<1, using: &generator))
     }
 
     /// A random wait for attempt `attempt` (1-based), from the system's generator.
     public func delay(forAttempt attempt: Int) -> Duration {
         var generator = SystemRandomNumberGenerator()
         return self.delay(forAttempt: attempt, using: &generator)
+    }
+
+    /// The wait for attempt `attempt` when the draw is `unit` (in `[0, 1]`): `unit` × the window's ceiling,
+    /// in whole milliseconds (as switchboard.js computes it, so that both clients' transcripts agree).
+    func delay(forAttempt attempt: Int, unit: Double) -> Duration {
+        Self.fraction(unit, of: Self.nanoseconds(self.ceiling(forAttempt: attempt)))
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {
@@ -57,7 +62,17 @@ public struct ReconnectPolicy: Sendable, Hashable {
     /// The wait after a server's `Retry-After` of `seconds`: uniformly random in `[seconds, 2 × seconds]`, so
     /// that the clients one refusal turned away do not all come back in the same instant.
     public static func delay(retryAfter seconds: Int, using generator: inout some RandomNumberGenerator) -> Duration {
+        Self.delay(retryAfter: seconds, unit: Double.random(in: 0..<1, using: &generator))
+    }
+
+    static func delay(retryAfter seconds: Int, unit: Double) -> Duration {
         let floor = Int64(max(0, seconds)) * 1_000_000_000
-        return .nanoseconds(floor + Int64.random(in: 0...floor, using: &generator))
+        return .nanoseconds(floor) + Self.fraction(unit, of: floor)
+    }
+
+    /// `unit` × `nanoseconds`, rounded down to a whole millisecond.
+    private static func fraction(_ unit: Double, of nanoseconds: Int64) -> Duration {
+        let milliseconds = Double(nanoseconds / 1_000_000) * min(max(unit, 0), 1)
+        return .milliseconds(Int64(milliseconds.rounded(.down)))
     }
 }
