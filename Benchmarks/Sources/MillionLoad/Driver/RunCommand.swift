@@ -18,6 +18,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "New connections a second, all workers together.") var rate: Double = 2_000
     @Option(help: "Seconds the ramp may take at most (default: four times clients/rate, plus 5 minutes).") var rampTimeout: Double?
     @Option(help: "Connect attempts in progress at most per worker.") var maxPending = 64
+    @Option(help: "The ramp halves its rate while the machine's idle CPU is under this share (0 to 1; 0: a fixed rate).") var idleFloor = 0.1
     @Option(help: "Seconds to hold every client connected once the ramp is done.") var hold: Double = 60
     @Option(help: "Personal notifications a second in the notification phase.") var notifyRate: Double = 1_000
     @Option(help: "Seconds of the notification phase.") var notifySeconds: Double = 60
@@ -56,10 +57,12 @@ struct RunCommand: AsyncParsableCommand {
         let driver = Driver(workers: workers)
         let rampStart = Date()
         log("ramp: \(self.clients) clients from \(workerCount) workers at \(Int(self.rate))/s")
+        let governor = RampGovernor(fullRate: self.rate, idleFloor: self.idleFloor)
         // A ramp that stalls (the machine is out of CPU) ends at the timeout; the run goes on with the clients
         // it has, and the table says how many that is.
         try await driver.waitUntil(timeout: self.rampTimeout ?? (Double(self.clients) / self.rate * 4 + 300), every: 10, expectTimeout: true, describe: { view in
-            "ramp: \(view.live) live, \(view.pending) connecting, \(view.notStarted) not started, \(view.tally.failedAttempts) failed attempts"
+            "ramp: \(view.live) live, \(view.pending) connecting, \(view.notStarted) not started, \(view.tally.failedAttempts) failed attempts; "
+                + governor.step(workers: workers)
         }) { $0.live >= self.clients }
         report.rampSeconds = Date().timeIntervalSince(rampStart)
         // Clients that never got in stop trying, so the hold is a steady state of those that did.
@@ -74,11 +77,13 @@ struct RunCommand: AsyncParsableCommand {
         // Hold.
         try await driver.startPhase("hold", ending: "ramp")
         let holdStart = Date()
+        let watcher = RampGovernor(fullRate: 0, idleFloor: 0)  // describes the machine; paces nothing
         let cpuBefore = (nodes: nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +),
                          workers: workers.map { SystemSample.cpuSeconds(of: $0.pid) }.reduce(0, +),
                          redis: self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0)
         try await driver.waitUntil(timeout: self.hold, every: 30, expectTimeout: true, describe: { view in
-            "hold: \(view.live) live, \(view.tally.drops) drops, \(Int(Date().timeIntervalSince(holdStart))) s of \(Int(self.hold))"
+            "hold: \(view.live) live, \(view.tally.drops) drops, \(Int(Date().timeIntervalSince(holdStart))) s of \(Int(self.hold)); "
+                + watcher.step(workers: [])
         }) { _ in false }
         let held = Date().timeIntervalSince(holdStart)
         report.holdCPU = (nodes: (nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +) - cpuBefore.nodes) / held,

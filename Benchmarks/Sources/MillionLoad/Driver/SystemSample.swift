@@ -26,6 +26,34 @@ struct SystemSample {
         return sample
     }
 
+    /// The machine's CPU time so far, all cores together (/proc/stat, in clock ticks): busy and idle.
+    static func cpuTicks() -> (busy: Int, idle: Int) {
+        guard let line = Self.read("/proc/stat").split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return (0, 0) }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+        guard ticks.count >= 5 else { return (0, 0) }
+        // user nice system idle iowait irq softirq steal; guest time is already in user.
+        let idle = ticks[3] + ticks[4]
+        return (ticks.prefix(8).reduce(0, +) - idle, idle)
+    }
+
+    /// The kernel's TCP counters that tell why connects stall: a full accept queue drops SYNs
+    /// (ListenOverflows, ListenDrops), and a dropped SYN is retransmitted after 1, 2, 4, 8… seconds.
+    static func tcpCounters() -> [String: Int] {
+        var counters: [String: Int] = [:]
+        for path in ["/proc/net/netstat", "/proc/net/snmp"] {
+            let lines = Self.read(path).split(separator: "\n")
+            // Pairs of lines: names, then values, each starting with the same prefix ("TcpExt:", "Tcp:").
+            for (names, values) in zip(lines, lines.dropFirst()) where names.split(separator: " ").first == values.split(separator: " ").first {
+                let prefix = names.split(separator: " ").first ?? ""
+                guard prefix == "TcpExt:" || prefix == "Tcp:" else { continue }
+                for (name, value) in zip(names.split(separator: " ").dropFirst(), values.split(separator: " ").dropFirst()) {
+                    if let number = Int(value) { counters[String(name)] = number }
+                }
+            }
+        }
+        return counters
+    }
+
     /// A process's resident set in bytes (0 once it is gone).
     static func residentBytes(of pid: Int32) -> Int {
         (Self.field("VmRSS:", in: Self.read("/proc/\(pid)/status")) ?? 0) * 1024

@@ -25,7 +25,8 @@ final class ClientPool: @unchecked Sendable {
     let settings: ClientSettings
     let reader: PushReader
     private let worker: Int
-    private let connectRate: Double
+    /// New connections a second; the driver lowers it while the machine has no idle CPU.
+    private var connectRate: Double
     private let maxPending: Int
     private let configuration: WebSocketClientConfiguration
     private let signer: TokenSigner
@@ -143,6 +144,8 @@ final class ClientPool: @unchecked Sendable {
             self.tally = PhaseTally()
             self.latency = PhaseLatency()
             self.phaseNumber &+= 1
+        case "rate"?:
+            if words.count > 1, let rate = Double(words[1]), rate >= 0 { self.connectRate = rate }
         case "freeze"?:
             // The ramp is over: start no one else; clients that never got in give up (see LoadClient).
             self.isFrozen = true
