@@ -82,7 +82,7 @@ actor ClientEngine {
         let isNew = self.sinks[channel] == nil
         if isNew { self.sinks[channel] = sink }
         do {
-            _ = try await self.call { .subscribe($0, channel: channel) }
+            _ = try await self.call { .subscribe($0, channel: channel, since: nil) }
         } catch {
             if isNew, self.sinks[channel] != nil, self.machine.cursors[channel] == nil { self.sinks.removeValue(forKey: channel) }
             throw error
@@ -159,6 +159,8 @@ actor ClientEngine {
             self.sinks[channel]?.deliver(publication)
         case .deliver(let channel, .event(let event)):
             self.sinks[channel]?.event(event)
+        case .deliver(_, .subscribed):
+            break  // the subscribe call's own answer says so
         case .deliver(let channel, .finished(let error)):
             self.sinks.removeValue(forKey: channel)?.finish(error)
         }

@@ -7,6 +7,10 @@ import SwitchboardProtocol
 struct StreamCursor: Sendable, Hashable {
     private(set) var last: StreamPosition?
 
+    init(last: StreamPosition? = nil) {
+        self.last = last
+    }
+
     enum Verdict: Equatable {
         /// Deliver it.
         case deliver

@@ -39,6 +39,8 @@ enum ClientTimer: Hashable, Sendable, CustomStringConvertible {
 enum ChannelDelivery: Hashable, Sendable {
     case publication(Publication)
     case event(SubscriptionEvent)
+    /// A subscribe reply arrived: live publications continue after this position.
+    case subscribed(StreamPosition)
     /// The subscription is over: by the application (nil) or refused by the server.
     case finished(RealtimeClientError?)
 }
@@ -51,7 +53,8 @@ extension ClientProtocolMachine {
         case connect
         case disconnect
         case publish(RequestID, channel: String, data: RawJSON, key: String)
-        case subscribe(RequestID, channel: String)
+        /// `since`: a position the application already has (from history or an earlier session).
+        case subscribe(RequestID, channel: String, since: StreamPosition?)
         case unsubscribe(RequestID, channel: String)
         /// A command that needs a live connection (presence, history): never queued.
         case request(RequestID, ClientCommand.Body)

@@ -79,8 +79,8 @@ extension ClientProtocolMachine {
     mutating func scheduleReconnect(attempt: Int, hint: Duration?, after failure: String) {
         let policy = self.settings.reconnect
         if let maximum = policy.maxAttempts, attempt > maximum {
-            let reason = DisconnectReason(message: "gave up after \(maximum) reconnect attempts (the last: \(failure))")
-            return self.stop(reason, closeCode: .goingAway)
+            // The link is already dropped.
+            return self.stopped(DisconnectReason(message: "gave up after \(maximum) reconnect attempts (the last: \(failure))"))
         }
         var delay = policy.delay(forAttempt: attempt, unit: self.drawUnit())
         // PROTOCOL.md, disconnect codes: reconnect "after `delay` when given": the hint is a floor.
@@ -111,6 +111,7 @@ extension ClientProtocolMachine {
         self.lastDisconnect = nil
         for channel in self.resubscribeTimers.sorted() { self.emit(.cancel(.resubscribe(channel))) }
         self.resubscribeTimers = []
+        self.held = [:]
         var unanswered: [QueuedPublish] = []
         for kind in self.takeAllPending() {
             switch kind {
@@ -134,6 +135,11 @@ extension ClientProtocolMachine {
     /// The terminal transition: no more reconnecting until `connect`.
     mutating func stop(_ reason: DisconnectReason, closeCode: CloseCode) {
         self.dropLink(closeCode: closeCode)
+        self.stopped(reason)
+    }
+
+    /// What stopping does once the link is dropped: what waited fails, and nothing follows until `connect`.
+    private mutating func stopped(_ reason: DisconnectReason) {
         self.phase = .disconnected(reason)
         let error = RealtimeClientError.disconnected.with(message: "disconnected: \(reason)")
         let queued = self.sendQueue

@@ -17,11 +17,13 @@ extension ClientProtocolMachine {
         case .error(nil, let error):
             // PROTOCOL.md, error without id: 109 asks for `refresh` within `tokenRefreshGrace`.
             if error.code == .tokenExpired { self.refreshDue() }
+        case .publication(let publication) where self.held[publication.channel] != nil:
+            self.held[publication.channel]?.append(publication)
         case .publication(let publication):
             self.deliver(publication)
         case .unsubscribed(let event):
             // The node saw a gap in its live stream; PROTOCOL.md: "resubscribe with `since`".
-            if self.phase == .connected, let cursor = self.cursors[event.channel] {
+            if self.phase == .connected, self.held[event.channel] == nil, let cursor = self.cursors[event.channel] {
                 self.sendSubscribe(event.channel, since: cursor.last, waiter: nil)
             }
         case .disconnect(let disconnect):
@@ -39,6 +41,10 @@ extension ClientProtocolMachine {
 
     private mutating func answered(_ id: UInt64, _ answer: Answer) {
         guard let kind = self.takePending(id) else { return }
+        defer {
+            // However a subscribe ended, nothing is held for it any more (a reply delivered what was).
+            if case .subscribe(let channel, _, _) = kind { self.held.removeValue(forKey: channel) }
+        }
         switch (kind, answer) {
         case (.connect, .success(.connect(let result))):
             guard case .authenticating = self.phase else { return }
@@ -117,7 +123,9 @@ extension ClientProtocolMachine {
         } else {
             cursor.resume(at: current)
         }
+        for publication in self.held.removeValue(forKey: channel) ?? [] { self.deliver(publication, with: &cursor) }
         self.cursors[channel] = cursor
+        self.emit(.deliver(channel: channel, .subscribed(current)))
     }
 
     private mutating func deliver(_ publication: Publication) {

@@ -85,6 +85,9 @@ struct ClientProtocolMachine {
     /// Something arrived since the heartbeat timer was last armed.
     var heard = false
     var resubscribeTimers: Set<String> = []
+    /// Channels with a subscribe in flight, and the live publications that came before its reply: over SSE
+    /// the reply comes on another HTTP connection and can be overtaken. They are delivered after it.
+    var held: [String: [Publication]] = [:]
     var outputs: [Output] = []
 
     /// - Parameter random: a uniformly random number in `[0, 1)` each call: the backoff's jitter.
@@ -103,7 +106,7 @@ struct ClientProtocolMachine {
         case .connect: self.connect()
         case .disconnect: self.disconnect()
         case .publish(let request, let channel, let data, let key): self.publish(request, channel: channel, data: data, key: key)
-        case .subscribe(let request, let channel): self.subscribe(request, channel: channel)
+        case .subscribe(let request, let channel, let since): self.subscribe(request, channel: channel, since: since)
         case .unsubscribe(let request, let channel): self.unsubscribe(request, channel: channel)
         case .request(let request, let body): self.request(request, body)
         case .transportOpened(let generation, let token): self.transportOpened(generation: generation, token: token)
@@ -161,13 +164,13 @@ struct ClientProtocolMachine {
         }
     }
 
-    private mutating func subscribe(_ request: RequestID, channel: String) {
+    private mutating func subscribe(_ request: RequestID, channel: String, since: StreamPosition?) {
         guard self.cursors[channel] == nil else {
             return self.emit(.settle(request, .failure(.alreadySubscribed.with(message: "already subscribed to \(channel)"))))
         }
-        self.cursors[channel] = StreamCursor()
+        self.cursors[channel] = StreamCursor(last: since)
         if self.phase == .connected {
-            self.sendSubscribe(channel, since: nil, waiter: request)
+            self.sendSubscribe(channel, since: since, waiter: request)
         } else {
             // The subscribe goes out with the next connect; a refusal then ends the subscription.
             self.emit(.settle(request, .success(nil)))
@@ -176,6 +179,7 @@ struct ClientProtocolMachine {
 
     private mutating func unsubscribe(_ request: RequestID, channel: String) {
         guard self.cursors.removeValue(forKey: channel) != nil else { return self.emit(.settle(request, .success(nil))) }
+        self.held.removeValue(forKey: channel)
         self.emit(.deliver(channel: channel, .finished(nil)))
         if self.resubscribeTimers.remove(channel) != nil { self.emit(.cancel(.resubscribe(channel))) }
         guard self.phase == .connected else { return self.emit(.settle(request, .success(nil))) }
@@ -199,6 +203,7 @@ struct ClientProtocolMachine {
     }
 
     mutating func sendSubscribe(_ channel: String, since: StreamPosition?, waiter: RequestID?) {
+        self.held[channel] = []
         let id = self.register(.subscribe(channel: channel, since: since, waiter: waiter))
         self.emit(.send(ClientCommand(id: id, .subscribe(.init(channel: channel, since: since)))))
     }

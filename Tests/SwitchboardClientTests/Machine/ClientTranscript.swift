@@ -74,7 +74,12 @@ struct ClientTranscript {
         case "publish":
             let data = try RawJSON(validating: Array(JSONSerialization.data(withJSONObject: fields["data"] ?? NSNull(), options: .fragmentsAllowed)))
             return .publish(try request(), channel: try string("channel"), data: data, key: try string("key"))
-        case "subscribe": return .subscribe(try request(), channel: try string("channel"))
+        case "subscribe":
+            let since = (fields["since"] as? [String: Any]).flatMap { since -> StreamPosition? in
+                guard let offset = since["offset"] as? Int, let epoch = since["epoch"] as? String else { return nil }
+                return StreamPosition(offset: UInt64(offset), epoch: epoch)
+            }
+            return .subscribe(try request(), channel: try string("channel"), since: since)
         case "unsubscribe": return .unsubscribe(try request(), channel: try string("channel"))
         case "request":
             var command = fields["command"] as? [String: Any] ?? [:]
@@ -128,6 +133,7 @@ struct ClientTranscript {
         case .deliver(let channel, .event(.gap(let last, let resumed))):
             return ["deliver": channel, "gap": ["last": last.map(Self.json) ?? NSNull(), "resumed": Self.json(resumed)]]
         case .deliver(let channel, .event(.recovered(let count))): return ["deliver": channel, "recovered": count]
+        case .deliver(let channel, .subscribed(let position)): return ["deliver": channel, "subscribed": Self.json(position)]
         case .deliver(let channel, .event(.undecodable(let position, _))): return ["deliver": channel, "undecodable": Self.json(position)]
         case .deliver(let channel, .finished(let error)): return ["deliver": channel, "finished": error.map(Self.json) ?? NSNull()]
         }
