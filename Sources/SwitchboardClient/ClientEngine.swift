@@ -125,8 +125,11 @@ actor ClientEngine {
 
     private func perform(_ output: ClientProtocolMachine.Output) {
         switch output {
-        case .openTransport(let generation):
+        case .openTransport(let generation, .webSocket):
             self.open(generation)
+        case .openTransport(let generation, .sse):
+            // Not configured: this client's transports are WebSockets only.
+            self.feed(.transportFailed(generation: generation, reason: "no SSE transport in this client", retryAfter: nil))
         case .closeTransport(let generation, let code):
             self.openers.removeValue(forKey: generation)?.cancel()
             self.links.removeValue(forKey: generation)?.close(code)

@@ -35,6 +35,13 @@ enum ClientTimer: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A way to carry the protocol, in the order a client prefers them.
+enum TransportKind: String, Hashable, Sendable {
+    case webSocket = "websocket"
+    /// Server-Sent Events for pushes, HTTP POSTs for commands: where a WebSocket cannot be opened.
+    case sse
+}
+
 /// What happens to one subscribed channel, for its ``Subscription``.
 enum ChannelDelivery: Hashable, Sendable {
     case publication(Publication)
@@ -72,9 +79,9 @@ extension ClientProtocolMachine {
 
     /// What the driver must do, in order.
     enum Output: Sendable {
-        /// Get a token from the provider and open a WebSocket; answer with `transportOpened` or
-        /// `transportFailed` for this generation.
-        case openTransport(generation: Int)
+        /// Get a token from the provider and open a transport of this kind; answer with `transportOpened`
+        /// or `transportFailed` for this generation.
+        case openTransport(generation: Int, TransportKind)
         /// Abandon the transport of `generation`: close it, or stop opening it.
         case closeTransport(generation: Int, CloseCode)
         case send(ClientCommand)

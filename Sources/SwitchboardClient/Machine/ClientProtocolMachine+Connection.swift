@@ -3,25 +3,40 @@ import SwitchboardWebSocket
 
 /// Opening, losing and giving up connections: attempts, backoff, heartbeats and token refresh.
 extension ClientProtocolMachine {
+    /// The transports an attempt tries, in order.
+    var candidateTransports: [TransportKind] {
+        let preferred = self.settings.transports.filter { !(self.prefersSSE && $0 == .webSocket) }
+        return preferred.isEmpty ? [.webSocket] : preferred
+    }
+
     mutating func startAttempt(_ attempt: Int) {
+        self.open(attempt: attempt, self.candidateTransports[0])
+    }
+
+    private mutating func open(attempt: Int, _ transport: TransportKind) {
         self.generation += 1
-        self.phase = .opening(attempt: attempt)
-        self.emit(.openTransport(generation: self.generation))
+        self.phase = .opening(attempt: attempt, transport)
+        self.emit(.openTransport(generation: self.generation, transport))
     }
 
     mutating func transportOpened(generation: Int, token: String?) {
-        guard generation == self.generation, case .opening(let attempt) = self.phase else {
+        guard generation == self.generation, case .opening(let attempt, let transport) = self.phase else {
             // An attempt abandoned while it opened: its transport is not wanted.
             return self.emit(.closeTransport(generation: generation, .goingAway))
         }
-        self.phase = .authenticating(attempt: attempt)
+        self.phase = .authenticating(attempt: attempt, transport)
         self.lastDisconnect = nil
         self.heard = false
         self.sendConnect(token: token)
     }
 
     mutating func transportFailed(generation: Int, reason: String, retryAfter: Int?) {
-        guard generation == self.generation, case .opening = self.phase else { return }
+        guard generation == self.generation, case .opening(let attempt, let transport) = self.phase else { return }
+        // The next transport in the attempt, unless the node itself asked to come back later.
+        let candidates = self.candidateTransports
+        if retryAfter == nil, let index = candidates.firstIndex(of: transport), index + 1 < candidates.count {
+            return self.open(attempt: attempt, candidates[index + 1])
+        }
         // A node admitting connections at its rate: come back when it says, give or take.
         let hint = retryAfter.map { ReconnectPolicy.delay(retryAfter: $0, unit: self.drawUnit()) }
         self.attemptFailed(reason, hint: hint)
@@ -31,14 +46,16 @@ extension ClientProtocolMachine {
     mutating func attemptFailed(_ why: String, hint: Duration? = nil) {
         let attempt: Int
         switch self.phase {
-        case .opening(let current), .authenticating(let current): attempt = current
+        case .opening(let current, _), .authenticating(let current, _): attempt = current
         default: return
         }
         self.dropLink(closeCode: .goingAway)
         self.scheduleReconnect(attempt: attempt + 1, hint: hint, after: why)
     }
 
-    mutating func connected(_ result: ServerMessage.ConnectResult) {
+    mutating func connected(_ result: ServerMessage.ConnectResult, over transport: TransportKind) {
+        // Keep to SSE once it worked where a WebSocket did not; back to WebSockets once one works.
+        self.prefersSSE = transport == .sse && self.settings.transports.contains(.webSocket)
         self.phase = .connected
         self.emit(.state(.connected(clientID: result.client, user: result.user)))
         self.emit(.settleConnect(.success(())))
@@ -59,7 +76,7 @@ extension ClientProtocolMachine {
         guard generation == self.generation else { return }
         let attempt: Int
         switch self.phase {
-        case .authenticating(let current): attempt = current + 1
+        case .authenticating(let current, _): attempt = current + 1
         case .connected: attempt = 1
         default: return
         }

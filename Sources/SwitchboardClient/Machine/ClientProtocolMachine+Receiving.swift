@@ -47,8 +47,8 @@ extension ClientProtocolMachine {
         }
         switch (kind, answer) {
         case (.connect, .success(.connect(let result))):
-            guard case .authenticating = self.phase else { return }
-            self.connected(result)
+            guard case .authenticating(_, let transport) = self.phase else { return }
+            self.connected(result, over: transport)
         case (.connect, .failure(let error)) where error.code == .tokenExpired || error.code.isTemporary:
             // A token that expired on the way, or a temporary failure: a fresh attempt may work.
             self.attemptFailed("connect refused: \(error.code) \(error.message)")

@@ -17,6 +17,8 @@ struct ClientProtocolMachine {
         var requestTimeout: Duration
         var tokenRefreshMargin: Duration
         var clientName: String?
+        /// In order of preference; the next is tried when one cannot be opened.
+        var transports: [TransportKind] = [.webSocket]
 
         init(_ configuration: RealtimeClientConfiguration) {
             self.reconnect = configuration.reconnect
@@ -32,10 +34,10 @@ struct ClientProtocolMachine {
     enum Phase: Equatable {
         /// Never connected since creation.
         case idle
-        /// Attempt `attempt` (0: the first after `connect`, n ≥ 1: the n-th reconnect) opens its transport.
-        case opening(attempt: Int)
+        /// Attempt `attempt` (0: the first after `connect`, n ≥ 1: the n-th reconnect) opens a transport.
+        case opening(attempt: Int, TransportKind)
         /// The transport is open and the `connect` command sent.
-        case authenticating(attempt: Int)
+        case authenticating(attempt: Int, TransportKind)
         case connected
         /// Waiting out the backoff before reconnect attempt `attempt`.
         case waiting(attempt: Int)
@@ -85,6 +87,8 @@ struct ClientProtocolMachine {
     /// Something arrived since the heartbeat timer was last armed.
     var heard = false
     var resubscribeTimers: Set<String> = []
+    /// SSE worked where a WebSocket did not: attempts start with it (as long as it keeps working).
+    var prefersSSE = false
     /// Channels with a subscribe in flight, and the live publications that came before its reply: over SSE
     /// the reply comes on another HTTP connection and can be overtaken. They are delivered after it.
     var held: [String: [Publication]] = [:]

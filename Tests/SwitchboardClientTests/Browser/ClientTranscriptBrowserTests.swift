@@ -48,7 +48,7 @@ extension BrowserTests {
                 reconnect: { base: s.baseDelayMs ?? 500, cap: s.maxDelayMs ?? 20000, maxAttempts: s.maxAttempts ?? null },
                 sendQueueLimit: s.sendQueueLimit ?? 100, heartbeatInterval: s.heartbeatIntervalMs ?? 25000,
                 heartbeatTimeout: s.heartbeatTimeoutMs ?? 10000, requestTimeout: s.requestTimeoutMs ?? 10000,
-                tokenRefreshMargin: s.tokenRefreshMarginMs ?? 30000, name: s.clientName ?? 'transcript',
+                tokenRefreshMargin: s.tokenRefreshMarginMs ?? 30000, name: s.clientName ?? 'transcript', transports: s.transports,
               }, () => {
                 if (draws.length === 0) failures.push(`${name}: drew more random numbers than listed`);
                 return draws.shift() ?? 0;

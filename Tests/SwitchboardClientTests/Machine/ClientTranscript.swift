@@ -51,7 +51,14 @@ struct ClientTranscript {
         configuration.requestTimeout = ms("requestTimeoutMs", 10_000)
         configuration.tokenRefreshMargin = ms("tokenRefreshMarginMs", 30_000)
         configuration.clientName = json["clientName"] as? String ?? "transcript"
-        return ClientProtocolMachine.Settings(configuration)
+        var settings = ClientProtocolMachine.Settings(configuration)
+        if let transports = json["transports"] as? [String] {
+            settings.transports = try transports.map { name in
+                guard let kind = TransportKind(rawValue: name) else { throw Malformed(description: "unknown transport '\(name)'") }
+                return kind
+            }
+        }
+        return settings
     }
 
     private static func input(_ json: Any) throws -> ClientProtocolMachine.Input {
@@ -115,7 +122,7 @@ struct ClientTranscript {
 
     static func json(_ output: ClientProtocolMachine.Output) -> Any {
         switch output {
-        case .openTransport(let generation): return ["open": generation]
+        case .openTransport(let generation, let transport): return ["open": generation, "transport": transport.rawValue]
         case .closeTransport(let generation, let code): return ["close": generation, "code": Int(code.rawValue)]
         case .send(let command):
             let data = try! JSONEncoder().encode(command)

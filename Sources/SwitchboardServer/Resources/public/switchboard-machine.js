@@ -9,7 +9,7 @@
 //          {opened: {generation, token}}, {failed: {generation, reason, retryAfter}},
 //          {received: {generation, message}}, {closed: {generation, code, reason}}, {timer: name},
 //          {refreshToken: {generation, token}}
-// Outputs: {open: generation}, {close: generation, code}, {send: command}, {arm: timer, ms}, {cancel: timer},
+// Outputs: {open: generation, transport}, {close: generation, code}, {send: command}, {arm: timer, ms}, {cancel: timer},
 //          {fetchToken: generation}, {state: {is, ...}}, {connect: 'ok' | error}, {settle: request, ok | error},
 //          {deliver: channel, publication | gap | recovered | subscribed | finished}
 
@@ -71,7 +71,8 @@ export class StreamCursor {
 const position = ({ offset, epoch }) => ({ offset, epoch });
 
 /** The machine. `settings`: reconnect {base, cap, maxAttempts}, sendQueueLimit, heartbeatInterval, heartbeatTimeout,
- * requestTimeout, tokenRefreshMargin (ms), name, version; `random`: a number in [0, 1) each call. */
+ * requestTimeout, tokenRefreshMargin (ms), name, version, transports ('websocket', 'sse' in order of preference);
+ * `random`: a number in [0, 1) each call. */
 export class ClientMachine {
   #settings;
   #random;
@@ -86,6 +87,7 @@ export class ClientMachine {
   #heard = false;
   #resubscribeTimers = new Set();
   #held = new Map(); // channel → publications that overtook its subscribe reply
+  #prefersSSE = false; // SSE worked where a WebSocket did not: attempts start with it
 
   constructor(settings, random) {
     this.#settings = settings;
@@ -226,10 +228,20 @@ export class ClientMachine {
 
   // MARK: connections
 
+  /** The transports an attempt tries, in order. */
+  #candidates() {
+    const preferred = (this.#settings.transports ?? ['websocket']).filter((name) => !(this.#prefersSSE && name === 'websocket'));
+    return preferred.length > 0 ? preferred : ['websocket'];
+  }
+
   #startAttempt(attempt) {
+    this.#open(attempt, this.#candidates()[0]);
+  }
+
+  #open(attempt, transport) {
     this.generation += 1;
-    this.phase = { is: 'opening', attempt };
-    this.#emit({ open: this.generation });
+    this.phase = { is: 'opening', attempt, transport };
+    this.#emit({ open: this.generation, transport });
   }
 
   #transportOpened({ generation, token = null }) {
@@ -237,7 +249,7 @@ export class ClientMachine {
       this.#emit({ close: generation, code: 1001 }); // an abandoned attempt's transport
       return;
     }
-    this.phase = { is: 'authenticating', attempt: this.phase.attempt };
+    this.phase = { is: 'authenticating', attempt: this.phase.attempt, transport: this.phase.transport };
     this.#lastDisconnect = null;
     this.#heard = false;
     const id = this.#register({ kind: 'connect' });
@@ -250,6 +262,13 @@ export class ClientMachine {
 
   #transportFailed({ generation, reason, retryAfter = null }) {
     if (generation !== this.generation || this.phase.is !== 'opening') return;
+    // The next transport in the attempt, unless the node itself asked to come back later.
+    const candidates = this.#candidates();
+    const index = candidates.indexOf(this.phase.transport);
+    if (retryAfter == null && index >= 0 && index + 1 < candidates.length) {
+      this.#open(this.phase.attempt, candidates[index + 1]);
+      return;
+    }
     // A node admitting connections at its rate: come back when it says, give or take.
     const hint = retryAfter == null ? null : retryAfter * 1000 + Math.floor(this.#draw() * retryAfter * 1000);
     this.#attemptFailed(reason, hint);
@@ -263,7 +282,9 @@ export class ClientMachine {
   }
 
   #connected(result) {
-    this.phase = { is: 'connected' };
+    // Keep to SSE once it worked where a WebSocket did not; back to WebSockets once one works.
+    this.#prefersSSE = this.phase.transport === 'sse' && (this.#settings.transports ?? []).includes('websocket');
+    this.phase = { is: 'connected', transport: this.phase.transport };
     this.#emit({ state: { is: 'connected', client: result.client, user: result.user } });
     this.#emit({ connect: 'ok' });
     this.#heard = false;

@@ -151,7 +151,6 @@ export class Switchboard extends Emitter {
   #requests = new Map(); // request number → {resolve, reject}
   #subscriptions = new Map(); // channel → Subscription
   #nextRequest = 1;
-  #preferSSE = false;
   #token = null;
   #attempt = 0;
 
@@ -163,6 +162,7 @@ export class Switchboard extends Emitter {
       reconnect: { base: o.reconnect.base, cap: o.reconnect.cap, maxAttempts: Number.isFinite(o.reconnect.maxAttempts) ? o.reconnect.maxAttempts : null },
       sendQueueLimit: o.sendQueueLimit, heartbeatInterval: o.heartbeatInterval, heartbeatTimeout: o.heartbeatTimeout,
       requestTimeout: o.requestTimeout, tokenRefreshMargin: o.tokenRefreshMargin, name: o.name, version: VERSION,
+      transports: o.transports,
     }, () => this.#options.random());
   }
 
@@ -267,7 +267,9 @@ export class Switchboard extends Emitter {
 
   #perform(output) {
     if ('open' in output) {
-      this.#open(output.open).catch((error) => this.#feed({ failed: { generation: output.open, reason: String(error?.message ?? error) } }));
+      this.#open(output.open, output.transport).catch((error) => {
+        this.#feed({ failed: { generation: output.open, reason: `${output.transport}: ${error?.message ?? error}` } });
+      });
     } else if ('close' in output) {
       this.#links.get(output.close)?.close();
       this.#links.delete(output.close);
@@ -307,11 +309,7 @@ export class Switchboard extends Emitter {
     const phase = this.#machine.phase;
     switch (state.is) {
       case 'connected': {
-        const link = this.#links.get(this.#machine.generation);
-        // Keep to SSE only once it worked where a WebSocket did not.
-        if (link?.name === 'sse' && this.#options.transports.includes('websocket')) this.#preferSSE = true;
-        if (link?.name === 'websocket') this.#preferSSE = false;
-        this.#state = { type: 'connected', client: state.client, user: state.user, transport: link?.name ?? null };
+        this.#state = { type: 'connected', client: state.client, user: state.user, transport: phase.transport };
         this.emit('state', this.#state);
         if (this.#attempt > 0) this.emit('reconnected', { attempt: this.#attempt });
         this.#attempt = 0;
@@ -352,7 +350,7 @@ export class Switchboard extends Emitter {
 
   // MARK: the transports
 
-  async #open(generation) {
+  async #open(generation, transport) {
     const token = this.#options.token ? await this.#options.token() : null;
     if (generation !== this.#machine.generation) return;
     this.#token = token;
@@ -363,21 +361,9 @@ export class Switchboard extends Emitter {
         this.#feed({ closed: { generation, code, reason } });
       },
     };
-    let link = null;
-    const transports = this.#options.transports.filter((name) => !(this.#preferSSE && name === 'websocket'));
-    const failures = [];
-    for (const name of transports) {
-      try {
-        link = name === 'sse'
-          ? await SSELink.open(this.#urls(), () => this.#token, handlers)
-          : await WebSocketLink.open(this.#urls().websocket, this.#options.openTimeout, handlers);
-        break;
-      } catch (error) {
-        failures.push(`${name}: ${error.message}`);
-        if (generation !== this.#machine.generation) return;
-      }
-    }
-    if (!link) throw new Error(failures.join('; '));
+    const link = transport === 'sse'
+      ? await SSELink.open(this.#urls(), () => this.#token, handlers)
+      : await WebSocketLink.open(this.#urls().websocket, this.#options.openTimeout, handlers);
     this.#links.set(generation, link);
     this.#feed({ opened: { generation, token } });
   }
