@@ -13,7 +13,8 @@
 // protocol is docs/PROTOCOL.md. Over WebSocket when it can be opened, otherwise over
 // Server-Sent Events (the stream carries pushes, commands go as HTTP POSTs).
 
-import { ClientMachine, StreamCursor, backoffDelay as jitteredDelay, forbidsReconnecting, isTemporary } from './switchboard-machine.js';
+import { ClientMachine } from './switchboard-machine.js';
+import { StreamCursor, backoffDelay as jitteredDelay, forbidsReconnecting, isTemporary } from './switchboard-rules.js';
 import { SSELink, WebSocketLink } from './switchboard-links.js';
 
 export { StreamCursor, forbidsReconnecting, isTemporary };
