@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "SwitchboardClient", targets: ["SwitchboardClient"]),
         .library(name: "SwitchboardRedis", targets: ["SwitchboardRedis"]),
         .library(name: "SwitchboardServer", targets: ["SwitchboardServer"]),
+        // The Broker contract's checks, for a broker's own tests (ours and third parties').
+        .library(name: "SwitchboardBrokerContract", targets: ["SwitchboardBrokerContract"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "autobahn-client", targets: ["AutobahnClient"]),
     ],
@@ -101,6 +103,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SwitchboardBrokerContract",
+            dependencies: [
+                "SwitchboardServer",
+                "SwitchboardProtocol",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The Redis broker for many nodes, on a RESP3 client of its own (no Swift Redis package is available).
@@ -225,6 +235,7 @@ let package = Package(
             name: "SwitchboardRedisTests",
             dependencies: [
                 "SwitchboardRedis",
+                "SwitchboardBrokerContract",
                 "SwitchboardServer",
                 "SwitchboardProtocol",
                 // Seeded random splits for the RESP vectors.
@@ -262,6 +273,7 @@ let package = Package(
             name: "SwitchboardServerTests",
             dependencies: [
                 "SwitchboardServer",
+                "SwitchboardBrokerContract",
                 "SwitchboardProtocol",
                 "SwitchboardWebSocket",
                 "SwitchboardWebSocketNIO",

@@ -20,7 +20,9 @@ if [[ "${1:-}" == "--small" ]]; then
 else
     # 20,000 descriptors a process: 56 nodes keep the busiest under ~18,500 connections, also after one dies.
     nodes="${NODES:-56}"
-    run=(--clients 1000000 --rate 1500 --ramp-timeout 1200 --hold 600 --notify-rate 2000 --notify-seconds 60 --storm-rate 1000 --storm-seconds 90)
+    # A broadcast to a million users is a million deliveries: one every 30 s in the kill phase (one a second,
+    # as at 50,000, is more than the two cores can deliver beside a million heartbeats and a reconnect storm).
+    run=(--clients 1000000 --rate 1500 --ramp-timeout 2400 --hold 600 --notify-rate 2000 --notify-seconds 60 --storm-rate 1000 --storm-seconds 90 --storm-broadcast-every 30)
 fi
 
 # Two sockets per user, and a broadcast leaves a few KB queued in each for a moment: past tcp_mem's last

@@ -24,6 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds of the notification phase.") var notifySeconds: Double = 60
     @Option(help: "Personal notifications a second while a node is killed (a broadcast goes out every second too).") var stormRate: Double = 500
     @Option(help: "Seconds of publishing in the kill phase; the node dies 10 s in.") var stormSeconds: Double = 60
+    @Option(help: "Seconds between broadcasts to everyone in the kill phase (each is one delivery per user).") var stormBroadcastEvery: Double = 1
     @Option(help: "A node to SIGKILL in the kill phase (none: no kill phase).") var killPid: Int32?
     @Option(help: "The nodes' PIDs, comma-separated, for their memory and socket counts.") var nodePids = ""
     @Option(help: "Redis's PID, for its memory.") var redisPid: Int32?
@@ -126,8 +127,8 @@ struct RunCommand: AsyncParsableCommand {
             if let killPid = self.killPid {
                 try await driver.startPhase("kill", ending: "notify")
                 lastPhase = "kill"
-                log("kill: \(Int(self.stormRate))/s and a broadcast a second for \(Int(self.stormSeconds)) s; node \(killPid) is killed 10 s in")
-                async let streamed = publisher.run(rate: self.stormRate, seconds: self.stormSeconds, broadcastEvery: 1)
+                log("kill: \(Int(self.stormRate))/s and a broadcast every \(self.stormBroadcastEvery) s for \(Int(self.stormSeconds)) s; node \(killPid) is killed 10 s in")
+                async let streamed = publisher.run(rate: self.stormRate, seconds: self.stormSeconds, broadcastEvery: self.stormBroadcastEvery)
                 try await Task.sleep(for: .seconds(10))
                 kill(killPid, SIGKILL)
                 let killedAt = Date()
