@@ -6,7 +6,7 @@ extension BrokerContract {
 
     /// Concurrent publishers: offsets 1…n without a hole or a repeat, one epoch, each publication handed to
     /// the subscribed node once, in offset order, exactly as history keeps it.
-    static func ordering(_ broker: any Broker, _ handler: RecordingHandler, _ prefix: String) async throws {
+    static func ordering(_ broker: any Broker, _ handler: RecordingBrokerHandler, _ prefix: String) async throws {
         let channel = prefix + "order"
         try await broker.subscribe(channel)
         let publishers = 4, each = 50
@@ -36,7 +36,7 @@ extension BrokerContract {
 
     /// Since a retained position: exactly what came after it. More than the caller may take, another epoch,
     /// or a position ahead of the stream: not recoverable, with the current position.
-    static func recovery(_ broker: any Broker, _ handler: RecordingHandler, _ prefix: String) async throws {
+    static func recovery(_ broker: any Broker, _ handler: RecordingBrokerHandler, _ prefix: String) async throws {
         let channel = prefix + "gap"
         let first = try await broker.publish("a", to: channel, info: nil, history: Self.roomy)
         for _ in 0..<10 { _ = try await broker.publish("b", to: channel, info: nil, history: Self.roomy) }
@@ -55,7 +55,7 @@ extension BrokerContract {
 
     /// A size of 3 keeps the last 3; a position older than them is not recoverable; a size of 0 keeps
     /// nothing, yet offsets go on counting.
-    static func retention(_ broker: any Broker, _ handler: RecordingHandler, _ prefix: String) async throws {
+    static func retention(_ broker: any Broker, _ handler: RecordingBrokerHandler, _ prefix: String) async throws {
         let small = HistoryRetention(size: 3, seconds: 60)
         var last: Publication?
         for index in 1...5 { last = try await broker.publish(.integer(Int64(index)), to: prefix + "small", info: nil, history: small) }
@@ -76,7 +76,7 @@ extension BrokerContract {
 
     /// The same key again in the channel: nothing published, ``DuplicatePublication`` with the first
     /// position. The same key in another channel, or another key: published.
-    static func idempotency(_ broker: any Broker, _ handler: RecordingHandler, _ prefix: String) async throws {
+    static func idempotency(_ broker: any Broker, _ handler: RecordingBrokerHandler, _ prefix: String) async throws {
         func request(_ channel: String, _ key: String) -> PublishRequest {
             PublishRequest(channel: prefix + channel, data: "x", info: nil, history: Self.roomy,
                            idempotency: PublishIdempotency(key: key, seconds: 60))
@@ -97,7 +97,7 @@ extension BrokerContract {
     }
 
     /// Added clients are listed until removed; a presence event reaches the subscribed node.
-    static func presence(_ broker: any Broker, _ handler: RecordingHandler, _ prefix: String) async throws {
+    static func presence(_ broker: any Broker, _ handler: RecordingBrokerHandler, _ prefix: String) async throws {
         let channel = prefix + "room"
         let alice = ClientInfo(user: "alice", client: "c-alice", info: nil)
         let bob = ClientInfo(user: "bob", client: "c-bob", info: nil)
@@ -116,7 +116,7 @@ extension BrokerContract {
     }
 
     /// Stored, a ticket is granted once with its grant, then already used; one never stored is unknown.
-    static func tickets(_ broker: any Broker, _ handler: RecordingHandler, _ prefix: String) async throws {
+    static func tickets(_ broker: any Broker, _ handler: RecordingBrokerHandler, _ prefix: String) async throws {
         let ticket = prefix + "ticket-\(UInt64.random(in: 0...UInt64.max))"
         let grant: [UInt8] = Array("{\"user\":\"alice\"}".utf8)
         try await broker.storeTicket(ticket, grant: grant, ttl: 10)

@@ -21,14 +21,14 @@ public enum BrokerContract {
     /// One promise, named for a test report.
     public struct Check: Sendable, CustomStringConvertible {
         public let name: String
-        let body: @Sendable (_ broker: any Broker, _ handler: RecordingHandler, _ channel: String) async throws -> Void
+        let body: @Sendable (_ broker: any Broker, _ handler: RecordingBrokerHandler, _ channel: String) async throws -> Void
 
         public var description: String { self.name }
 
         /// Runs the check on a broker from `makeBroker`, started here and shut down after.
         public func run(_ makeBroker: @Sendable () async throws -> any Broker) async throws {
             let broker = try await makeBroker()
-            let handler = RecordingHandler()
+            let handler = RecordingBrokerHandler()
             try await broker.start(handler: handler)
             do {
                 try await self.body(broker, handler, "contract\(UInt32.random(in: 0...UInt32.max)):")
@@ -61,17 +61,27 @@ public struct BrokerContractViolation: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// What the broker handed to the node, in arrival order.
-final class RecordingHandler: BrokerEventHandler {
-    let publications = NIOLockedValueBox<[Publication]>([])
-    let presence = NIOLockedValueBox<[(PresenceChange, String, String)]>([])
+/// What a broker handed to its node, in arrival order: the handler the checks start brokers with, and one
+/// for a broker's own tests.
+public final class RecordingBrokerHandler: BrokerEventHandler, Sendable {
+    public let publications = NIOLockedValueBox<[Publication]>([])
+    /// (change, client id, channel)
+    public let presence = NIOLockedValueBox<[(PresenceChange, String, String)]>([])
+    /// Channels whose live feed was interrupted.
+    public let missed = NIOLockedValueBox<[String]>([])
 
-    func broker(didPublish publication: Publication) { self.publications.withLockedValue { $0.append(publication) } }
-    func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
+    public init() {}
+
+    public func broker(didPublish publication: Publication) { self.publications.withLockedValue { $0.append(publication) } }
+    public func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
         self.presence.withLockedValue { $0.append((change, client.client, channel)) }
     }
+    public func broker(mayHaveMissedPublicationsIn channel: String) { self.missed.withLockedValue { $0.append(channel) } }
 
-    func publications(in channel: String) -> [Publication] {
+    /// The offsets of every publication received, in arrival order.
+    public var offsets: [UInt64] { self.publications.withLockedValue { $0.map(\.offset) } }
+
+    public func publications(in channel: String) -> [Publication] {
         self.publications.withLockedValue { $0.filter { $0.channel == channel } }
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import SwitchboardBrokerContract
 import SwitchboardProtocol
 import SwitchboardServer
 import SwitchboardTestSupport
@@ -11,17 +12,7 @@ import Testing
 /// expires keys itself), so these are the same promises checked the Redis way.
 @Suite(.enabled(if: RedisServerProcess.shouldRun, RedisServerProcess.missingMessage))
 struct RedisBrokerTests {
-    final class RecordingHandler: BrokerEventHandler {
-        let publications = NIOLockedValueBox<[Publication]>([])
-        let presence = NIOLockedValueBox<[(PresenceChange, String, String)]>([])
-        let missed = NIOLockedValueBox<[String]>([])
-        func broker(mayHaveMissedPublicationsIn channel: String) { self.missed.withLockedValue { $0.append(channel) } }
-        func broker(didPublish publication: Publication) { self.publications.withLockedValue { $0.append(publication) } }
-        func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
-            self.presence.withLockedValue { $0.append((change, client.client, channel)) }
-        }
-        var offsets: [UInt64] { self.publications.withLockedValue { $0.map(\.offset) } }
-    }
+    typealias RecordingHandler = RecordingBrokerHandler
 
     let retention = HistoryRetention(size: 100, seconds: 60)
 

@@ -1,19 +1,13 @@
 import NIOConcurrencyHelpers
 import SwitchboardProtocol
+import SwitchboardBrokerContract
 import Testing
 @testable import SwitchboardServer
 
 /// The `Broker` contract, checked on the embedded broker: ordering, atomicity, epochs, presence expiry.
 @Suite struct MemoryBrokerTests {
-    /// Records what the broker hands to the node, in the order it arrives.
-    final class RecordingHandler: BrokerEventHandler {
-        let publications = NIOLockedValueBox<[Publication]>([])
-        let presence = NIOLockedValueBox<[(PresenceChange, String, String)]>([])
-        func broker(didPublish publication: Publication) { self.publications.withLockedValue { $0.append(publication) } }
-        func broker(didChangePresence change: PresenceChange, client: ClientInfo, channel: String) {
-            self.presence.withLockedValue { $0.append((change, client.client, channel)) }
-        }
-    }
+    /// Records what the broker hands to the node, in the order it arrives (the contract's own handler).
+    typealias RecordingHandler = RecordingBrokerHandler
 
     /// A clock tests move by hand (milliseconds).
     final class ManualClock: Sendable {
