@@ -113,6 +113,28 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Examples/EmbeddedNode: a Hummingbird app with a node inside, which publishes to its users in-process.
+        .target(
+            name: "EmbeddedNodeExample",
+            dependencies: [
+                "SwitchboardServer",
+                "SwitchboardProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/EmbeddedNode/Sources/EmbeddedNodeExample"
+        ),
+        .executableTarget(
+            name: "embedded-node-example",
+            dependencies: [
+                "EmbeddedNodeExample",
+                "SwitchboardServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/EmbeddedNode/Sources/embedded-node-example"
+        ),
         // The Redis broker for many nodes, on a RESP3 client of its own (no Swift Redis package is available).
         .target(
             name: "SwitchboardRedis",
@@ -268,6 +290,19 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "EmbeddedNodeExampleTests",
+            dependencies: [
+                "EmbeddedNodeExample",
+                "SwitchboardServer",
+                "SwitchboardClient",
+                "SwitchboardTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/EmbeddedNode/Tests/EmbeddedNodeExampleTests"
         ),
         .testTarget(
             name: "SwitchboardServerTests",

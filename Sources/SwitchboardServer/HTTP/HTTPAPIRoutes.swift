@@ -138,33 +138,11 @@ struct HTTPAPIRoutes {
     }
 
     /// The position the publication got; with a key used within the window, the first publish's.
-    private func publish(_ data: RawJSON, to channel: String, idempotencyKey: String? = nil) async throws -> StreamPosition {
-        let options = try self.namespace(of: channel)
-        if let key = idempotencyKey, key.isEmpty || key.utf8.count > ClientCommand.Publish.maximumIdempotencyKeyLength {
-            throw APIError(.invalidRequest, "idempotencyKey must be 1 to \(ClientCommand.Publish.maximumIdempotencyKeyLength) bytes")
-        }
-        if let overloaded = self.context.overloaded { throw APIError(.unavailable, overloaded) }
-        let retention = self.context.retention(for: options)
-        let outcome: Result<Publication, any Error>
-        if let key = idempotencyKey {
-            let request = PublishRequest(channel: channel, data: data, info: nil, history: retention,
-                                         idempotency: PublishIdempotency(key: key, seconds: self.context.limits.idempotencyWindow))
-            outcome = await self.context.broker.publish([request]).first!
-        } else {
-            do {
-                outcome = .success(try await self.context.broker.publish(data, to: channel, info: nil, history: retention))
-            } catch {
-                outcome = .failure(error)
-            }
-        }
-        switch outcome {
-        case .success(let publication):
-            self.context.metrics.publicationAccepted(.api)
-            return StreamPosition(offset: publication.offset, epoch: publication.epoch)
-        case .failure(let duplicate as DuplicatePublication):
-            return duplicate.position
-        case .failure(let error):
-            throw APIError(.publishFailed(error))
+    private func publish(_ data: RawJSON, to channel: String, idempotencyKey: String? = nil) async throws(APIError) -> StreamPosition {
+        do {
+            return try await self.context.publishFromBackEnd(data, to: channel, idempotencyKey: idempotencyKey)
+        } catch {
+            throw APIError(error.error)
         }
     }
 }
