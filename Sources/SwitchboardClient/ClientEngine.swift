@@ -78,15 +78,10 @@ actor ClientEngine {
 
     func subscribe<Value: Decodable & Sendable>(_ channel: String, as type: Value.Type) async throws -> Subscription<Value> {
         let (sink, subscription) = SubscriptionSink.make(channel: channel, as: type, engine: self)
-        // The machine refuses a second subscription to the channel; the first one's sink stays.
-        let isNew = self.sinks[channel] == nil
-        if isNew { self.sinks[channel] = sink }
-        do {
-            _ = try await self.call { .subscribe($0, channel: channel, since: nil) }
-        } catch {
-            if isNew, self.sinks[channel] != nil, self.machine.cursors[channel] == nil { self.sinks.removeValue(forKey: channel) }
-            throw error
-        }
+        // The machine refuses a second subscription to the channel, so the first one's sink stays; a refusal
+        // by the server ends the new one with `deliver(.finished)`, which removes its sink.
+        if self.sinks[channel] == nil { self.sinks[channel] = sink }
+        _ = try await self.call { .subscribe($0, channel: channel, since: nil) }
         return subscription
     }
 

@@ -3,10 +3,9 @@ import SwitchboardWebSocket
 
 /// An application call waiting for its outcome. The driver keeps the caller's continuation under it; the
 /// machine only says when and how it is settled.
-struct RequestID: Hashable, Sendable, Comparable, CustomStringConvertible {
+struct RequestID: Hashable, Sendable, CustomStringConvertible {
     let rawValue: UInt64
     init(_ rawValue: UInt64) { self.rawValue = rawValue }
-    static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     var description: String { "r\(self.rawValue)" }
 }
 
