@@ -78,13 +78,13 @@ struct RunCommand: AsyncParsableCommand {
         // Hold.
         try await driver.startPhase("hold", ending: "ramp")
         let holdStart = Date()
-        let watcher = RampGovernor(fullRate: 0, idleFloor: 0)  // describes the machine; paces nothing
+        let watch = MachineWatch()
         let cpuBefore = (nodes: nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +),
                          workers: workers.map { SystemSample.cpuSeconds(of: $0.pid) }.reduce(0, +),
                          redis: self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0)
         try await driver.waitUntil(timeout: self.hold, every: 30, expectTimeout: true, describe: { view in
             "hold: \(view.live) live, \(view.tally.drops) drops, \(Int(Date().timeIntervalSince(holdStart))) s of \(Int(self.hold)); "
-                + watcher.step(workers: [])
+                + watch.describe()
         }) { _ in false }
         let held = Date().timeIntervalSince(holdStart)
         report.holdCPU = (nodes: (nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +) - cpuBefore.nodes) / held,
