@@ -47,11 +47,14 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
+        // epoll, eventfd and the socket calls Glibc's module leaves out (the epoll transport; Linux only).
+        .target(name: "CSwitchboardEpoll"),
         // The SwiftNIO transport: server upgrade, client connect, TLS, heartbeat, backpressure, async API.
         .target(
             name: "SwitchboardWebSocketNIO",
             dependencies: [
                 "SwitchboardWebSocket",
+                "CSwitchboardEpoll",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

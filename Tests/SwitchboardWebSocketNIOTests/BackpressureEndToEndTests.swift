@@ -54,13 +54,13 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func aPeerThatStopsReadingIsClosedAtTheOutboundLimit() async throws {
+    @Test(arguments: TestTransport.all) func aPeerThatStopsReadingIsClosedAtTheOutboundLimit(transport: TestTransport) async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.connection.maximumOutboundBufferSize = 256 << 10
         configuration.connection.deflate = nil
         configuration.connection.heartbeat = nil
         let outcome = NIOLockedValueBox(Flooder.Outcome())
-        try await withServer(configuration: configuration, handler: .eventLoop { _ in Flooder(outcome: outcome) }) { server, _ in
+        try await withServer(transport: transport, configuration: configuration, handler: .eventLoop { _ in Flooder(outcome: outcome) }) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!, receiveBufferSize: 16 << 10)
             try await raw.stopReading()
             // The upgrade is read by hand: one read is enough for the 101, then the socket is left alone.
@@ -100,13 +100,13 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func aPeerOverflowedInsideAReadBatchIsClosedAtOnce() async throws {
+    @Test(arguments: TestTransport.all) func aPeerOverflowedInsideAReadBatchIsClosedAtOnce(transport: TestTransport) async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.connection.maximumOutboundBufferSize = 256 << 10
         configuration.connection.deflate = nil
         configuration.connection.heartbeat = nil
         let error = NIOLockedValueBox<WebSocketTransportError?>(nil)
-        try await withServer(configuration: configuration, handler: .eventLoop { _ in RequestFlooder(error: error) }) { server, _ in
+        try await withServer(transport: transport, configuration: configuration, handler: .eventLoop { _ in RequestFlooder(error: error) }) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!, receiveBufferSize: 16 << 10)
             try await raw.stopReading()
             try await raw.write(RawHTTP.upgradeRequest())
@@ -117,7 +117,7 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func anApplicationThatDoesNotReadStallsTheSenderUntilItReads() async throws {
+    @Test(arguments: TestTransport.all) func anApplicationThatDoesNotReadStallsTheSenderUntilItReads(transport: TestTransport) async throws {
         let messageSize = 128 << 10
         let count = 256  // 32 MiB: far more than loopback socket buffers hold for a reader that stopped
         var configuration = WebSocketServerConfiguration()
@@ -136,7 +136,7 @@ import SwitchboardWebSocket
                 if expected == count { try? await connection.send(.text(inOrder ? "in order: \(expected)" : "out of order")) }
             }
         }
-        try await withServer(configuration: configuration, handler: handler) { _, url in
+        try await withServer(transport: transport, configuration: configuration, handler: handler) { _, url in
             var client = WebSocketClientConfiguration()
             client.connection.deflate = nil
             let connection = try await WebSocketClient.connect(to: url, configuration: client)

@@ -4,11 +4,11 @@ import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
 
 @Suite struct EchoEndToEndTests {
-    @Test(arguments: [true, false])
-    func asyncClientAndServerEchoOverLoopback(deflate: Bool) async throws {
+    @Test(arguments: [true, false], TestTransport.all)
+    func asyncClientAndServerEchoOverLoopback(deflate: Bool, transport: TestTransport) async throws {
         var server = WebSocketServerConfiguration()
         server.connection.deflate = deflate ? PerMessageDeflateConfiguration() : nil
-        try await withServer(configuration: server, handler: asyncEcho) { _, url in
+        try await withServer(transport: transport, configuration: server, handler: asyncEcho) { _, url in
             var client = WebSocketClientConfiguration()
             client.connection.deflate = deflate ? PerMessageDeflateConfiguration(compressionThreshold: 16) : nil
             let connection = try await WebSocketClient.connect(to: url + "/echo?x=1", configuration: client)

@@ -67,11 +67,11 @@ import SwitchboardWebSocket
         }
     }()
 
-    @Test func pipelinedRawFramesAllComeBackInOrder() async throws {
+    @Test(arguments: TestTransport.all) func pipelinedRawFramesAllComeBackInOrder(transport: TestTransport) async throws {
         let calls = NIOLockedValueBox(Calls())
         var configuration = WebSocketServerConfiguration()
         configuration.connection.deflate = nil
-        try await withServer(configuration: configuration, handler: .eventLoop { _ in CountingEcho(calls: calls) }) { server, _ in
+        try await withServer(transport: transport, configuration: configuration, handler: .eventLoop { _ in CountingEcho(calls: calls) }) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!)
             let messages = Self.messages
             // The handshake and every message in one write: the server sees them in as few reads as TCP allows.
@@ -100,9 +100,9 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func anAsyncClientPipelinesThroughAnEventLoopServer() async throws {
+    @Test(arguments: TestTransport.all) func anAsyncClientPipelinesThroughAnEventLoopServer(transport: TestTransport) async throws {
         let calls = NIOLockedValueBox(Calls())
-        try await withServer(handler: .eventLoop { _ in CountingEcho(calls: calls) }) { server, url in
+        try await withServer(transport: transport, handler: .eventLoop { _ in CountingEcho(calls: calls) }) { server, url in
             let connection = try await WebSocketClient.connect(to: url)
             let messages: [WebSocketMessage] = Self.messages.map {
                 $0.opcode == RawFrame.text ? .text(String(decoding: $0.payload, as: UTF8.self)) : .binary($0.payload)

@@ -22,8 +22,8 @@ import SwitchboardWebSocket
 
     private func port(of server: WebSocketServer) -> Int { server.localAddress!.port! }
 
-    @Test func aPlainGetWithoutUpgradeFieldsGets426() async throws {
-        try await withServer(handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aPlainGetWithoutUpgradeFieldsGets426(transport: TestTransport) async throws {
+        try await withServer(transport: transport, handler: asyncEcho) { server, _ in
             let response = try await exchange("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", port: port(of: server))
             #expect(response.status == 426)
             #expect(response.header("Upgrade")?.lowercased() == "websocket")
@@ -32,16 +32,16 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func aWrongWebSocketVersionGets426NamingVersion13() async throws {
-        try await withServer(handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aWrongWebSocketVersionGets426NamingVersion13(transport: TestTransport) async throws {
+        try await withServer(transport: transport, handler: asyncEcho) { server, _ in
             let response = try await exchange(RawHTTP.upgradeRequest(version: "8"), port: port(of: server))
             #expect(response.status == 426)
             #expect(response.header("Sec-WebSocket-Version") == "13")
         }
     }
 
-    @Test func aPostGets405AllowingGet() async throws {
-        try await withServer(handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aPostGets405AllowingGet(transport: TestTransport) async throws {
+        try await withServer(transport: transport, handler: asyncEcho) { server, _ in
             let request = RawHTTP.upgradeRequest().replacingPrefix("GET ", with: "POST ")
             let response = try await exchange(request, port: port(of: server))
             #expect(response.status == 405)
@@ -49,10 +49,10 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func aHeadLargerThanTheLimitGets431() async throws {
+    @Test(arguments: TestTransport.all) func aHeadLargerThanTheLimitGets431(transport: TestTransport) async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.maximumHandshakeSize = 1024
-        try await withServer(configuration: configuration, handler: asyncEcho) { server, _ in
+        try await withServer(transport: transport, configuration: configuration, handler: asyncEcho) { server, _ in
             let padding = String(repeating: "a", count: 2000)
             let response = try await exchange(RawHTTP.upgradeRequest(extraHeaders: [("X-Padding", padding)]), port: port(of: server))
             #expect(response.status == 431)
@@ -63,23 +63,23 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func garbageBytesGet400() async throws {
-        try await withServer(handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func garbageBytesGet400(transport: TestTransport) async throws {
+        try await withServer(transport: transport, handler: asyncEcho) { server, _ in
             let response = try await exchange("\u{01}\u{02}garbage that is not HTTP\r\n\r\n", port: port(of: server))
             #expect(response.status == 400)
         }
     }
 
-    @Test func aMissingKeyGets400() async throws {
-        try await withServer(handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aMissingKeyGets400(transport: TestTransport) async throws {
+        try await withServer(transport: transport, handler: asyncEcho) { server, _ in
             let response = try await exchange(RawHTTP.upgradeRequest(omitting: ["Sec-WebSocket-Key"]), port: port(of: server))
             #expect(response.status == 400)
             #expect(response.body.contains("Sec-WebSocket-Key"))
         }
     }
 
-    @Test func aValidUpgradeGets101WithTheRightAccept() async throws {
-        try await withServer(handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aValidUpgradeGets101WithTheRightAccept(transport: TestTransport) async throws {
+        try await withServer(transport: transport, handler: asyncEcho) { server, _ in
             let raw = try await RawConnection.connect(port: port(of: server))
             let response = try await raw.upgrade()
             #expect(response.header("Sec-WebSocket-Accept") == RawHTTP.expectedAccept)
@@ -104,8 +104,8 @@ import SwitchboardWebSocket
         return .accept()
     }
 
-    @Test func theHookRejectsAndTheServerKeepsServing() async throws {
-        try await withServer(upgradeHook: Self.checkingHook, handler: asyncEcho) { server, url in
+    @Test(arguments: TestTransport.all) func theHookRejectsAndTheServerKeepsServing(transport: TestTransport) async throws {
+        try await withServer(transport: transport, upgradeHook: Self.checkingHook, handler: asyncEcho) { server, url in
             let port = port(of: server)
             let noToken = try await exchange(RawHTTP.upgradeRequest(target: "/chat", extraHeaders: [("Origin", "https://good.example")]), port: port)
             #expect(noToken.status == 401)
@@ -136,7 +136,7 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func theHookSeesTheRequestAndItsAcceptanceReachesTheConnection() async throws {
+    @Test(arguments: TestTransport.all) func theHookSeesTheRequestAndItsAcceptanceReachesTheConnection(transport: TestTransport) async throws {
         struct Seen: Sendable {
             var path = ""
             var query: [String] = []
@@ -162,7 +162,7 @@ import SwitchboardWebSocket
             contexts.withLockedValue { $0.append("\(connection.context as? String ?? "nil") \(connection.request?.path ?? "nil")") }
             for await message in connection.inbound { try? await connection.send(message) }
         }
-        try await withServer(upgradeHook: hook, handler: handler) { server, _ in
+        try await withServer(transport: transport, upgradeHook: hook, handler: handler) { server, _ in
             let raw = try await RawConnection.connect(port: port(of: server))
             let response = try await raw.upgrade(target: "/rooms/a%20b?token=t%2Bk%3D&name=J%C3%BCrg+en&flag",
                                                  extraHeaders: [("X-Custom", "hello")])

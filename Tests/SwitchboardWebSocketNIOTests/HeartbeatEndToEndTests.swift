@@ -17,8 +17,8 @@ import SwitchboardWebSocket
         return configuration
     }
 
-    @Test func aPeerThatNeverAnswersPingsIsDroppedAfterTheTimeout() async throws {
-        try await withServer(configuration: Self.configuration(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aPeerThatNeverAnswersPingsIsDroppedAfterTheTimeout(transport: TestTransport) async throws {
+        try await withServer(transport: transport, configuration: Self.configuration(), handler: asyncEcho) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!)
             // Timed from before the upgrade: the server's heartbeat cannot start earlier.
             let opened = ContinuousClock.now
@@ -33,7 +33,7 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func aPeerThatAnswersPingsStaysConnected() async throws {
+    @Test(arguments: TestTransport.all) func aPeerThatAnswersPingsStaysConnected(transport: TestTransport) async throws {
         let pongsSeenByServer = NIOLockedValueBox(0)
         final class Echo: WebSocketEventLoopHandler {
             let pongs: NIOLockedValueBox<Int>
@@ -48,7 +48,7 @@ import SwitchboardWebSocket
         let handler = WebSocketServer.Handler.eventLoop { _ in Echo(pongs: pongsSeenByServer) }
         // A timeout no loaded machine misses: this test is about the pongs crossing a real socket; that an
         // answering peer outlasts any number of timeouts is checked on a test clock (ConnectionTimerTests).
-        try await withServer(configuration: Self.configuration(timeout: .seconds(60)), handler: handler) { server, url in
+        try await withServer(transport: transport, configuration: Self.configuration(timeout: .seconds(60)), handler: handler) { server, url in
             var client = WebSocketClientConfiguration()
             client.connection.heartbeat = nil  // only the server pings
             let connection = try await WebSocketClient.connect(to: url, configuration: client)

@@ -12,8 +12,8 @@ import Testing
         return configuration
     }
 
-    @Test func aPeerThatFloodsPingsIsClosedWith1008() async throws {
-        try await withServer(configuration: Self.configuration(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aPeerThatFloodsPingsIsClosedWith1008(transport: TestTransport) async throws {
+        try await withServer(transport: transport, configuration: Self.configuration(), handler: asyncEcho) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!)
             _ = try await raw.upgrade()
             // Twenty at once: however a second's boundary splits them, one second holds more than five.
@@ -35,8 +35,8 @@ import Testing
         }
     }
 
-    @Test func aPeerWithinTheLimitGetsEveryPongAndStaysOpen() async throws {
-        try await withServer(configuration: Self.configuration(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aPeerWithinTheLimitGetsEveryPongAndStaysOpen(transport: TestTransport) async throws {
+        try await withServer(transport: transport, configuration: Self.configuration(), handler: asyncEcho) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!)
             _ = try await raw.upgrade()
             try await raw.write((0..<5).flatMap { _ in RawFrame(opcode: RawFrame.ping, payload: [2]).encoded() }

@@ -47,9 +47,9 @@ import SwitchboardWebSocket
         func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {}
     }
 
-    @Test func aBroadcastReachesEveryClientIntactWithAndWithoutDeflate() async throws {
+    @Test(arguments: TestTransport.all) func aBroadcastReachesEveryClientIntactWithAndWithoutDeflate(transport: TestTransport) async throws {
         let subscribers = NIOLockedValueBox<[Subscriber]>([])
-        try await withServer(handler: .eventLoop { _ in Subscribing(subscribers: subscribers) }) { server, url in
+        try await withServer(transport: transport, handler: .eventLoop { _ in Subscribing(subscribers: subscribers) }) { server, url in
             var plain = WebSocketClientConfiguration()
             plain.connection.deflate = nil
             var clients: [WebSocketConnection] = []
@@ -96,9 +96,9 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func insideAReadBatchThePreparedFrameKeepsItsPlaceAmongOtherSends() async throws {
+    @Test(arguments: TestTransport.all) func insideAReadBatchThePreparedFrameKeepsItsPlaceAmongOtherSends(transport: TestTransport) async throws {
         let prepared = WebSocketPreparedMessage(.binary([1, 2, 3, 4, 5] as [UInt8]))
-        try await withServer(handler: .eventLoop { _ in SandwichReplier(prepared: prepared) }) { server, _ in
+        try await withServer(transport: transport, handler: .eventLoop { _ in SandwichReplier(prepared: prepared) }) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!)
             defer { Task { await raw.close() } }
             _ = try await raw.upgrade()
@@ -149,14 +149,14 @@ import SwitchboardWebSocket
         func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {}
     }
 
-    @Test func aPeerThatStopsReadingIsClosedAtTheOutboundLimit() async throws {
+    @Test(arguments: TestTransport.all) func aPeerThatStopsReadingIsClosedAtTheOutboundLimit(transport: TestTransport) async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.connection.maximumOutboundBufferSize = 256 << 10
         configuration.connection.deflate = nil
         configuration.connection.heartbeat = nil
         let error = NIOLockedValueBox<WebSocketTransportError?>(nil)
         let bytesAccepted = NIOLockedValueBox(0)
-        try await withServer(configuration: configuration,
+        try await withServer(transport: transport, configuration: configuration,
                              handler: .eventLoop { _ in PreparedFlooder(error: error, bytesAccepted: bytesAccepted) }) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!, receiveBufferSize: 16 << 10)
             try await raw.stopReading()

@@ -38,8 +38,12 @@ import SwitchboardWebSocket
              expectedCode: 1009),
     ]
 
-    @Test(arguments: cases, [true, false])
-    func aViolationGetsItsCloseCodeAndTheConnectionIsClosed(_ violation: Case, peerAnswersClose: Bool) async throws {
+    /// Each case with each peer behaviour on each transport (Swift Testing takes two argument lists at most).
+    static let peerBehaviours = TestTransport.all.flatMap { transport in [true, false].map { (answers: $0, transport: transport) } }
+
+    @Test(arguments: cases, peerBehaviours)
+    func aViolationGetsItsCloseCodeAndTheConnectionIsClosed(_ violation: Case, peer: (answers: Bool, transport: TestTransport)) async throws {
+        let (peerAnswersClose, transport) = (peer.answers, peer.transport)
         var configuration = WebSocketServerConfiguration()
         configuration.connection.limits = WebSocketLimits(maximumFrameSize: 1024, maximumMessageSize: 1024)
         // A peer that answers must not wait for the timer, so its timer is one no test outlasts; a peer that
@@ -53,7 +57,7 @@ import SwitchboardWebSocket
             let status = await connection.closeStatus
             statuses.withLockedValue { $0.append(status) }
         }
-        try await withServer(configuration: configuration, handler: recording) { server, _ in
+        try await withServer(transport: transport, configuration: configuration, handler: recording) { server, _ in
             let raw = try await RawConnection.connect(port: server.localAddress!.port!)
             _ = try await raw.upgrade()
             // A valid message first, so the violation is not confused with a broken connection.

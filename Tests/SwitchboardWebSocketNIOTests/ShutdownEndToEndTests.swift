@@ -8,17 +8,19 @@ import SwitchboardWebSocket
 /// than the grace period for those that do not. Outcomes and lower bounds only: a grace period long
 /// enough that no test waits it out shows shutdown ended because the peers closed.
 @Suite struct ShutdownEndToEndTests {
-    private func startServer(_ configuration: WebSocketServerConfiguration = WebSocketServerConfiguration()) async throws -> WebSocketServer {
+    private func startServer(_ configuration: WebSocketServerConfiguration = WebSocketServerConfiguration(),
+                             on transport: TestTransport) async throws -> WebSocketServer {
         var configuration = configuration
         configuration.host = "127.0.0.1"
         configuration.port = 0
-        let server = WebSocketServer(configuration: configuration, handler: asyncEcho)
+        let server = WebSocketServer(configuration: configuration, eventLoopGroup: transport.group, handler: asyncEcho)
         try await server.start()
         return server
     }
 
-    @Test func everyClientSees1001AndShutdownEndsOnceAllHaveClosed() async throws {
-        let server = try await startServer()
+    @Test(arguments: TestTransport.all)
+    func everyClientSees1001AndShutdownEndsOnceAllHaveClosed(transport: TestTransport) async throws {
+        let server = try await startServer(on: transport)
         let url = "ws://127.0.0.1:\(server.localAddress!.port!)/"
         var clients: [WebSocketConnection] = []
         for _ in 0..<3 { clients.append(try await WebSocketClient.connect(to: url)) }
@@ -39,10 +41,11 @@ import SwitchboardWebSocket
         await #expect(throws: WebSocketTransportError.self) { _ = try await WebSocketClient.connect(to: url) }
     }
 
-    @Test func shutdownGivesUpOnAPeerThatNeverAnswersAfterTheGracePeriod() async throws {
+    @Test(arguments: TestTransport.all)
+    func shutdownGivesUpOnAPeerThatNeverAnswersAfterTheGracePeriod(transport: TestTransport) async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.connection.closeTimeout = .seconds(30)  // so only the grace period can end the wait
-        let server = try await startServer(configuration)
+        let server = try await startServer(configuration, on: transport)
         let answering = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.localAddress!.port!)/")
         let raw = try await RawConnection.connect(port: server.localAddress!.port!)
         _ = try await raw.upgrade()

@@ -6,9 +6,10 @@ import SwitchboardWebSocket
 /// `maximumOpenSockets`: a server at its limit closes new connections on arrival instead of running its
 /// process out of descriptors, and takes connections again once some have closed.
 @Suite struct SocketLimitEndToEndTests {
-    @Test func aServerAtItsSocketLimitRefusesMoreUntilOneCloses() async throws {
+    @Test(arguments: TestTransport.all)
+    func aServerAtItsSocketLimitRefusesMoreUntilOneCloses(transport: TestTransport) async throws {
         let configuration = WebSocketServerConfiguration(host: "127.0.0.1", port: 0, maximumOpenSockets: 2)
-        let server = WebSocketServer(configuration: configuration, handler: .async { connection in
+        let server = WebSocketServer(configuration: configuration, eventLoopGroup: transport.group, handler: .async { connection in
             for await message in connection.inbound { try? await connection.send(message) }
         })
         try await server.start()

@@ -37,7 +37,10 @@ extension WebSocketChannelHandler {
     /// bytes as received), then what follows it in `input`. Runs inside `channelRead`, so no later read can
     /// overtake these bytes.
     func handOver(to handover: WebSocketServer.HTTPHandover, request: HandshakeRequest, head: ByteBuffer,
-                  following input: inout ByteBuffer, context: ChannelHandlerContext) {
+                  following input: inout ByteBuffer) {
+        guard case .channel(let context) = self.io else {
+            preconditionFailure("Internal inconsistency: an HTTP handover on a connection that is not a NIO channel")
+        }
         self.cancelTimers()
         self.output = ByteBuffer()
         let channel = context.channel
@@ -57,12 +60,13 @@ extension WebSocketChannelHandler {
                                   release: release)
         serving.pendingHead = head
         self.phase = .servingHTTP(serving)
-        self.passHead(of: request, context: context, rest: &input)
-        self.serveHTTP(&input, context: context)
+        self.passHead(of: request, rest: &input)
+        self.serveHTTP(&input)
     }
 
     /// Passes `input` on to the HTTP handlers request by request, until a request switches protocols.
-    func serveHTTP(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
+    func serveHTTP(_ input: inout ByteBuffer) {
+        guard case .channel(let context) = self.io else { return }
         while input.readableBytes > 0, case .servingHTTP(let serving) = self.phase {
             let before = input  // shares the storage; keeps the consumed bytes readable
             let step = serving.framing.advance(&input)
@@ -74,7 +78,7 @@ extension WebSocketChannelHandler {
                 context.fireChannelRead(self.wrapInboundOut(consumed))
             case .head(let request):
                 Self.keep(consumed, in: &serving.pendingHead)
-                self.passHead(of: request, context: context, rest: &input)
+                self.passHead(of: request, rest: &input)
             case .lost(let reason):
                 // The HTTP handlers get everything as it comes and answer it themselves (a 400, then close).
                 if serving.pendingHead.readableBytes + consumed.readableBytes > 0 {
@@ -92,14 +96,14 @@ extension WebSocketChannelHandler {
 
     /// `request`'s head is complete in the pending bytes: passes it on, or holds it and what follows when
     /// the request switches protocols.
-    private func passHead(of request: HandshakeRequest, context: ChannelHandlerContext, rest input: inout ByteBuffer) {
-        guard case .servingHTTP(let serving) = self.phase else { return }
+    private func passHead(of request: HandshakeRequest, rest input: inout ByteBuffer) {
+        guard case .servingHTTP(let serving) = self.phase, case .channel(let context) = self.io else { return }
         let head = serving.pendingHead
         serving.pendingHead = ByteBuffer()
         if request.asksForWebSocketUpgrade {
             var held = head
             held.writeBuffer(&input)
-            self.release(serving.release, holding: held, upgrade: true, context: context)
+            self.release(serving.release, holding: held, upgrade: true)
             return
         }
         context.fireChannelRead(self.wrapInboundOut(head))
@@ -107,20 +111,20 @@ extension WebSocketChannelHandler {
             // NIOHTTP1 reads nothing after such a request: once it is answered, the connection ends.
             var held = ByteBuffer()
             held.writeBuffer(&input)
-            self.release(serving.release, holding: held, upgrade: false, context: context)
+            self.release(serving.release, holding: held, upgrade: false)
         }
     }
 
-    private func release(_ release: WebSocketServer.HTTPRelease, holding held: ByteBuffer, upgrade: Bool, context: ChannelHandlerContext) {
+    private func release(_ release: WebSocketServer.HTTPRelease, holding held: ByteBuffer, upgrade: Bool) {
         self.phase = .releasingHTTP(held: held, upgrade: upgrade)
         self.setReadingPaused(true, by: .httpRelease)
-        let released = context.eventLoop.makePromise(of: Void.self)
+        let released = self.eventLoop.makePromise(of: Void.self)
         released.futureResult.assumeIsolated().whenComplete { [self] result in self.httpReleased(result) }
         release(released)
     }
 
     private func httpReleased(_ result: Result<Void, any Error>) {
-        guard case .releasingHTTP(var held, let upgrade) = self.phase, let context = self.context else { return }
+        guard case .releasingHTTP(var held, let upgrade) = self.phase, case .channel(let context) = self.io else { return }
         guard upgrade, case .success = result else {
             self.phase = .closed
             context.close(promise: nil)
@@ -131,9 +135,9 @@ extension WebSocketChannelHandler {
         self.phase = .awaitingRequest(HTTPHeadParser(kind: .request, maximumSize: self.settings.maximumHandshakeSize),
                                       earlierReads: ByteBuffer())
         self.inReadBatch = true
-        self.receive(&held, context: context)
+        self.receive(&held)
         self.inReadBatch = false
-        self.flushOutput(context: context)
+        self.flushOutput()
         self.setReadingPaused(false, by: .httpRelease)
     }
 }

@@ -9,19 +9,19 @@ extension WebSocketChannelHandler {
             self.pauseReasons.insert(reason)
         } else {
             self.pauseReasons.remove(reason)
-            if self.pauseReasons.isEmpty && self.readPending, let context {
+            if self.pauseReasons.isEmpty && self.readPending, let io = self.io {
                 self.readPending = false
-                context.read()
+                io.read()
             }
         }
     }
 
 
-    func startHeartbeat(context: ChannelHandlerContext) {
+    func startHeartbeat() {
         guard let heartbeat = self.configuration.heartbeat else { return }
         self.heardFromPeer = false
-        self.silentSince = context.eventLoop.now
-        self.heartbeatSweeper = HeartbeatSweeper.on(context.eventLoop, heartbeat: heartbeat)
+        self.silentSince = self.eventLoop.now
+        self.heartbeatSweeper = HeartbeatSweeper.on(self.eventLoop, heartbeat: heartbeat)
         self.heartbeatSweeper!.add(self)
     }
 
@@ -42,7 +42,7 @@ extension WebSocketChannelHandler {
     /// Called by the loop's ``HeartbeatSweeper``: a peer silent for `interval` gets a ping; one still
     /// silent `timeout` after it is gone.
     func heartbeatSweep(now: NIODeadline, heartbeat: WebSocketConfiguration.Heartbeat) {
-        guard case .open = self.phase, let context else { return }
+        guard case .open = self.phase, self.io != nil else { return }
         if self.heardFromPeer {
             self.heardFromPeer = false
             self.silentSince = now
@@ -56,19 +56,19 @@ extension WebSocketChannelHandler {
                 self.closeStatus = WebSocketCloseStatus(code: self.configuration.heartbeatTimeoutCloseCode,
                                                         reason: "no answer to ping within \(heartbeat.timeout)", initiatedLocally: true)
             }
-            self.closeTransport(context: context, abruptly: true)
+            self.closeTransport(abruptly: true)
         } else if now - self.silentSince >= heartbeat.interval {
             try? self.sendPing(ByteBuffer())
             self.pingSent = now
         }
     }
 
-    func startCloseTimer(context: ChannelHandlerContext) {
+    func startCloseTimer() {
         guard self.closeTimer == nil else { return }
-        self.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.closeTimeout) { [self] in
+        self.closeTimer = self.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.closeTimeout) { [self] in
             self.closeTimer = nil
-            guard let context = self.context, self.engine != nil else { return }
-            if self.engine!.closeTimerFired() == .closeTransport { self.closeTransport(context: context) }
+            guard self.io != nil, self.engine != nil else { return }
+            if self.engine!.closeTimerFired() == .closeTransport { self.closeTransport() }
         }
     }
 
@@ -76,11 +76,11 @@ extension WebSocketChannelHandler {
     /// writes still queued would discard them.
     /// - Parameter abruptly: the peer is gone or not reading (heartbeat deadline, outbound limit): close at
     ///   once and drop what is queued, since waiting for those writes could last forever.
-    func closeTransport(context: ChannelHandlerContext, abruptly: Bool = false) {
-        guard case .open = self.phase else { return }
+    func closeTransport(abruptly: Bool = false) {
+        guard case .open = self.phase, let io = self.io else { return }
         self.phase = .closed
         guard !abruptly, self.output.readableBytes > 0 || self.hasUnflushedWrites else {
-            context.close(promise: nil)
+            io.close()
             return
         }
         // Writes complete in order: when this last one is out, so is everything queued before it. A peer
@@ -88,12 +88,12 @@ extension WebSocketChannelHandler {
         let bytes = self.output
         self.output = ByteBuffer()
         self.hasUnflushedWrites = false
-        let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.closeTimeout) {
-            context.close(promise: nil)
+        let deadline = self.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.closeTimeout) {
+            io.close()
         }
-        context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+        io.writeAndFlush(bytes) {
             deadline.cancel()
-            context.close(promise: nil)
+            io.close()
         }
     }
 
@@ -120,6 +120,6 @@ extension WebSocketChannelHandler {
             delegate.webSocketDidClose(WebSocketEventLoopConnection(handler: self), status: status)
         }
         self.engine = nil
-        self.context = nil
+        self.io = nil
     }
 }

@@ -6,15 +6,15 @@ import SwitchboardWebSocket
 /// once outside one), with the outbound budget that protects the server from peers that stop reading.
 extension WebSocketChannelHandler {
     func send(_ message: WebSocketMessage) throws {
-        guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
-        try self.checkOutboundBudget(adding: message.data.readableBytes, context: context)
+        guard case .open = self.phase, let io = self.io else { throw WebSocketTransportError.connectionClosed }
+        try self.checkOutboundBudget(adding: message.data.readableBytes)
         do {
             if message.data.readableBytes >= Self.zeroCopyThreshold,
                try self.engine!.sendHeader(message.opcode, payload: message.data, output: &self.output) {
                 // Large and unchanged on the wire: queue the header and the payload as they are; the
                 // flush writes them with one writev, and the payload is never copied.
-                context.write(self.wrapOutboundOut(self.output), promise: nil)
-                context.write(self.wrapOutboundOut(message.data), promise: nil)
+                io.write(self.output)
+                io.write(message.data)
                 self.output = ByteBuffer()
                 self.hasUnflushedWrites = true
             } else {
@@ -23,13 +23,13 @@ extension WebSocketChannelHandler {
         } catch {
             throw WebSocketTransportError.connectionClosed
         }
-        self.flushSoon(context: context)
+        self.flushSoon()
     }
 
     /// Writes a frame encoded once for many connections as it is, when this connection would send exactly
     /// those bytes; otherwise (permessage-deflate compresses this message) sends the message the usual way.
     func send(_ prepared: WebSocketPreparedMessage) throws {
-        guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
+        guard case .open = self.phase, let io = self.io else { throw WebSocketTransportError.connectionClosed }
         let writesSharedFrame: Bool
         do {
             // Asked through an inout access: read straight off the class property, a non-mutating call
@@ -42,28 +42,28 @@ extension WebSocketChannelHandler {
             try self.send(prepared.message)
             return
         }
-        try self.checkOutboundBudget(adding: prepared.frame.readableBytes, context: context)
+        try self.checkOutboundBudget(adding: prepared.frame.readableBytes)
         if prepared.frame.readableBytes < Self.zeroCopyThreshold {
             // Small: copied behind what this turn has so far (uWebSockets' cork buffer), so a fan-out's
             // publications leave in one plain write, and the channel's pipeline is passed once per turn,
             // not once per publication.
             if self.output.capacity == 0 {
                 let size = max(Int(self.lastOutputSize), prepared.frame.readableBytes)
-                self.output = context.channel.allocator.buffer(capacity: min(size, Self.zeroCopyThreshold))
+                self.output = io.allocator.buffer(capacity: min(size, Self.zeroCopyThreshold))
             }
             self.output.writeImmutableBuffer(prepared.frame)
-            self.flushSoon(context: context)
+            self.flushSoon()
             return
         }
         // Large: queued as a write of their own, after what the batch has so far to keep the order; the
         // flush sends them all with one writev, and the frame is never copied.
         if self.output.readableBytes > 0 {
-            context.write(self.wrapOutboundOut(self.output), promise: nil)
+            io.write(self.output)
             self.output = ByteBuffer()
         }
-        context.write(self.wrapOutboundOut(prepared.frame), promise: nil)
+        io.write(prepared.frame)
         self.hasUnflushedWrites = true
-        self.flushSoon(context: context)
+        self.flushSoon()
     }
 
     private static func sendsUnchanged(_ engine: inout WebSocketEngine, payloadLength: Int) throws(WebSocketError) -> Bool {
@@ -71,44 +71,44 @@ extension WebSocketChannelHandler {
     }
 
     func sendPing(_ data: ByteBuffer) throws {
-        guard case .open = self.phase, let context else { throw WebSocketTransportError.connectionClosed }
+        guard case .open = self.phase, self.io != nil else { throw WebSocketTransportError.connectionClosed }
         do {
             try self.engine!.ping(data, output: &self.output)
         } catch {
             throw WebSocketTransportError.connectionClosed
         }
-        self.flushSoon(context: context)
+        self.flushSoon()
     }
 
     /// A future that completes when the socket is writable again (immediately if it is).
     func waitUntilWritable() -> EventLoopFuture<Void> {
-        guard case .open = self.phase, let context else { return self.eventLoop.makeFailedFuture(WebSocketTransportError.connectionClosed) }
-        if context.channel.isWritable { return self.eventLoop.makeSucceededVoidFuture() }
+        guard case .open = self.phase, let io = self.io else { return self.eventLoop.makeFailedFuture(WebSocketTransportError.connectionClosed) }
+        if io.isWritable { return self.eventLoop.makeSucceededVoidFuture() }
         let promise = self.eventLoop.makePromise(of: Void.self)
         self.writabilityWaiters.append(promise)
         return promise.futureResult
     }
 
     /// Closes a peer whose unread backlog would pass the configured limit (it has stopped reading).
-    func checkOutboundBudget(adding count: Int, context: ChannelHandlerContext) throws {
+    func checkOutboundBudget(adding count: Int) throws {
         // While the channel is writable its own backlog is below the high-water mark; only this turn's
         // unflushed output could pass the limit then. (Writability as last reported: asking the channel
         // per message costs more than the rest of a small send.)
         let unflushed = self.output.readableBytes + count
         let limit = self.configuration.maximumOutboundBufferSize
         guard self.pauseReasons.contains(.unwritable) || unflushed > limit else { return }
-        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        let buffered = self.io?.bufferedBytes ?? 0
         if buffered + unflushed > limit {
             self.logger.info("Closing a WebSocket peer that stopped reading", metadata: ["buffered": "\(buffered)"])
             self.closeStatus = WebSocketCloseStatus(code: self.configuration.slowConsumerCloseCode, reason: "peer stopped reading",
                                                     initiatedLocally: true)
-            self.closeTransport(context: context, abruptly: true)
+            self.closeTransport(abruptly: true)
             throw WebSocketTransportError.outboundBufferFull
         }
     }
 
     func initiateClose(code: CloseCode, reason: String) {
-        guard case .open = self.phase, let context else { return }
+        guard case .open = self.phase, self.io != nil else { return }
         self.closeInitiatedLocally = true
         let action: WebSocketAction?
         do {
@@ -117,10 +117,10 @@ extension WebSocketChannelHandler {
             // An unsendable code or an over-long reason from the caller: close normally instead.
             action = try? self.engine!.close(code: .normalClosure, reason: "", output: &self.output)
         }
-        if action == .startCloseTimer { self.startCloseTimer(context: context) }
+        if action == .startCloseTimer { self.startCloseTimer() }
         // Not at the end of the turn: a close frame should leave at once, and whoever closes the socket
         // next (a shutdown's grace period ending while this loop was busy) must find it gone.
-        if !self.inReadBatch { self.flushOutput(context: context) }
+        if !self.inReadBatch { self.flushOutput() }
     }
 
     /// Below this a payload is copied into the batch's output buffer (one small write beats two).
@@ -128,9 +128,9 @@ extension WebSocketChannelHandler {
 
     /// Outside a read batch, writes wait for the end of the event-loop turn (``FlushCoalescer``), so what
     /// this connection gets during the turn leaves in one write; inside one, `channelReadComplete` flushes.
-    func flushSoon(context: ChannelHandlerContext) {
+    func flushSoon() {
         guard !self.inReadBatch, !self.flushScheduled else { return }
-        guard let coalescer = self.flushCoalescer else { return self.flushOutput(context: context) }
+        guard let coalescer = self.flushCoalescer else { return self.flushOutput() }
         self.flushScheduled = true
         coalescer.flushAtEndOfTurn(self)
     }
@@ -140,27 +140,28 @@ extension WebSocketChannelHandler {
     /// before the next connection's is filled, rather than every connection's buffer living until the
     /// turn ends. Inside a read batch, the batch's own flush follows anyway.
     func flushNow() {
-        guard !self.inReadBatch, let context = self.context, case .open = self.phase else { return }
-        self.flushOutput(context: context)
+        guard !self.inReadBatch, self.io != nil, case .open = self.phase else { return }
+        self.flushOutput()
     }
 
     /// The coalescer's flush at the end of the turn.
     func flushCorkedOutput() {
         self.flushScheduled = false
-        guard let context = self.context, case .open = self.phase else { return }
-        self.flushOutput(context: context)
+        guard self.io != nil, case .open = self.phase else { return }
+        self.flushOutput()
     }
 
-    func flushOutput(context: ChannelHandlerContext) {
+    func flushOutput() {
+        guard let io = self.io else { return }
         if self.output.readableBytes > 0 {
             // Hand the buffer over whole; the next batch starts a fresh one, so a quiet connection holds none.
             self.lastOutputSize = UInt32(clamping: self.output.readableBytes)
-            context.write(self.wrapOutboundOut(self.output), promise: nil)
+            io.write(self.output)
             self.output = ByteBuffer()
         } else if !self.hasUnflushedWrites {
             return
         }
         self.hasUnflushedWrites = false
-        context.flush()
+        io.flush()
     }
 }

@@ -50,7 +50,8 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     let settings: ConnectionSettings
     var phase: Phase
     var engine: WebSocketEngine?
-    var context: ChannelHandlerContext?
+    /// The channel's pipeline context, or the epoll socket; nil once the connection is over.
+    var io: ConnectionIO?
     var delegate: (any WebSocketEventLoopHandler)?
 
     /// Bytes for the peer, written once per read batch (or at once outside a batch).
@@ -84,7 +85,6 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     var subprotocol: String?
     var acceptedContext: (any Sendable)?
-    var remoteAddress: SocketAddress?
     let eventLoop: any EventLoop
 
     /// A server-side handler: parses the upgrade request, asks the hook, answers, then runs the engine.
@@ -107,50 +107,57 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     var logger: Logger { self.settings.logger }
     var registry: ConnectionRegistry? { self.settings.registry }
 
-    var isWritable: Bool { self.context?.channel.isWritable ?? false }
+    var isWritable: Bool { self.io?.isWritable ?? false }
     var isOpen: Bool { self.engine?.isOpen ?? false }
+    /// Asked of the transport when needed (logs, the upgrade request): kept, it would be memory on every
+    /// idle connection.
+    var remoteAddress: SocketAddress? { self.io?.remoteAddress }
 
     // MARK: - Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        self.registry?.add(context.channel)
-        if context.channel.isActive { self.becameActive(context: context) }
+        self.io = .channel(context)
+        self.registry?.add(.channel(context.channel))
+        if context.channel.isActive { self.becameActive() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         // Normally channelInactive came first; this covers a handler removed from a live pipeline.
         self.cancelTimers()
-        self.registry?.remove(context.channel)
+        self.registry?.remove(.channel(context.channel))
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.becameActive(context: context)
+        self.becameActive()
         context.fireChannelActive()
     }
 
-    func becameActive(context: ChannelHandlerContext) {
-        guard self.handshakeTimer == nil else { return }
-        self.remoteAddress = context.channel.remoteAddress
+    func becameActive() {
+        guard self.handshakeTimer == nil, let io = self.io else { return }
         let timeout = self.settings.handshakeTimeout
-        self.handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+        self.handshakeTimer = self.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             self.handshakeTimedOut(after: timeout)
         }
         if case .awaitingResponse(_, let handshake, _) = self.phase {
-            var request = context.channel.allocator.buffer(capacity: 512)
+            var request = io.allocator.buffer(capacity: 512)
             handshake.write(into: &request)
-            context.writeAndFlush(self.wrapOutboundOut(request), promise: nil)
+            io.write(request)
+            io.flush()
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = self.unwrapInboundIn(data)
-        self.inReadBatch = true
-        self.heardFromPeer = true
-        self.receive(&input, context: context)
+        self.readArrived(&input)
     }
 
-    func receive(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
+    func readArrived(_ input: inout ByteBuffer) {
+        self.inReadBatch = true
+        self.heardFromPeer = true
+        self.receive(&input)
+    }
+
+    func receive(_ input: inout ByteBuffer) {
         switch self.phase {
         case .awaitingRequest(var parser, var earlierReads):
             self.phase = .closed  // placeholder while the parser is mutated
@@ -163,15 +170,15 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .request(let request):
                 if let handover = self.settings.httpHandover, !request.asksForWebSocketUpgrade {
                     Self.keep(read.getSlice(at: read.readerIndex, length: input.readerIndex - read.readerIndex)!, in: &earlierReads)
-                    self.handOver(to: handover, request: request, head: earlierReads, following: &input, context: context)
+                    self.handOver(to: handover, request: request, head: earlierReads, following: &input)
                     return
                 }
-                guard self.acceptUpgrade(request, context: context) else { return }
+                guard self.acceptUpgrade(request) else { return }
             case .failure(let rejection):
-                self.reject(rejection, context: context)
+                self.reject(rejection)
                 return
             case .response:
-                self.reject(.refused(status: 400, reason: "expected an HTTP request"), context: context)
+                self.reject(.refused(status: 400, reason: "expected an HTTP request"))
                 return
             }
         case .awaitingResponse(var parser, let handshake, let promise):
@@ -184,34 +191,34 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
                 switch handshake.validate(response) {
                 case .success(let acceptance):
                     self.subprotocol = acceptance.subprotocol
-                    self.open(deflate: acceptance.deflate, request: nil, context: context)
+                    self.open(deflate: acceptance.deflate, request: nil)
                     promise.succeed()
                 case .failure(let error) where error.kind == .unexpectedStatus:
                     guard let body = HandshakeRefusalBody(refusal: error.description, response: response) else {
                         self.failHandshake(promise, .handshakeRefused(error.description, status: response.status,
-                                                                       retryAfter: HandshakeRefusalBody.retryAfter(response)), context: context)
+                                                                       retryAfter: HandshakeRefusalBody.retryAfter(response)))
                         return
                     }
-                    self.readRefusal(body, &input, promise, context: context)
+                    self.readRefusal(body, &input, promise)
                     return
                 case .failure(let error):
-                    self.failHandshake(promise, .handshakeFailed(error.description), context: context)
+                    self.failHandshake(promise, .handshakeFailed(error.description))
                     return
                 }
             case .failure(let rejection):
-                self.failHandshake(promise, .handshakeFailed("malformed handshake response: \(rejection.reason)"), context: context)
+                self.failHandshake(promise, .handshakeFailed("malformed handshake response: \(rejection.reason)"))
                 return
             case .request:
-                self.failHandshake(promise, .handshakeFailed("expected an HTTP response"), context: context)
+                self.failHandshake(promise, .handshakeFailed("expected an HTTP response"))
                 return
             }
         case .readingRefusal(let body, let promise):
-            self.readRefusal(body, &input, promise, context: context)
+            self.readRefusal(body, &input, promise)
             return
         case .open:
             break
         case .servingHTTP:
-            self.serveHTTP(&input, context: context)
+            self.serveHTTP(&input)
             return
         case .releasingHTTP(var held, let upgrade):
             held.writeBuffer(&input)
@@ -220,18 +227,27 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .closed:
             return
         }
-        self.processFrames(&input, context: context)
+        self.processFrames(&input)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        self.inReadBatch = false
-        self.flushOutput(context: context)
-        self.engine?.releaseIdleBuffers()
+        self.readBatchComplete()
         context.fireChannelReadComplete()
     }
 
+    func readBatchComplete() {
+        self.inReadBatch = false
+        self.flushOutput()
+        self.engine?.releaseIdleBuffers()
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        self.writabilityChanged(isWritable: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func writabilityChanged(isWritable: Bool) {
+        if isWritable {
             self.setReadingPaused(false, by: .unwritable)
             let waiters = self.writabilityWaiters
             self.writabilityWaiters.removeAll()
@@ -239,7 +255,6 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         } else {
             self.setReadingPaused(true, by: .unwritable)
         }
-        context.fireChannelWritabilityChanged()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -251,6 +266,12 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.transportClosed()
+        context.fireChannelInactive()
+    }
+
+    /// The TCP connection is gone: settle what waits on it, report the close once, let go of everything.
+    func transportClosed() {
         let event = self.engine?.receivedEndOfStream()
         switch self.phase {
         case .awaitingResponse(_, _, let promise):
@@ -262,12 +283,11 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             break
         }
         self.phase = .closed
-        self.registry?.remove(context.channel)
+        if let registration = self.io?.registration { self.registry?.remove(registration) }
         if case .close(let code, let reason)? = event, self.closeStatus == nil {
             self.closeStatus = WebSocketCloseStatus(code: code, reason: reason, initiatedLocally: self.closeInitiatedLocally)
         }
         self.finish()
-        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -295,30 +315,35 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Bytes still waiting for the end of the turn (the last pushes, a close frame) go out before the socket
     /// closes, whoever closes it: the coalescer's flush would come after the close.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if mode == .all, case .open = self.phase { self.flushOutput(context: context) }
+        if mode == .all, case .open = self.phase { self.flushOutput() }
         context.close(mode: mode, promise: promise)
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         if let shutdown = event as? GracefulShutdownEvent {
-            switch self.phase {
-            case .open: self.initiateClose(code: shutdown.code, reason: shutdown.reason)
-            case .awaitingRequest, .awaitingResponse, .readingRefusal, .releasingHTTP: context.close(promise: nil)
-            case .servingHTTP, .closed: break  // the HTTP side closes on ChannelShouldQuiesceEvent
-            }
+            self.shutDown(shutdown)
             promise?.succeed()
         } else {
             context.triggerUserOutboundEvent(event, promise: promise)
         }
     }
 
+    /// The server is shutting down: an open connection starts its close handshake, one still opening closes.
+    func shutDown(_ shutdown: GracefulShutdownEvent) {
+        switch self.phase {
+        case .open: self.initiateClose(code: shutdown.code, reason: shutdown.reason)
+        case .awaitingRequest, .awaitingResponse, .readingRefusal, .releasingHTTP: self.io?.close()
+        case .servingHTTP, .closed: break  // the HTTP side closes on ChannelShouldQuiesceEvent
+        }
+    }
+
     // MARK: - Frames
 
-    func processFrames(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
-        if self.output.capacity == 0 {
+    func processFrames(_ input: inout ByteBuffer) {
+        if self.output.capacity == 0, let io = self.io {
             // Replies to a batch (echoes, pongs) are usually about the size of what arrived: size the
             // batch's single output buffer once instead of letting it double its way up.
-            self.output = context.channel.allocator.buffer(capacity: min(max(input.readableBytes, 256), 64 << 10))
+            self.output = io.allocator.buffer(capacity: min(max(input.readableBytes, 256), 64 << 10))
         }
         defer { self.delegate?.webSocketDidFinishReading(WebSocketEventLoopConnection(handler: self)) }
         while case .open = self.phase {
@@ -328,9 +353,9 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .deliver(let event):
                 self.handle(event)
             case .startCloseTimer:
-                self.startCloseTimer(context: context)
+                self.startCloseTimer()
             case .closeTransport:
-                self.closeTransport(context: context)
+                self.closeTransport()
                 return
             }
         }

@@ -9,6 +9,7 @@ public struct WebSocketTransportError: Error, Sendable, Hashable, CustomStringCo
         case handshakeTimedOut
         case connectionClosed
         case outboundBufferFull
+        case unsupportedConfiguration
     }
 
     let code: Code
@@ -38,6 +39,9 @@ public struct WebSocketTransportError: Error, Sendable, Hashable, CustomStringCo
     }
     static let connectionClosed = Self(.connectionClosed, "the WebSocket connection is closed")
     static let outboundBufferFull = Self(.outboundBufferFull, "the peer is not reading: outbound buffer limit reached")
+
+    /// The server cannot start with this configuration on its event loop group (TLS on the epoll transport).
+    static func unsupported(_ why: String) -> Self { Self(.unsupportedConfiguration, why) }
 
     public var isConnectionClosed: Bool { self.code == .connectionClosed }
     /// The peer stopped reading and the outbound limit was reached; the transport has closed the connection.

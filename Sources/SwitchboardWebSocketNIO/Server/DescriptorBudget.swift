@@ -1,3 +1,4 @@
+import Logging
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -62,7 +63,16 @@ final class OpenSocketGate: Sendable {
     /// Counts `channel` until it closes and returns true, or returns false (counting a refusal) when the
     /// server already holds ``limit`` sockets.
     func admit(_ channel: any Channel) -> Bool {
-        let admitted = self.state.withLockedValue { state -> Bool in
+        let admitted = self.admitSocket()
+        if admitted {
+            channel.closeFuture.whenComplete { _ in self.release() }
+        }
+        return admitted
+    }
+
+    /// Counts one socket (until ``release()``) and returns true, or counts a refusal and returns false.
+    func admitSocket() -> Bool {
+        self.state.withLockedValue { state -> Bool in
             guard state.open < self.limit else {
                 state.refused += 1
                 return false
@@ -70,9 +80,18 @@ final class OpenSocketGate: Sendable {
             state.open += 1
             return true
         }
-        if admitted {
-            channel.closeFuture.whenComplete { _ in self.state.withLockedValue { $0.open -= 1 } }
+    }
+
+    func release() {
+        self.state.withLockedValue { $0.open -= 1 }
+    }
+
+    /// Warns of refusals, the first and every thousandth (a full server refuses many in a row).
+    func logRefusal(_ logger: Logger) {
+        let refused = self.refused
+        if refused == 1 || refused.isMultiple(of: 1_000) {
+            logger.warning("Refusing connections: the server holds its maximum of open sockets",
+                           metadata: ["maximumOpenSockets": "\(self.limit)", "refused": "\(refused)"])
         }
-        return admitted
     }
 }

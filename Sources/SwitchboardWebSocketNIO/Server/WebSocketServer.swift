@@ -56,12 +56,15 @@ public final class WebSocketServer: Sendable {
 
     public let configuration: WebSocketServerConfiguration
     private let group: any EventLoopGroup
-    private let logger: Logger
+    let logger: Logger
     private let upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?
     private let httpHandover: HTTPHandover?
     private let handler: Handler
-    private let registry = ConnectionRegistry()
+    let registry = ConnectionRegistry()
     private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+    #if os(Linux)
+    let epollListener = NIOLockedValueBox<EpollListener?>(nil)
+    #endif
 
     /// - Parameters:
     ///   - upgradeHook: sees every valid upgrade request (path, query, headers, peer) before it is accepted;
@@ -92,7 +95,12 @@ public final class WebSocketServer: Sendable {
     }
 
     /// The address the server listens on, once started.
-    public var localAddress: SocketAddress? { self.listener.withLockedValue { $0?.localAddress } }
+    public var localAddress: SocketAddress? {
+        #if os(Linux)
+        if let listener = self.epollListener.withLockedValue({ $0 }) { return listener.localAddress }
+        #endif
+        return self.listener.withLockedValue { $0?.localAddress }
+    }
 
     /// WebSocket connections currently open, including those still in their opening handshake (connections
     /// handed to the ``HTTPHandover`` are not counted).
@@ -110,6 +118,11 @@ public final class WebSocketServer: Sendable {
         let gate = OpenSocketGate(limit: configuration.maximumOpenSockets)
         self.gate.withLockedValue { $0 = gate }
         let logger = self.logger
+        #if os(Linux)
+        if let epoll = self.group as? EpollEventLoopGroup {
+            return try await self.start(on: epoll, settings: settings, gate: gate)
+        }
+        #endif
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: Int32(configuration.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -120,11 +133,7 @@ public final class WebSocketServer: Sendable {
             .childChannelInitializer { channel in
                 guard gate.admit(channel) else {
                     // Out of sockets: closing at once keeps the descriptor reserve for the process itself.
-                    let refused = gate.refused
-                    if refused == 1 || refused.isMultiple(of: 1_000) {
-                        logger.warning("Refusing connections: the server holds its maximum of open sockets",
-                                       metadata: ["maximumOpenSockets": "\(gate.limit)", "refused": "\(refused)"])
-                    }
+                    gate.logRefusal(logger)
                     return channel.close()
                 }
                 do {
@@ -156,9 +165,14 @@ public final class WebSocketServer: Sendable {
             return channel
         }
         try? await listener?.close()
+        #if os(Linux)
+        if let listener = self.epollListener.withLockedValue({ $0 }) {
+            try? await listener.loop.submit { listener.close() }.get()
+        }
+        #endif
         let event = GracefulShutdownEvent(code: code, reason: reason)
-        for channel in self.registry.webSocketChannels {
-            channel.triggerUserOutboundEvent(event, promise: nil)
+        for connection in self.registry.webSocketConnections {
+            connection.shutDown(event)
         }
         for channel in self.registry.handedOverChannels {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
@@ -172,7 +186,10 @@ public final class WebSocketServer: Sendable {
         deadline.futureResult.whenComplete { _ in first.succeed() }
         try? await first.futureResult.get()
         deadline.cancel()
-        for channel in self.registry.webSocketChannels + self.registry.handedOverChannels {
+        for connection in self.registry.webSocketConnections {
+            connection.close()
+        }
+        for channel in self.registry.handedOverChannels {
             channel.close(promise: nil)
         }
         try? await self.registry.drained(on: eventLoop).get()

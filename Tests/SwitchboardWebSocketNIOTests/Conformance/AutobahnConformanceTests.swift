@@ -18,17 +18,18 @@ import SwitchboardWebSocket
 /// Reports stay in `reports/conformance/{server,client}/` (index.json plus kosoku's HTML).
 @Suite(.serialized, .enabled(if: Kosoku.shouldRun, Comment(rawValue: Kosoku.missingMessage)))
 struct AutobahnConformanceTests {
-    @Test(.timeLimit(.minutes(40)))
-    func serverPassesEveryCase() async throws {
+    @Test(.timeLimit(.minutes(40)), arguments: TestTransport.all)
+    func serverPassesEveryCase(transport: TestTransport) async throws {
         guard let kosoku = Kosoku.executable else {
             Issue.record(Comment(rawValue: Kosoku.tool.requiredButMissing))
             return
         }
-        let reports = try Kosoku.reportDirectory("server")
+        let reports = try Kosoku.reportDirectory(transport == .nio ? "server" : "server-\(transport.rawValue)")
         var configuration = WebSocketServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.connection = WebSocketConfiguration(limits: .echoServer, deflate: PerMessageDeflateConfiguration(),
                                                           heartbeat: nil, maximumOutboundBufferSize: 64 << 20)
-        let server = WebSocketServer(configuration: configuration, handler: .eventLoop { _ in WebSocketEchoHandler() })
+        let server = WebSocketServer(configuration: configuration, eventLoopGroup: transport.group,
+                                     handler: .eventLoop { _ in WebSocketEchoHandler() })
         try await server.start()
         let port = server.localAddress!.port!
 

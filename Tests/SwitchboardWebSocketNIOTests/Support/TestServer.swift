@@ -1,11 +1,39 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
 
+/// The event loops a test server runs its connections on: every transport test runs over both.
+enum TestTransport: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case nio
+    #if os(Linux)
+    case epoll
+    #endif
+
+    static var all: [TestTransport] { Self.allCases }
+
+    var testDescription: String { self.rawValue }
+
+    var group: any EventLoopGroup {
+        switch self {
+        case .nio: MultiThreadedEventLoopGroup.singleton
+        #if os(Linux)
+        case .epoll: Self.epollGroup
+        #endif
+        }
+    }
+
+    #if os(Linux)
+    /// Shared by every test, like NIO's singleton group, and never shut down.
+    static let epollGroup = try! EpollEventLoopGroup(numberOfThreads: 2)
+    #endif
+}
+
 /// Starts a server on a free loopback port for the duration of `body`, then shuts it down.
 func withServer<Result>(
+    transport: TestTransport = .nio,
     configuration: WebSocketServerConfiguration = WebSocketServerConfiguration(),
     upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
     httpHandover: WebSocketServer.HTTPHandover? = nil,
@@ -15,7 +43,8 @@ func withServer<Result>(
     var configuration = configuration
     configuration.host = "127.0.0.1"
     configuration.port = 0
-    let server = WebSocketServer(configuration: configuration, upgradeHook: upgradeHook, httpHandover: httpHandover, handler: handler)
+    let server = WebSocketServer(configuration: configuration, eventLoopGroup: transport.group, upgradeHook: upgradeHook,
+                                 httpHandover: httpHandover, handler: handler)
     try await server.start()
     let scheme = configuration.tls == nil ? "ws" : "wss"
     let url = "\(scheme)://127.0.0.1:\(server.localAddress!.port!)"
@@ -41,8 +70,10 @@ let asyncEcho = WebSocketServer.Handler.async { connection in
 /// does not depend on how long the machine takes to get there, as it would after a sleep.
 func settleEventLoops() async throws {
     for _ in 0..<2 {
-        for eventLoop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
-            try await eventLoop.submit {}.get()
+        for transport in TestTransport.all {
+            for eventLoop in transport.group.makeIterator() {
+                try await eventLoop.submit {}.get()
+            }
         }
     }
 }

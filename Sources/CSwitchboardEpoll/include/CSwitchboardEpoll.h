@@ -1,0 +1,27 @@
+// The Linux system calls the epoll transport uses, which Glibc's Swift module leaves out.
+#ifndef C_SWITCHBOARD_EPOLL_H
+#define C_SWITCHBOARD_EPOLL_H
+
+#ifdef __linux__
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+
+// GNU extensions, which the system headers declare only under _GNU_SOURCE (Glibc's module is built without).
+static inline int switchboard_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+    extern int accept4(int, struct sockaddr *, socklen_t *, int);
+    return accept4(fd, address, length, flags);
+}
+
+static inline int switchboard_pthread_setname_np(pthread_t thread, const char *name) {
+    extern int pthread_setname_np(pthread_t, const char *);
+    return pthread_setname_np(thread, name);
+}
+#endif
+
+#endif
