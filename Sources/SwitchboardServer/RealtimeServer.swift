@@ -43,8 +43,13 @@ public final class RealtimeServer: Service, Sendable {
     ///   - developmentSecret: the HS256 secret `serve` generated because none was configured; enables
     ///     `GET /dev/token?user=…`, which the demo page uses to sign in. Never set in production.
     ///   - now: wall-clock time for token expiry (tests pass a fixed clock).
+    ///   - eventLoopGroup: where connections run: NIO's loops, or an `EpollEventLoopGroup` (Linux, no TLS),
+    ///     whose connections cost a fraction of the memory.
+    ///   - httpEventLoopGroup: with an `EpollEventLoopGroup`, the NIO loops for plain HTTP connections (the
+    ///     API, SSE, static files); unused otherwise.
     public init(configuration: ServerConfiguration, broker: (any Broker)? = nil,
                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                httpEventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger = Logger(label: "switchboard.server"),
                 developmentSecret: String? = nil,
                 now: @escaping @Sendable () -> Date = { Date() }) async throws {
@@ -57,7 +62,7 @@ public final class RealtimeServer: Service, Sendable {
         let metrics = ServerMetrics(factory: exporter.factory)
         self.metrics = metrics
         self.dashboard = DashboardFeed(stats: metrics.stats)
-        let hub = Hub(eventLoopGroup: eventLoopGroup, broker: broker, metrics: metrics)
+        let hub = Hub(eventLoops: Self.sessionEventLoops(eventLoopGroup, http: httpEventLoopGroup), broker: broker, metrics: metrics)
         let verifier = try await TokenVerifier(configuration: configuration.auth)
         let clientAddresses = try ClientAddressResolver(trustedProxies: configuration.trustedProxies)
         let context = ServerContext(configuration: configuration, broker: broker, hub: hub, verifier: verifier, metrics: metrics,
@@ -126,6 +131,7 @@ public final class RealtimeServer: Service, Sendable {
                 }
             },
             httpHandover: bridge.handover,
+            httpEventLoopGroup: httpEventLoopGroup,
             handler: .eventLoop { _ in WebSocketSessionHandler(context: context) }
         )
         infoSource.withLockedValue { $0 = { [unowned self] in self.info } }
@@ -209,6 +215,16 @@ public final class RealtimeServer: Service, Sendable {
         self.housekeeping.withLockedValue { $0?.cancel() }
         await self.context.broker.shutdown()
         self.logger.info("Switchboard node stopped")
+    }
+
+    /// The loops sessions run on: the connections' and, when those are epoll loops, the NIO loops that serve
+    /// HTTP (SSE sessions live on their HTTP connection's loop).
+    static func sessionEventLoops(_ group: any EventLoopGroup, http: any EventLoopGroup) -> [any EventLoop] {
+        let loops = Array(group.makeIterator())
+        #if os(Linux)
+        if group is EpollEventLoopGroup { return loops + Array(http.makeIterator()) }
+        #endif
+        return loops
     }
 
     private static func makeTLSContext(_ configuration: ServerConfiguration) throws -> NIOSSLContext? {

@@ -57,8 +57,8 @@ import SwitchboardWebSocket
         try await RawConnection.connect(port: server.localAddress!.port!, noDelay: noDelay)
     }
 
-    @Test func aGetIsHandedOverAndAnswered() async throws {
-        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aGetIsHandedOverAndAnswered(transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             defer { Task { await raw.close() } }
             try await raw.write("GET /health?verbose=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -70,8 +70,8 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func aHeadSplitByteByByteIsAnswered() async throws {
-        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aHeadSplitByteByByteIsAnswered(transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server, noDelay: true)
             defer { Task { await raw.close() } }
             let request = "POST /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\nbody"
@@ -81,8 +81,8 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func pipelinedRequestsInOneWriteAreAllAnsweredInOrder() async throws {
-        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func pipelinedRequestsInOneWriteAreAllAnsweredInOrder(transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             defer { Task { await raw.close() } }
             try await raw.write("GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -94,8 +94,8 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func webSocketUpgradesOnTheSameServerStillWork() async throws {
-        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, url in
+    @Test(arguments: TestTransport.all) func webSocketUpgradesOnTheSameServerStillWork(transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, url in
             let connection = try await WebSocketClient.connect(to: url + "/ws")
             // Dropping the inbound sequence would close the connection (1001): keep it until the end.
             let inbound = connection.inbound.makeAsyncIterator()
@@ -115,8 +115,8 @@ import SwitchboardWebSocket
 
     /// A request that asks for the upgrade stays WebSocket's even when it is broken, so it gets the
     /// handshake's precise answer rather than whatever the HTTP application says.
-    @Test func aBrokenUpgradeGetsTheHandshakeRejectionNotTheHandover() async throws {
-        try await withServer(httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aBrokenUpgradeGetsTheHandshakeRejectionNotTheHandover(transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: Self.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             try await raw.write(RawHTTP.upgradeRequest(omitting: ["Sec-WebSocket-Key"]))
             let response = RawHTTPResponse.parse(try await raw.readToEnd())
@@ -125,8 +125,8 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func withoutAHandoverAPlainGetIsStillRefused() async throws {
-        try await withServer(handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func withoutAHandoverAPlainGetIsStillRefused(transport: TestTransport) async throws {
+        try await withServer(transport: transport, handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             try await raw.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             let response = RawHTTPResponse.parse(try await raw.readToEnd())
@@ -134,9 +134,9 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func aThrowingHandoverClosesTheConnection() async throws {
+    @Test(arguments: TestTransport.all) func aThrowingHandoverClosesTheConnection(transport: TestTransport) async throws {
         struct Refused: Error {}
-        try await withServer(httpHandover: { _ in throw Refused() }, handler: asyncEcho) { server, _ in
+        try await withServer(transport: transport, httpHandover: { _ in throw Refused() }, handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(try await raw.readToEnd().readableBytes == 0)
@@ -169,8 +169,9 @@ import SwitchboardWebSocket
 
     /// Shutdown asks handed-over connections to quiesce: an idle keep-alive connection closes at once, so
     /// shutdown does not wait out its grace period.
-    @Test func shutdownClosesAnIdleKeepAliveConnectionWithoutWaitingOutTheGracePeriod() async throws {
-        let server = WebSocketServer(configuration: WebSocketServerConfiguration(), httpHandover: Self.tinyHTTPServer(), handler: asyncEcho)
+    @Test(arguments: TestTransport.all) func shutdownClosesAnIdleKeepAliveConnectionWithoutWaitingOutTheGracePeriod(transport: TestTransport) async throws {
+        let server = WebSocketServer(configuration: WebSocketServerConfiguration(), eventLoopGroup: transport.group,
+                                     httpHandover: Self.tinyHTTPServer(), handler: asyncEcho)
         try await server.start()
         let raw = try await connect(server)
         try await raw.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -181,8 +182,8 @@ import SwitchboardWebSocket
     }
 
     /// HTTP handlers that ignore the quiesce event are closed when the grace period ends.
-    @Test func shutdownClosesHandedOverConnectionsThatIgnoreQuiescingAfterTheGracePeriod() async throws {
-        let server = WebSocketServer(configuration: WebSocketServerConfiguration(),
+    @Test(arguments: TestTransport.all) func shutdownClosesHandedOverConnectionsThatIgnoreQuiescingAfterTheGracePeriod(transport: TestTransport) async throws {
+        let server = WebSocketServer(configuration: WebSocketServerConfiguration(), eventLoopGroup: transport.group,
                                      httpHandover: Self.tinyHTTPServer(quiescing: false), handler: asyncEcho)
         try await server.start()
         let raw = try await connect(server)

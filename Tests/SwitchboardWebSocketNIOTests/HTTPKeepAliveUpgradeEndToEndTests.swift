@@ -13,8 +13,8 @@ import SwitchboardWebSocket
         try await RawConnection.connect(port: server.localAddress!.port!)
     }
 
-    @Test func anUpgradeOnTheSecondRequestOpensAWebSocket() async throws {
-        try await withServer(httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func anUpgradeOnTheSecondRequestOpensAWebSocket(transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             defer { Task { await raw.close() } }
             try await raw.write("GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -34,8 +34,8 @@ import SwitchboardWebSocket
 
     /// Pipelined requests before the upgrade are all answered, in order, before the 101; a frame the
     /// client sent right behind its upgrade request is not lost while the HTTP side finishes.
-    @Test func anUpgradePipelinedBehindRequestsComesAfterTheirResponses() async throws {
-        try await withServer(httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func anUpgradePipelinedBehindRequestsComesAfterTheirResponses(transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             defer { Task { await raw.close() } }
             let frame = RawFrame(opcode: RawFrame.text, payload: Array("eager".utf8))
@@ -54,8 +54,8 @@ import SwitchboardWebSocket
     }
 
     /// A broken upgrade on a later request gets the handshake's own answer, then the connection closes.
-    @Test func aBrokenUpgradeOnALaterRequestGetsTheHandshakeRejection() async throws {
-        try await withServer(httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+    @Test(arguments: TestTransport.all) func aBrokenUpgradeOnALaterRequestGetsTheHandshakeRejection(transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             let raw = try await connect(server)
             try await raw.write("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(try await raw.response().body == "GET /first ")
@@ -69,9 +69,9 @@ import SwitchboardWebSocket
     /// NIOHTTP1 reads nothing after a request that switches to another protocol: it is answered by the
     /// HTTP side, and then the connection closes instead of ignoring every later request.
     @Test(arguments: ["GET /h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
-                      "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n"])
-    func anotherProtocolsUpgradeIsAnsweredThenTheConnectionCloses(_ request: String) async throws {
-        try await withServer(httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
+                      "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n"], TestTransport.all)
+    func anotherProtocolsUpgradeIsAnsweredThenTheConnectionCloses(_ request: String, transport: TestTransport) async throws {
+        try await withServer(transport: transport, httpHandover: HTTPHandoverEndToEndTests.tinyHTTPServer(), handler: asyncEcho) { server, _ in
             for first in [true, false] {
                 let raw = try await connect(server)
                 if !first {

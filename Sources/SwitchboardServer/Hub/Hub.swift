@@ -18,9 +18,10 @@ final class Hub: BrokerEventHandler {
     /// Deliveries queued on every shard and not yet written.
     let pendingDeliveries = ManagedAtomic<Int>(0)
 
-    init(eventLoopGroup: any EventLoopGroup, broker: any Broker, metrics: ServerMetrics) {
+    /// - Parameter eventLoops: every loop a session may run on (WebSocket and SSE connections alike).
+    init(eventLoops: [any EventLoop], broker: any Broker, metrics: ServerMetrics) {
         let pending = self.pendingDeliveries
-        let shards = eventLoopGroup.makeIterator().enumerated().map {
+        let shards = eventLoops.enumerated().map {
             HubShard(eventLoop: $1, index: $0, metrics: metrics, pending: pending)
         }
         self.metrics = metrics
@@ -29,7 +30,7 @@ final class Hub: BrokerEventHandler {
         self.interest = ChannelInterest(broker: broker)
     }
 
-    /// The shard of `eventLoop`, which must belong to the group the hub was made with.
+    /// The shard of `eventLoop`, which must be one of the loops the hub was made with.
     func shard(for eventLoop: any EventLoop) -> HubShard {
         guard let shard = self.shards[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("Internal inconsistency: event loop \(eventLoop) is not in the hub's group")

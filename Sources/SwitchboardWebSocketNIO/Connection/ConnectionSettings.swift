@@ -17,8 +17,11 @@ final class ConnectionSettings: Sendable {
     let httpHandover: WebSocketServer.HTTPHandover?
     let makeDelegate: (@Sendable (WebSocketUpgradeRequest?, any EventLoop) -> (any WebSocketEventLoopHandler)?)?
     let registry: ConnectionRegistry?
+    /// Server on an ``EpollEventLoopGroup`` only: the NIO loops its handed-over HTTP connections move to.
+    let handoverEventLoopGroup: (any EventLoopGroup)?
 
     init(server configuration: WebSocketServerConfiguration, logger: Logger, registry: ConnectionRegistry,
+         handoverEventLoopGroup: (any EventLoopGroup)? = nil,
          upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?,
          httpHandover: WebSocketServer.HTTPHandover?,
          makeDelegate: @escaping @Sendable (WebSocketUpgradeRequest?, any EventLoop) -> (any WebSocketEventLoopHandler)?) {
@@ -32,6 +35,7 @@ final class ConnectionSettings: Sendable {
         self.httpHandover = httpHandover
         self.makeDelegate = makeDelegate
         self.registry = registry
+        self.handoverEventLoopGroup = handoverEventLoopGroup
     }
 
     init(client configuration: WebSocketClientConfiguration, logger: Logger) {
@@ -45,5 +49,6 @@ final class ConnectionSettings: Sendable {
         self.httpHandover = nil
         self.makeDelegate = nil
         self.registry = nil
+        self.handoverEventLoopGroup = nil
     }
 }

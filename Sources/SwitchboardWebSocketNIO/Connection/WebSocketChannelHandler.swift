@@ -170,6 +170,12 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .request(let request):
                 if let handover = self.settings.httpHandover, !request.asksForWebSocketUpgrade {
                     Self.keep(read.getSlice(at: read.readerIndex, length: input.readerIndex - read.readerIndex)!, in: &earlierReads)
+                    #if os(Linux)
+                    if case .socket(let socket) = self.io {
+                        earlierReads.writeBuffer(&input)
+                        return self.moveToNIO(socket, received: earlierReads)
+                    }
+                    #endif
                     self.handOver(to: handover, request: request, head: earlierReads, following: &input)
                     return
                 }

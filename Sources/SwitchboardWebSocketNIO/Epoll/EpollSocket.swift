@@ -15,7 +15,7 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
     unowned let loop: EpollEventLoop
     var handler: WebSocketChannelHandler?
     /// Given the socket back when it closes (the server's count of open sockets).
-    private let gate: OpenSocketGate?
+    let gate: OpenSocketGate?
 
     /// Written and not yet taken by the kernel, from `head` on; the first `flushedEnd` are flushed.
     private var queue: [ByteBuffer] = []
@@ -187,6 +187,17 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
     }
 
     // MARK: - Closing
+
+    /// Stops watching the descriptor and gives it to the caller, open, with its slot in the server's count
+    /// of sockets: for a connection whose first request is plain HTTP, which NIO's loops serve.
+    func detach() -> Int32 {
+        precondition(!self.isClosed && self.head == self.queue.count,
+                     "Internal inconsistency: detaching a closed socket or one with bytes to write")
+        self.isClosed = true
+        self.loop.deregister(self.fd)
+        self.handler = nil
+        return self.fd
+    }
 
     /// Closes the descriptor at once, dropping what was not written, and tells the handler.
     func close() {

@@ -12,9 +12,6 @@ extension WebSocketServer {
         guard configuration.tls == nil else {
             throw WebSocketTransportError.unsupported("the epoll transport has no TLS: terminate TLS in front of the server, or run it on NIO's event loops")
         }
-        guard settings.httpHandover == nil else {
-            throw WebSocketTransportError.unsupported("the epoll transport cannot hand connections over to HTTP: run the server on NIO's event loops")
-        }
         let logger = self.logger
         let loop = group.loops[0]
         let listener = try await loop.submit {

@@ -56,6 +56,7 @@ public final class WebSocketServer: Sendable {
 
     public let configuration: WebSocketServerConfiguration
     private let group: any EventLoopGroup
+    private let httpGroup: any EventLoopGroup
     let logger: Logger
     private let upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)?
     private let httpHandover: HTTPHandover?
@@ -71,13 +72,17 @@ public final class WebSocketServer: Sendable {
     ///     reject to answer with an HTTP status (authentication, Origin checks, routing).
     ///   - httpHandover: takes connections whose request is not a WebSocket upgrade (see ``HTTPHandover``);
     ///     nil refuses them as failed handshakes (426 Upgrade Required for a GET, 405 for other methods).
+    ///   - httpEventLoopGroup: for a server on an ``EpollEventLoopGroup``, the NIO event loops its handed-over
+    ///     connections move to (HTTP handlers need a NIO channel); unused otherwise.
     public init(configuration: WebSocketServerConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger = Logger(label: "switchboard.websocket.server"),
                 upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
                 httpHandover: HTTPHandover? = nil,
+                httpEventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 handler: Handler) {
         self.configuration = configuration
         self.group = eventLoopGroup
+        self.httpGroup = httpEventLoopGroup
         self.logger = logger
         self.upgradeHook = upgradeHook
         self.httpHandover = httpHandover
@@ -113,7 +118,8 @@ public final class WebSocketServer: Sendable {
     public func start() async throws {
         let configuration = self.configuration
         let settings = ConnectionSettings(
-            server: configuration, logger: self.logger, registry: self.registry, upgradeHook: self.upgradeHook,
+            server: configuration, logger: self.logger, registry: self.registry, handoverEventLoopGroup: self.httpGroup,
+            upgradeHook: self.upgradeHook,
             httpHandover: self.httpHandover, makeDelegate: Self.delegateFactory(for: self.handler, inboundBufferSize: configuration.connection.inboundBufferSize))
         let gate = OpenSocketGate(limit: configuration.maximumOpenSockets)
         self.gate.withLockedValue { $0 = gate }

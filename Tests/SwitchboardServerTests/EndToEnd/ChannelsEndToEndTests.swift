@@ -8,8 +8,8 @@ import Testing
 /// end to end with the default namespaces (`chat`: subscribers publish, presence, join/leave; `user`:
 /// personal; the default namespace: nobody publishes from a client).
 @Suite struct ChannelsEndToEndTests {
-    @Test func aPersonalChannelIsRefusedWith103ToOthersAndAllowedToItsOwner() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aPersonalChannelIsRefusedWith103ToOthersAndAllowedToItsOwner(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
             #expect(try await alice.expectError(.subscribe(.init(channel: "user:bob"))).code == .permissionDenied)
@@ -25,8 +25,8 @@ import Testing
         }
     }
 
-    @Test func clientsCannotPublishInANamespaceWherePublishIsNobody() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func clientsCannotPublishInANamespaceWherePublishIsNobody(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             _ = try await alice.subscribe("announcements")
             #expect(try await alice.expectError(.publish(.init(channel: "announcements", data: "hi"))).code == .notAvailable)
@@ -37,8 +37,8 @@ import Testing
         }
     }
 
-    @Test func aPublicationThroughTheHTTPAPIReachesEveryWebSocketSubscriber() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aPublicationThroughTheHTTPAPIReachesEveryWebSocketSubscriber(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
             let subscribed = try await alice.subscribe("chat:lobby")
@@ -58,8 +58,8 @@ import Testing
         }
     }
 
-    @Test func aBroadcastReachesTheSubscribersOfEachChannel() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aBroadcastReachesTheSubscribersOfEachChannel(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
             _ = try await alice.subscribe("chat:one")
@@ -76,8 +76,8 @@ import Testing
         }
     }
 
-    @Test func theHTTPAPIRefusesARequestWithoutAValidKeyWith401() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func theHTTPAPIRefusesARequestWithoutAValidKeyWith401(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let body = #"{"channel":"chat:lobby","data":1}"#
             let missing = try await node.http("POST", "/api/publish", headers: [("Content-Type", "application/json")], body: body)
             #expect(missing.status == 401)
@@ -95,8 +95,8 @@ import Testing
         }
     }
 
-    @Test func theHTTPAPIDisconnectsEveryConnectionOfOneUserWith4501() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func theHTTPAPIDisconnectsEveryConnectionOfOneUserWith4501(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let aliceAgain = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
@@ -116,8 +116,8 @@ import Testing
         }
     }
 
-    @Test func presenceListsEverySubscribedClient() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func presenceListsEverySubscribedClient(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
             _ = try await alice.subscribe("chat:room")
@@ -143,8 +143,8 @@ import Testing
         }
     }
 
-    @Test func subscribersOfChatSeeOthersJoinAndLeave() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func subscribersOfChatSeeOthersJoinAndLeave(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             _ = try await alice.subscribe("chat:room")
             let bob = try await node.client(token: try await node.token("bob"))
@@ -174,8 +174,8 @@ import Testing
         }
     }
 
-    @Test func subscriptionsOfConnectionsThatCloseAreReleasedEvenMidSubscribe() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func subscriptionsOfConnectionsThatCloseAreReleasedEvenMidSubscribe(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let token = try await node.token("alice")
             for index in 0..<30 {
                 let client = try await node.client(token: token)

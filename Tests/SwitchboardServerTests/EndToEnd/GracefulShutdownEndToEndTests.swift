@@ -7,8 +7,8 @@ import Testing
 ///
 /// A grace period no test waits out: a drain that ends shows it ended because its connections closed.
 @Suite struct GracefulShutdownEndToEndTests {
-    @Test func aDrainingNodeTellsEachClientToReconnectAfterADelayThenClosesWith4000() async throws {
-        try await TestNode.with({ $0.reconnectDelayMax = 3; $0.shutdownGracePeriod = 3600 }) { node in
+    @Test(arguments: ServerTestTransport.all) func aDrainingNodeTellsEachClientToReconnectAfterADelayThenClosesWith4000(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.reconnectDelayMax = 3; $0.shutdownGracePeriod = 3600 }) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
             _ = try await alice.subscribe("chat:room")
@@ -28,8 +28,8 @@ import Testing
         }
     }
 
-    @Test func healthReports503OnceDraining() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func healthReports503OnceDraining(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             // A connected client keeps the node draining for a moment; /health on a kept-alive connection sees it.
             let connection = try await LoopbackHTTPConnection.connect(port: node.port)
             try await connection.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -45,8 +45,8 @@ import Testing
         }
     }
 
-    @Test func aDrainingNodeEndsSSEStreamsWithADisconnectEvent() async throws {
-        try await TestNode.with({ $0.shutdownGracePeriod = 3600 }) { node in
+    @Test(arguments: ServerTestTransport.all) func aDrainingNodeEndsSSEStreamsWithADisconnectEvent(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.shutdownGracePeriod = 3600 }) { node in
             let token = try await node.token("alice")
             let stream = try await SSETestStream.open(port: node.port, target: "/connection/sse?token=\(token)&channel=chat:room")
             _ = try await stream.nextEvent()

@@ -4,8 +4,8 @@ import Testing
 /// The plain HTTP side of the node's one port, end to end: health, metrics, the API's info, development
 /// tokens, and the demo page.
 @Suite struct HTTPSurfaceEndToEndTests {
-    @Test func healthAnswers200WhileServing() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func healthAnswers200WhileServing(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let response = try await node.http("GET", "/health")
             #expect(response.status == 200)
             #expect(response.body == "ok\n")
@@ -15,8 +15,8 @@ import Testing
 
     /// A known path with another method is 405 with `Allow` (RFC 9110 §15.5.6), not the 404 of a path that
     /// does not exist.
-    @Test func aKnownPathWithAnotherMethodIs405WithAllow() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aKnownPathWithAnotherMethodIs405WithAllow(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let wrong = try await node.http("GET", "/api/publish", headers: [("Authorization", "apikey \(TestNode.apiKey)")])
             #expect(wrong.status == 405)
             #expect(wrong.header("Allow") == "POST")
@@ -28,8 +28,8 @@ import Testing
         }
     }
 
-    @Test func metricsAreInPrometheusTextAndCountWebSocketConnections() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func metricsAreInPrometheusTextAndCountWebSocketConnections(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             let response = try await node.http("GET", "/metrics")
             #expect(response.status == 200)
@@ -41,8 +41,8 @@ import Testing
         }
     }
 
-    @Test func apiInfoDescribesTheNodeAsJSONBehindTheAPIKey() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func apiInfoDescribesTheNodeAsJSONBehindTheAPIKey(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             _ = try await client.subscribe("chat:room")
             let response = try await node.http("GET", "/api/info", headers: [("Authorization", "apikey \(TestNode.apiKey)")])
@@ -59,8 +59,8 @@ import Testing
         }
     }
 
-    @Test func devTokenMintsAUsableTokenOnlyWhenADevelopmentSecretIsSet() async throws {
-        try await TestNode.with(developmentSecret: TestNode.secret) { node in
+    @Test(arguments: ServerTestTransport.all) func devTokenMintsAUsableTokenOnlyWhenADevelopmentSecretIsSet(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, developmentSecret: TestNode.secret) { node in
             let response = try await node.http("GET", "/dev/token?user=carol&ttl=120")
             #expect(response.status == 200)
             struct Minted: Decodable { var token: String; var user: String; var expires: Int }
@@ -72,14 +72,14 @@ import Testing
             await client.close()
             #expect(try await node.http("GET", "/dev/token?user=no%20spaces").status == 400)
         }
-        try await TestNode.with { node in
+        try await TestNode.with(transport: transport) { node in
             let response = try await node.http("GET", "/dev/token?user=carol")
             #expect(response.status == 404)
         }
     }
 
-    @Test func theRootServesTheDemoPage() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func theRootServesTheDemoPage(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let response = try await node.http("GET", "/")
             #expect(response.status == 200)
             #expect(response.header("Content-Type")?.hasPrefix("text/html") == true)

@@ -10,8 +10,8 @@ import Testing
 @Suite struct LimitsEndToEndTests {
     /// A bucket that never refills, so the counts are exact however long the sends take; refilling (and
     /// a refill resetting the strikes) is checked on a test clock in ``SessionTimerTests``.
-    @Test func aFloodingClientGetsError201ThenIsClosedWith4004() async throws {
-        try await TestNode.with({
+    @Test(arguments: ServerTestTransport.all) func aFloodingClientGetsError201ThenIsClosedWith4004(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, {
             $0.limits.commandsPerSecond = 0
             $0.limits.commandBurst = 5
             $0.limits.rateLimitStrikes = 3
@@ -40,8 +40,8 @@ import Testing
         }
     }
 
-    @Test func aThirdChannelIsRefusedWith108WhenTheLimitIsTwo() async throws {
-        try await TestNode.with({ $0.limits.maxChannelsPerClient = 2 }) { node in
+    @Test(arguments: ServerTestTransport.all) func aThirdChannelIsRefusedWith108WhenTheLimitIsTwo(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.limits.maxChannelsPerClient = 2 }) { node in
             let client = try await node.connectedClient("alice")
             _ = try await client.subscribe("chat:one")
             _ = try await client.subscribe("chat:two")
@@ -53,8 +53,8 @@ import Testing
         }
     }
 
-    @Test func aThirdConnectionFromOneAddressGets429WhenTheLimitIsTwo() async throws {
-        try await TestNode.with({ $0.limits.maxConnectionsPerIP = 2 }) { node in
+    @Test(arguments: ServerTestTransport.all) func aThirdConnectionFromOneAddressGets429WhenTheLimitIsTwo(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.limits.maxConnectionsPerIP = 2 }) { node in
             let token = try await node.token("alice")
             let first = try await node.client(token: token)
             let second = try await node.client(token: token)
@@ -77,8 +77,8 @@ import Testing
     }
 
     /// Behind a trusted reverse proxy the limit counts the addresses in `X-Forwarded-For`, not the proxy's.
-    @Test func behindATrustedProxyEachForwardedAddressHasItsOwnLimit() async throws {
-        try await TestNode.with({ $0.limits.maxConnectionsPerIP = 1; $0.trustedProxies = ["127.0.0.1"] }) { node in
+    @Test(arguments: ServerTestTransport.all) func behindATrustedProxyEachForwardedAddressHasItsOwnLimit(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.limits.maxConnectionsPerIP = 1; $0.trustedProxies = ["127.0.0.1"] }) { node in
             let token = try await node.token("alice")
             func upgrade(forwardedFor: String) async throws -> (RawWebSocketPeer, Int) {
                 let peer = try await RawWebSocketPeer.connect(port: node.port)
@@ -92,7 +92,7 @@ import Testing
             for peer in [first, second, third] { await peer.close() }
         }
         // Without trustedProxies the header is the client's word and changes nothing.
-        try await TestNode.with({ $0.limits.maxConnectionsPerIP = 1 }) { node in
+        try await TestNode.with(transport: transport, { $0.limits.maxConnectionsPerIP = 1 }) { node in
             let token = try await node.token("alice")
             let first = try await RawWebSocketPeer.connect(port: node.port)
             #expect(try await first.upgrade("/connection/websocket?token=\(token)", headers: [("X-Forwarded-For", "203.0.113.1")]) == 101)
@@ -103,8 +103,8 @@ import Testing
         }
     }
 
-    @Test func aClientThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving() async throws {
-        try await TestNode.with({ $0.limits.maxOutboundBytes = 256 << 10 }) { node in
+    @Test(arguments: ServerTestTransport.all) func aClientThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.limits.maxOutboundBytes = 256 << 10 }) { node in
             let channel = "short:firehose"
             let reader = try await node.connectedClient("alice")
             _ = try await reader.subscribe(channel)
@@ -140,8 +140,8 @@ import Testing
         }
     }
 
-    @Test func aConnectionOverTheNodesLimitGets503() async throws {
-        try await TestNode.with({ $0.limits.maxConnections = 1 }) { node in
+    @Test(arguments: ServerTestTransport.all) func aConnectionOverTheNodesLimitGets503(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.limits.maxConnections = 1 }) { node in
             let token = try await node.token("alice")
             let first = try await node.client(token: token)
             let second = try await RawWebSocketPeer.connect(port: node.port)
@@ -158,8 +158,8 @@ import Testing
 /// A node that cannot deliver as fast as it is asked to publish refuses new publications instead of queueing
 /// without bound, and takes them again once it has caught up.
 @Suite struct OverloadEndToEndTests {
-    @Test func publicationsAreRefusedWhileTooManyDeliveriesAreQueued() async throws {
-        try await TestNode.with({ $0.limits.maxPendingDeliveries = 1000 }) { node in
+    @Test(arguments: ServerTestTransport.all) func publicationsAreRefusedWhileTooManyDeliveriesAreQueued(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.limits.maxPendingDeliveries = 1000 }) { node in
             let client = try await node.connectedClient("alice")
             let backlog = node.server.context.hub.pendingDeliveries
             backlog.wrappingIncrement(by: 5000, ordering: .relaxed)  // as if 5,000 deliveries were waiting

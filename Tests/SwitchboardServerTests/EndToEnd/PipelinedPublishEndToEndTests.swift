@@ -6,9 +6,9 @@ import Testing
 /// Publishes a client sends without waiting run as batches (ClientSession+Publishing): each is checked on
 /// its own, they reach the channel in the order sent, and every command still gets its reply in order.
 @Suite struct PipelinedPublishEndToEndTests {
-    @Test func pipelinedPublishesKeepTheirOrderTheirOwnRefusalsAndReplyOrder() async throws {
+    @Test(arguments: ServerTestTransport.all) func pipelinedPublishesKeepTheirOrderTheirOwnRefusalsAndReplyOrder(transport: ServerTestTransport) async throws {
         // Far from the rate limit: its refusals are answered at once, ahead of queued commands.
-        try await TestNode.with({ $0.limits.commandsPerSecond = 10_000; $0.limits.commandBurst = 1_000 }) { node in
+        try await TestNode.with(transport: transport, { $0.limits.commandsPerSecond = 10_000; $0.limits.commandBurst = 1_000 }) { node in
             let alice = try await node.connectedClient("alice")
             let watcher = try await node.connectedClient("watcher")
             let subscribed = try await watcher.subscribe("feed:pipelined")

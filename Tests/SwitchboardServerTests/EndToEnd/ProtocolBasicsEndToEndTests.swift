@@ -6,8 +6,8 @@ import Testing
 /// Bad input over a real WebSocket: each mistake gets its error code, and the connection (or, when the
 /// mistake is fatal, every other connection) keeps being served.
 @Suite struct ProtocolBasicsEndToEndTests {
-    @Test func malformedJSONGetsError100AndTheConnectionStaysUsable() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func malformedJSONGetsError100AndTheConnectionStaysUsable(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             try await client.sendText("{\"type\": \"ping\", \"id\": ")
             guard case .error(let id, let error) = try await client.nextPush() else {
@@ -21,8 +21,8 @@ import Testing
         }
     }
 
-    @Test func anUnknownCommandTypeGetsError101CarryingItsID() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func anUnknownCommandTypeGetsError101CarryingItsID(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             try await client.sendText(#"{"type":"teleport","id":42,"to":"mars"}"#)
             guard case .error(let id, let error) = try await client.reply(to: 42) else {
@@ -35,8 +35,8 @@ import Testing
         }
     }
 
-    @Test func aCommandBeforeConnectGetsError110() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aCommandBeforeConnectGetsError110(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let client = try await node.client()
             #expect(try await client.expectError(.subscribe(.init(channel: "chat:lobby"))).code == .notConnected)
             #expect(try await client.expectError(.publish(.init(channel: "chat:lobby", data: "hi"))).code == .notConnected)
@@ -46,8 +46,8 @@ import Testing
         }
     }
 
-    @Test func aMessageOverTheSizeLimitClosesThatConnectionWith1009AndOnlyThatOne() async throws {
-        try await TestNode.with({ $0.limits.maxMessageSize = 1024 }) { node in
+    @Test(arguments: ServerTestTransport.all) func aMessageOverTheSizeLimitClosesThatConnectionWith1009AndOnlyThatOne(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.limits.maxMessageSize = 1024 }) { node in
             let offender = try await node.connectedClient("mallory")
             let bystander = try await node.connectedClient("alice")
             _ = try await bystander.subscribe("chat:lobby")
@@ -64,8 +64,8 @@ import Testing
         }
     }
 
-    @Test func aBinaryMessageGetsError100AndTheConnectionStays() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aBinaryMessageGetsError100AndTheConnectionStays(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             let other = try await node.connectedClient("bob")
             try await client.sendBinary(Array(#"{"type":"ping","id":7}"#.utf8))
@@ -81,8 +81,8 @@ import Testing
         }
     }
 
-    @Test func everyMessageTheServerSendsIsAValidServerMessage() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func everyMessageTheServerSendsIsAValidServerMessage(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             _ = try await client.subscribe("chat:lobby")
             _ = try await client.expectReply(.publish(.init(channel: "chat:lobby", data: ["text": "hello"])))
@@ -97,8 +97,8 @@ import Testing
         }
     }
 
-    @Test func commandsSentWithoutWaitingAreAnsweredInTheOrderTheyWereSent() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func commandsSentWithoutWaitingAreAnsweredInTheOrderTheyWereSent(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             var ids: [UInt64] = []
             for index in 0..<30 {

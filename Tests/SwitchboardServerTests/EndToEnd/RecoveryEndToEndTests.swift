@@ -23,8 +23,8 @@ import Testing
         return position
     }
 
-    @Test func aClientReturningWithItsPositionRecoversExactlyTheThousandItMissedThenGoesLive() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aClientReturningWithItsPositionRecoversExactlyTheThousandItMissedThenGoesLive(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let channel = "feed:recovery"
             let position = try await positionAfterLeaving(channel, node: node)
             let published = try await node.publishAll((1...1000).map { .integer(Int64($0)) }, to: channel)
@@ -58,8 +58,8 @@ import Testing
 
     /// A broker that lost its live feed (Redis pub/sub reconnected) says so per channel: live subscribers of
     /// the channel get `unsubscribed` at once, even if nothing more is published, and recover with `since`.
-    @Test func aBrokerFeedOutageSendsLiveSubscribersToHistory() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aBrokerFeedOutageSendsLiveSubscribersToHistory(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let channel = "feed:outage"
             let client = try await node.connectedClient("alice")
             let start = try await client.subscribe(channel)
@@ -82,8 +82,8 @@ import Testing
         }
     }
 
-    @Test func aPositionInAnotherEpochIsNotRecovered() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aPositionInAnotherEpochIsNotRecovered(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let channel = "feed:epochs"
             let position = try await positionAfterLeaving(channel, node: node)
             _ = try await node.publishAll(["missed 1", "missed 2"], to: channel)
@@ -108,8 +108,8 @@ import Testing
         }
     }
 
-    @Test func aPositionOlderThanTheRetainedHistoryIsNotRecovered() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aPositionOlderThanTheRetainedHistoryIsNotRecovered(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             // `short` keeps 10 publications: 20 missed cannot all be returned, so none are.
             let channel = "short:history"
             let position = try await positionAfterLeaving(channel, node: node)
@@ -132,8 +132,8 @@ import Testing
         }
     }
 
-    @Test func publicationsFlowingDuringTheResubscribeArriveExactlyOnceInOrder() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func publicationsFlowingDuringTheResubscribeArriveExactlyOnceInOrder(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let channel = "feed:concurrent"
             let position = try await positionAfterLeaving(channel, node: node)
             // A publisher that keeps publishing, in small pipelined batches, until told to stop.

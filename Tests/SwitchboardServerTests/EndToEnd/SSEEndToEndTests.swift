@@ -38,8 +38,8 @@ import Testing
         return collected
     }
 
-    @Test func aStreamCarriesTheConnectReplyTheSubscribeReplyAndPublicationsWithEventIDs() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aStreamCarriesTheConnectReplyTheSubscribeReplyAndPublicationsWithEventIDs(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let (stream, client, subscribed) = try await openStream(node, user: "alice", channel: "chat:room")
             #expect(!client.isEmpty)
             _ = try await node.publishAll(["one", "two", "three"], to: "chat:room")
@@ -52,8 +52,8 @@ import Testing
         }
     }
 
-    @Test func reconnectingWithLastEventIDDeliversThePublicationsMissedMeanwhile() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func reconnectingWithLastEventIDDeliversThePublicationsMissedMeanwhile(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let channel = "chat:resume"
             let (first, _, _) = try await openStream(node, user: "alice", channel: channel)
             _ = try await node.publishAll(["seen 1", "seen 2"], to: channel)
@@ -81,8 +81,8 @@ import Testing
     /// `EventSource` resends only the last `id:` it saw. A client whose stream drops before its first
     /// publication has seen only the subscribe reply; that reply must carry an id, or the reconnect starts
     /// from nothing and silently skips what was published while it was away.
-    @Test func aClientWhoseStreamDropsBeforeAnyPublicationStillRecoversLikeEventSource() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aClientWhoseStreamDropsBeforeAnyPublicationStillRecoversLikeEventSource(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let channel = "chat:quiet"
             let token = try await node.token("alice")
             let first = try await SSETestStream.open(port: node.port, target: "/connection/sse?token=\(token)&channel=\(channel)")
@@ -104,8 +104,8 @@ import Testing
         }
     }
 
-    @Test func aCommandPostedWithTheSessionsBearerTokenIsExecuted() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aCommandPostedWithTheSessionsBearerTokenIsExecuted(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let token = try await node.token("alice")
             let (stream, client, subscribed) = try await openStream(node, user: "alice", channel: "chat:room", token: token)
             let command = try TestNode.json(ClientCommand(id: 5, .publish(.init(channel: "chat:room", data: ["text": "over HTTP"]))))
@@ -121,8 +121,8 @@ import Testing
         }
     }
 
-    @Test func aCommandPostedWithAnotherUsersTokenIsRefusedWith403() async throws {
-        try await TestNode.with { node in
+    @Test(arguments: ServerTestTransport.all) func aCommandPostedWithAnotherUsersTokenIsRefusedWith403(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport) { node in
             let (stream, client, _) = try await openStream(node, user: "alice", channel: "chat:room")
             let command = try TestNode.json(ClientCommand(id: 5, .publish(.init(channel: "chat:room", data: "not alice"))))
             let mallory = try await node.token("mallory")
@@ -139,8 +139,8 @@ import Testing
         }
     }
 
-    @Test func aStreamFromAForeignOriginIsRefusedWith403() async throws {
-        try await TestNode.with({ $0.allowedOrigins = ["https://app.example.com"] }) { node in
+    @Test(arguments: ServerTestTransport.all) func aStreamFromAForeignOriginIsRefusedWith403(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.allowedOrigins = ["https://app.example.com"] }) { node in
             let token = try await node.token("alice")
             let foreign = try await SSETestStream.open(port: node.port, target: "/connection/sse?token=\(token)&channel=chat:room",
                                                        headers: [("Origin", "https://evil.example.com")])
@@ -155,8 +155,8 @@ import Testing
 
     /// A stalled SSE client must cost the node its queue limit at most, then be let go: the stream closed,
     /// its connection slot freed, and the drop counted.
-    @Test func aStreamThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving() async throws {
-        try await TestNode.with({ $0.limits.maxOutboundBytes = 256 << 10 }) { node in
+    @Test(arguments: ServerTestTransport.all) func aStreamThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving(transport: ServerTestTransport) async throws {
+        try await TestNode.with(transport: transport, { $0.limits.maxOutboundBytes = 256 << 10 }) { node in
             let channel = "short:sse-firehose"
             let reader = try await node.connectedClient("alice")
             _ = try await reader.subscribe(channel)

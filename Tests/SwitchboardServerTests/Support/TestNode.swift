@@ -2,9 +2,38 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
+import SwitchboardWebSocketNIO
+import Testing
 import SwitchboardProtocol
 import SwitchboardTestSupport
 @testable import SwitchboardServer
+
+/// Where a test node runs its WebSocket connections: the suites that cover the protocol run on both.
+enum ServerTestTransport: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case nio
+    #if os(Linux)
+    case epoll
+    #endif
+
+    static var all: [ServerTestTransport] { Self.allCases }
+
+    var testDescription: String { self.rawValue }
+
+    var group: any EventLoopGroup {
+        switch self {
+        case .nio: MultiThreadedEventLoopGroup.singleton
+        #if os(Linux)
+        case .epoll: Self.epollGroup
+        #endif
+        }
+    }
+
+    #if os(Linux)
+    /// Shared by every test, like NIO's singleton group, and never shut down.
+    static let epollGroup = try! EpollEventLoopGroup(numberOfThreads: 2)
+    #endif
+}
 
 /// A ``RealtimeServer`` on 127.0.0.1 with an ephemeral port, started for one test and shut down after it,
 /// with what end-to-end tests need: tokens, clients, and the HTTP API.
@@ -40,7 +69,8 @@ final class TestNode: Sendable {
 
     /// Starts a node with `baseConfiguration` changed by `configure`, runs `body`, and shuts the node down
     /// whatever happens.
-    static func with(_ configure: (inout ServerConfiguration) -> Void = { _ in }, broker: (any Broker)? = nil,
+    static func with(transport: ServerTestTransport = .nio,
+                     _ configure: (inout ServerConfiguration) -> Void = { _ in }, broker: (any Broker)? = nil,
                      developmentSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() },
                      logger: Logger? = nil, _ body: (TestNode) async throws -> Void) async throws {
         var configuration = Self.baseConfiguration
@@ -50,8 +80,8 @@ final class TestNode: Sendable {
             quiet.logLevel = .critical
             return quiet
         }()
-        let server = try await RealtimeServer(configuration: configuration, broker: broker, logger: logger,
-                                              developmentSecret: developmentSecret, now: now)
+        let server = try await RealtimeServer(configuration: configuration, broker: broker, eventLoopGroup: transport.group,
+                                              logger: logger, developmentSecret: developmentSecret, now: now)
         try await server.start()
         let node = TestNode(server: server, port: server.localAddress!.port!, now: now)
         do {

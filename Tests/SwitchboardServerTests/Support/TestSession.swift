@@ -46,7 +46,7 @@ final class TestSession: Sendable {
         let metrics = ServerMetrics(factory: PrometheusExporter().factory)
         let broker = BatchCountingBroker()
         let context = ServerContext(configuration: configuration, broker: broker,
-                                    hub: Hub(eventLoopGroup: loop, broker: broker, metrics: metrics),
+                                    hub: Hub(eventLoops: [loop], broker: broker, metrics: metrics),
                                     verifier: try await TokenVerifier(configuration: configuration.auth), metrics: metrics,
                                     clientAddresses: try ClientAddressResolver(trustedProxies: []), logger: logger, now: clock.now)
         let transport = RecordingTransport()
