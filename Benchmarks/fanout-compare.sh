@@ -6,10 +6,12 @@
 #   Benchmarks/fanout-compare.sh                              # 1,000 subscribers, 50 pub/s and closed loop, vs node ws
 #   Benchmarks/fanout-compare.sh --subs 10000 --rates 0
 #   BEFORE=HEAD~3 Benchmarks/fanout-compare.sh --rates 0      # also an earlier commit, built in a worktree
+#   COMPARE_NIO=1 Benchmarks/fanout-compare.sh --rates 0      # also this build with --transport nio
 #
 # Arguments go to the harness (`--subs`, `--rates`, `--size`, `--servers`, `--out`, ...); defaults below.
 # Environment: HARNESS (default ../shared/bench/fanout-compare.sh beside the repository), SKIP_BUILD=1 to
-# reuse the last release build, BEFORE=<commit> to add that commit's build as server `before`.
+# reuse the last release build, BEFORE=<commit> to add that commit's build as server `before`, COMPARE_NIO=1
+# to add this build on NIO channels as server `nio`, SB_CONFIG (default Benchmarks/fanout-bench.json).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,5 +41,12 @@ if [[ -n "${BEFORE:-}" ]]; then
             --server-url "before=ws://127.0.0.1:{port}/connection/websocket")
 fi
 
+if [[ "${COMPARE_NIO:-0}" == 1 ]]; then
+    # This build with its connections on NIO channels, beside the default epoll transport.
+    extra+=(--server "nio=$root/.build/release/switchboard serve --config {config} --host 127.0.0.1 --port {port} --threads 1 --transport nio --log-level warning"
+            --server-url "nio=ws://127.0.0.1:{port}/connection/websocket")
+fi
+
 defaults=(--subs 1000 --size 100 --rates 50,0 --servers switchboard,node-ws)
-SWITCHBOARD_BIN="$root/.build/release/switchboard" exec "$harness" "${defaults[@]}" "$@" "${extra[@]}"
+# Admission control (2,000 connects/s by default) would turn a 10,000-subscriber ramp into 503s.
+SB_CONFIG="${SB_CONFIG:-$root/Benchmarks/fanout-bench.json}" SWITCHBOARD_BIN="$root/.build/release/switchboard" exec "$harness" "${defaults[@]}" "$@" "${extra[@]}"

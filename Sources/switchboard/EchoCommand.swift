@@ -32,8 +32,8 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per available core).")
     var threads: Int?
 
-    @Flag(help: "Run connections on epoll sockets instead of NIO channels (Linux; less memory per connection; no TLS).")
-    var epoll = false
+    @Option(help: TransportChoice.help)
+    var transport: TransportChoice?
 
     @Option(name: .customLong("ping-interval"), help: "Seconds between heartbeat pings to silent peers (0 disables).")
     var pingInterval: Int = 30
@@ -44,18 +44,20 @@ struct EchoCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "switchboard.echo")
         logger.logLevel = Logger.Level(rawValue: self.logLevel) ?? .info
-        let group = try EventLoopGroupChoice.make(epoll: self.epoll, threads: self.threads ?? System.coreCount)
+        let tls = try self.tls.makeServerContext()
+        let transport = try TransportChoice.resolve(self.transport, tls: tls != nil)
+        let group = try transport.makeGroup(threads: self.threads ?? System.coreCount)
         var connection = WebSocketConfiguration(limits: .echoServer)
         connection.deflate = self.noDeflate ? nil : PerMessageDeflateConfiguration()
         connection.heartbeat = self.pingInterval > 0 ? .init(interval: .seconds(Int64(self.pingInterval))) : nil
         connection.maximumOutboundBufferSize = 64 << 20
         let configuration = WebSocketServerConfiguration(host: self.host, port: self.port, connection: connection,
-                                                         tls: try self.tls.makeServerContext())
+                                                         tls: tls)
         let server = WebSocketServer(configuration: configuration, eventLoopGroup: group, logger: logger,
                                      handler: .eventLoop { _ in WebSocketEchoHandler() })
         try await server.start()
         let scheme = configuration.tls == nil ? "ws" : "wss"
-        print("echo server on \(scheme)://\(self.host):\(server.localAddress?.port ?? self.port)/ (deflate \(self.noDeflate ? "off" : "on")\(self.epoll ? ", epoll" : ""))")
+        print("echo server on \(scheme)://\(self.host):\(server.localAddress?.port ?? self.port)/ (deflate \(self.noDeflate ? "off" : "on"), \(transport.rawValue))")
         fflush(nil)  // scripts wait for this line; stdout is block-buffered when it is not a terminal
         _ = await SignalWaiter.waitForTermination()
         logger.info("shutting down", metadata: ["connections": "\(server.connectionCount)"])

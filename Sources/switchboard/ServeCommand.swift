@@ -37,8 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per available core).")
     var threads: Int?
 
-    @Flag(help: "Run WebSocket connections on epoll sockets instead of NIO channels (Linux, no TLS): a fraction of the memory per connection.")
-    var epoll = false
+    @Option(help: TransportChoice.help)
+    var transport: TransportChoice?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
@@ -68,9 +68,10 @@ struct ServeCommand: AsyncParsableCommand {
             developmentSecret = secret
         }
         let threads = self.threads ?? System.coreCount
-        // With --epoll, connections run on epoll loops; the broker's and plain HTTP's sockets stay on NIO's.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: self.epoll ? 1 : threads)
-        let connections = self.epoll ? try EventLoopGroupChoice.make(epoll: true, threads: threads) : group
+        let transport = try TransportChoice.resolve(self.transport, tls: configuration.tlsCertificatePath != nil)
+        // On epoll, WebSocket connections run on epoll loops; the broker's and plain HTTP's sockets stay on NIO's.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let connections = transport == .epoll ? try transport.makeGroup(threads: threads) : group
         let broker = try BrokerChoice.make(configuration.broker, eventLoopGroup: group, logger: logger)
         let server = try await RealtimeServer(configuration: configuration, broker: broker, eventLoopGroup: connections,
                                               httpEventLoopGroup: group, logger: logger, developmentSecret: developmentSecret)

@@ -75,7 +75,7 @@ public final class EpollEventLoop: EventLoop, @unchecked Sendable {
         }
         self.epollFD = epollFD
         self.wakeFD = wakeFD
-        self.readScratch = .allocate(byteCount: 64 << 10, alignment: 16)
+        self.readScratch = .allocate(byteCount: 256 << 10, alignment: 16)
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { argument in
             let loop = Unmanaged<EpollEventLoop>.fromOpaque(argument!).takeRetainedValue()

@@ -84,9 +84,7 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
 
     private func writeFlushed() {
         while self.head < self.flushedEnd {
-            let written = self.queue[self.head].withUnsafeReadableBytes { bytes in
-                send(self.fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
-            }
+            let written = self.flushedEnd - self.head == 1 ? self.sendFirst() : self.sendGathered()
             if written < 0 {
                 switch errno {
                 case EINTR: continue
@@ -95,14 +93,40 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
                 }
             }
             self.bufferedBytes -= written
-            if written == self.queue[self.head].readableBytes {
+            var left = written
+            while left > 0 {
+                let first = self.queue[self.head].readableBytes
+                guard left >= first else {
+                    self.queue[self.head].moveReaderIndex(forwardBy: left)
+                    break
+                }
+                left -= first
                 self.queue[self.head] = ByteBuffer()
                 self.head += 1
-            } else {
-                self.queue[self.head].moveReaderIndex(forwardBy: written)
             }
         }
         self.wroteAllFlushed()
+    }
+
+    private func sendFirst() -> Int {
+        self.queue[self.head].withUnsafeReadableBytes { bytes in
+            send(self.fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        }
+    }
+
+    /// Several buffers in one `writev` (a frame header and the payload sent without a copy behind it, say):
+    /// one system call, and the kernel packs them into segments together.
+    private func sendGathered() -> Int {
+        let count = min(self.flushedEnd - self.head, 64)
+        return withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { vectors in
+            for index in 0..<count {
+                // The queue holds each buffer, unchanged, until after the call: its bytes stay where they are.
+                self.queue[self.head + index].withUnsafeReadableBytes { bytes in
+                    vectors[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+                }
+            }
+            return writev(self.fd, vectors.baseAddress, Int32(count))
+        }
     }
 
     private func wroteAllFlushed() {
