@@ -41,6 +41,9 @@ public final class EpollEventLoop: EventLoop, @unchecked Sendable {
     private let name: String
     private var loopThread = pthread_t()
     private let started = DispatchSemaphore(value: 0)
+    /// Handed out by every `makeSucceededVoidFuture()`, as NIO's own loops do: code that keeps one per
+    /// connection (a session's command chain) would otherwise hold an allocation each.
+    private var succeededVoid: EventLoopFuture<Void>?
 
     // The loop thread's own state.
     private var runningTasks: [() -> Void] = []
@@ -89,6 +92,7 @@ public final class EpollEventLoop: EventLoop, @unchecked Sendable {
         }
         pthread_detach(thread)
         self.started.wait()
+        self.succeededVoid = self.makeSucceededFuture(())
     }
 
     deinit {
@@ -148,6 +152,10 @@ public final class EpollEventLoop: EventLoop, @unchecked Sendable {
             return true
         }
         if cancelled { timer.fail(EventLoopError.cancelled) }
+    }
+
+    public func makeSucceededVoidFuture() -> EventLoopFuture<Void> {
+        self.succeededVoid ?? self.makeSucceededFuture(())
     }
 
     public func preconditionInEventLoop(file: StaticString, line: UInt) {
