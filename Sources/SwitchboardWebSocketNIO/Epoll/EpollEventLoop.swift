@@ -92,7 +92,6 @@ public final class EpollEventLoop: EventLoop, @unchecked Sendable {
         }
         pthread_detach(thread)
         self.started.wait()
-        self.succeededVoid = self.makeSucceededFuture(())
     }
 
     deinit {
@@ -155,7 +154,8 @@ public final class EpollEventLoop: EventLoop, @unchecked Sendable {
     }
 
     public func makeSucceededVoidFuture() -> EventLoopFuture<Void> {
-        self.succeededVoid ?? self.makeSucceededFuture(())
+        // Set by the loop's thread before `init` returns. (NIO's `makeSucceededFuture(())` calls this.)
+        self.succeededVoid!
     }
 
     public func preconditionInEventLoop(file: StaticString, line: UInt) {
@@ -237,6 +237,10 @@ public final class EpollEventLoop: EventLoop, @unchecked Sendable {
     private func run() {
         self.loopThread = pthread_self()
         _ = switchboard_pthread_setname_np(pthread_self(), String(self.name.prefix(15)))
+        // Succeeded here, on the loop, so that it is complete before anyone has it.
+        let succeeded = self.makePromise(of: Void.self)
+        succeeded.succeed(())
+        self.succeededVoid = succeeded.futureResult
         self.started.signal()
         var events = [epoll_event](repeating: epoll_event(), count: 512)
         while true {

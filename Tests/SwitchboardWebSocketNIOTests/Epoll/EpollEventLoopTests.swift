@@ -81,6 +81,17 @@ import Testing
         }
     }
 
+    @Test func aSucceededVoidFutureIsOneCompletedFutureForEveryCaller() async throws {
+        try await withEpollGroup(threads: 1) { group in
+            let loop = group.loops[0]
+            let first = loop.makeSucceededVoidFuture()
+            #expect(first === loop.makeSucceededVoidFuture())
+            // NIO's generic maker routes Void here: it must not come back.
+            try await loop.makeSucceededFuture(()).get()
+            try await first.get()
+        }
+    }
+
     @Test func futuresHopBetweenEpollAndNIOLoops() async throws {
         try await withEpollGroup(threads: 2) { group in
             let nio = MultiThreadedEventLoopGroup.singleton.next()
