@@ -180,7 +180,13 @@ let package = Package(
         // Shared by the test targets (which cannot import each other): child processes and external tools.
         .target(
             name: "SwitchboardTestSupport",
-            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: [
+                // TestTransport: the event loops test servers run on.
+                "SwitchboardWebSocketNIO",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/SwitchboardTestSupport"
         ),
         // A node to test against, for the targets that test what talks to one (client, browser, CLI).

@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardTestSupport
 import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO

@@ -244,23 +244,22 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
 extension SocketAddress {
     /// The address of the peer of a connected socket.
     static func peer(of fd: Int32) throws -> SocketAddress {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
-        }
-        guard result == 0 else { throw IOError(errnoCode: errno, reason: "getpeername") }
-        return try SocketAddress(storage: storage)
+        try self.asking(fd, "getpeername") { getpeername($0, $1, $2) }
     }
 
     /// The address a socket is bound to.
     static func local(of fd: Int32) throws -> SocketAddress {
+        try self.asking(fd, "getsockname") { getsockname($0, $1, $2) }
+    }
+
+    private static func asking(_ fd: Int32, _ name: String,
+                               _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) throws -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, &length) }
         }
-        guard result == 0 else { throw IOError(errnoCode: errno, reason: "getsockname") }
+        guard result == 0 else { throw IOError(errnoCode: errno, reason: name) }
         return try SocketAddress(storage: storage)
     }
 

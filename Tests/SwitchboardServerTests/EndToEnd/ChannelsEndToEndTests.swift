@@ -8,7 +8,7 @@ import Testing
 /// end to end with the default namespaces (`chat`: subscribers publish, presence, join/leave; `user`:
 /// personal; the default namespace: nobody publishes from a client).
 @Suite struct ChannelsEndToEndTests {
-    @Test(arguments: ServerTestTransport.all) func aPersonalChannelIsRefusedWith103ToOthersAndAllowedToItsOwner(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aPersonalChannelIsRefusedWith103ToOthersAndAllowedToItsOwner(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
@@ -25,7 +25,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func clientsCannotPublishInANamespaceWherePublishIsNobody(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func clientsCannotPublishInANamespaceWherePublishIsNobody(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             _ = try await alice.subscribe("announcements")
@@ -37,7 +37,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aPublicationThroughTheHTTPAPIReachesEveryWebSocketSubscriber(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aPublicationThroughTheHTTPAPIReachesEveryWebSocketSubscriber(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
@@ -58,7 +58,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aBroadcastReachesTheSubscribersOfEachChannel(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aBroadcastReachesTheSubscribersOfEachChannel(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
@@ -76,7 +76,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func theHTTPAPIRefusesARequestWithoutAValidKeyWith401(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func theHTTPAPIRefusesARequestWithoutAValidKeyWith401(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let body = #"{"channel":"chat:lobby","data":1}"#
             let missing = try await node.http("POST", "/api/publish", headers: [("Content-Type", "application/json")], body: body)
@@ -95,7 +95,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func theHTTPAPIDisconnectsEveryConnectionOfOneUserWith4501(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func theHTTPAPIDisconnectsEveryConnectionOfOneUserWith4501(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let aliceAgain = try await node.connectedClient("alice")
@@ -116,7 +116,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func presenceListsEverySubscribedClient(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func presenceListsEverySubscribedClient(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
@@ -143,7 +143,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func subscribersOfChatSeeOthersJoinAndLeave(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func subscribersOfChatSeeOthersJoinAndLeave(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let alice = try await node.connectedClient("alice")
             _ = try await alice.subscribe("chat:room")
@@ -174,7 +174,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func subscriptionsOfConnectionsThatCloseAreReleasedEvenMidSubscribe(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func subscriptionsOfConnectionsThatCloseAreReleasedEvenMidSubscribe(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let token = try await node.token("alice")
             for index in 0..<30 {

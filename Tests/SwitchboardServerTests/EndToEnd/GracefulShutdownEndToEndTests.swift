@@ -7,7 +7,7 @@ import Testing
 ///
 /// A grace period no test waits out: a drain that ends shows it ended because its connections closed.
 @Suite struct GracefulShutdownEndToEndTests {
-    @Test(arguments: ServerTestTransport.all) func aDrainingNodeTellsEachClientToReconnectAfterADelayThenClosesWith4000(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aDrainingNodeTellsEachClientToReconnectAfterADelayThenClosesWith4000(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.reconnectDelayMax = 3; $0.shutdownGracePeriod = 3600 }) { node in
             let alice = try await node.connectedClient("alice")
             let bob = try await node.connectedClient("bob")
@@ -28,7 +28,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func healthReports503OnceDraining(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func healthReports503OnceDraining(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             // A connected client keeps the node draining for a moment; /health on a kept-alive connection sees it.
             let connection = try await LoopbackHTTPConnection.connect(port: node.port)
@@ -45,7 +45,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aDrainingNodeEndsSSEStreamsWithADisconnectEvent(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aDrainingNodeEndsSSEStreamsWithADisconnectEvent(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.shutdownGracePeriod = 3600 }) { node in
             let token = try await node.token("alice")
             let stream = try await SSETestStream.open(port: node.port, target: "/connection/sse?token=\(token)&channel=chat:room")

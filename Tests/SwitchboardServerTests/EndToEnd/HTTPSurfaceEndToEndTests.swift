@@ -1,10 +1,11 @@
 import Foundation
+import SwitchboardTestSupport
 import Testing
 
 /// The plain HTTP side of the node's one port, end to end: health, metrics, the API's info, development
 /// tokens, and the demo page.
 @Suite struct HTTPSurfaceEndToEndTests {
-    @Test(arguments: ServerTestTransport.all) func healthAnswers200WhileServing(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func healthAnswers200WhileServing(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let response = try await node.http("GET", "/health")
             #expect(response.status == 200)
@@ -15,7 +16,7 @@ import Testing
 
     /// A known path with another method is 405 with `Allow` (RFC 9110 §15.5.6), not the 404 of a path that
     /// does not exist.
-    @Test(arguments: ServerTestTransport.all) func aKnownPathWithAnotherMethodIs405WithAllow(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aKnownPathWithAnotherMethodIs405WithAllow(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let wrong = try await node.http("GET", "/api/publish", headers: [("Authorization", "apikey \(TestNode.apiKey)")])
             #expect(wrong.status == 405)
@@ -28,7 +29,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func metricsAreInPrometheusTextAndCountWebSocketConnections(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func metricsAreInPrometheusTextAndCountWebSocketConnections(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             let response = try await node.http("GET", "/metrics")
@@ -41,7 +42,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func apiInfoDescribesTheNodeAsJSONBehindTheAPIKey(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func apiInfoDescribesTheNodeAsJSONBehindTheAPIKey(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             _ = try await client.subscribe("chat:room")
@@ -59,7 +60,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func devTokenMintsAUsableTokenOnlyWhenADevelopmentSecretIsSet(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func devTokenMintsAUsableTokenOnlyWhenADevelopmentSecretIsSet(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, developmentSecret: TestNode.secret) { node in
             let response = try await node.http("GET", "/dev/token?user=carol&ttl=120")
             #expect(response.status == 200)
@@ -78,7 +79,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func theRootServesTheDemoPage(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func theRootServesTheDemoPage(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let response = try await node.http("GET", "/")
             #expect(response.status == 200)

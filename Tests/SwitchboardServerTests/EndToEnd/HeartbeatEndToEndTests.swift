@@ -5,7 +5,7 @@ import Testing
 
 /// A client that stops answering the server's pings is found and dropped, and counted with code 4002.
 @Suite struct HeartbeatEndToEndTests {
-    @Test(arguments: ServerTestTransport.all) func aPeerThatNeverAnswersPingsIsDroppedAndCountedAsAHeartbeatTimeout(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aPeerThatNeverAnswersPingsIsDroppedAndCountedAsAHeartbeatTimeout(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, {
             $0.pingInterval = 1
             $0.pingTimeout = 1

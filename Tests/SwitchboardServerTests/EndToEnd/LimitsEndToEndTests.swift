@@ -10,7 +10,7 @@ import Testing
 @Suite struct LimitsEndToEndTests {
     /// A bucket that never refills, so the counts are exact however long the sends take; refilling (and
     /// a refill resetting the strikes) is checked on a test clock in ``SessionTimerTests``.
-    @Test(arguments: ServerTestTransport.all) func aFloodingClientGetsError201ThenIsClosedWith4004(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aFloodingClientGetsError201ThenIsClosedWith4004(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, {
             $0.limits.commandsPerSecond = 0
             $0.limits.commandBurst = 5
@@ -40,7 +40,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aThirdChannelIsRefusedWith108WhenTheLimitIsTwo(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aThirdChannelIsRefusedWith108WhenTheLimitIsTwo(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.limits.maxChannelsPerClient = 2 }) { node in
             let client = try await node.connectedClient("alice")
             _ = try await client.subscribe("chat:one")
@@ -53,7 +53,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aThirdConnectionFromOneAddressGets429WhenTheLimitIsTwo(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aThirdConnectionFromOneAddressGets429WhenTheLimitIsTwo(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.limits.maxConnectionsPerIP = 2 }) { node in
             let token = try await node.token("alice")
             let first = try await node.client(token: token)
@@ -77,7 +77,7 @@ import Testing
     }
 
     /// Behind a trusted reverse proxy the limit counts the addresses in `X-Forwarded-For`, not the proxy's.
-    @Test(arguments: ServerTestTransport.all) func behindATrustedProxyEachForwardedAddressHasItsOwnLimit(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func behindATrustedProxyEachForwardedAddressHasItsOwnLimit(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.limits.maxConnectionsPerIP = 1; $0.trustedProxies = ["127.0.0.1"] }) { node in
             let token = try await node.token("alice")
             func upgrade(forwardedFor: String) async throws -> (RawWebSocketPeer, Int) {
@@ -103,7 +103,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aClientThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aClientThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.limits.maxOutboundBytes = 256 << 10 }) { node in
             let channel = "short:firehose"
             let reader = try await node.connectedClient("alice")
@@ -140,7 +140,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aConnectionOverTheNodesLimitGets503(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aConnectionOverTheNodesLimitGets503(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.limits.maxConnections = 1 }) { node in
             let token = try await node.token("alice")
             let first = try await node.client(token: token)
@@ -158,7 +158,7 @@ import Testing
 /// A node that cannot deliver as fast as it is asked to publish refuses new publications instead of queueing
 /// without bound, and takes them again once it has caught up.
 @Suite struct OverloadEndToEndTests {
-    @Test(arguments: ServerTestTransport.all) func publicationsAreRefusedWhileTooManyDeliveriesAreQueued(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func publicationsAreRefusedWhileTooManyDeliveriesAreQueued(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.limits.maxPendingDeliveries = 1000 }) { node in
             let client = try await node.connectedClient("alice")
             let backlog = node.server.context.hub.pendingDeliveries

@@ -6,7 +6,7 @@ import Testing
 /// Publishes a client sends without waiting run as batches (ClientSession+Publishing): each is checked on
 /// its own, they reach the channel in the order sent, and every command still gets its reply in order.
 @Suite struct PipelinedPublishEndToEndTests {
-    @Test(arguments: ServerTestTransport.all) func pipelinedPublishesKeepTheirOrderTheirOwnRefusalsAndReplyOrder(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func pipelinedPublishesKeepTheirOrderTheirOwnRefusalsAndReplyOrder(transport: TestTransport) async throws {
         // Far from the rate limit: its refusals are answered at once, ahead of queued commands.
         try await TestNode.with(transport: transport, { $0.limits.commandsPerSecond = 10_000; $0.limits.commandBurst = 1_000 }) { node in
             let alice = try await node.connectedClient("alice")

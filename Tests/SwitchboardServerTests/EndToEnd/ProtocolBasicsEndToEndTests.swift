@@ -6,7 +6,7 @@ import Testing
 /// Bad input over a real WebSocket: each mistake gets its error code, and the connection (or, when the
 /// mistake is fatal, every other connection) keeps being served.
 @Suite struct ProtocolBasicsEndToEndTests {
-    @Test(arguments: ServerTestTransport.all) func malformedJSONGetsError100AndTheConnectionStaysUsable(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func malformedJSONGetsError100AndTheConnectionStaysUsable(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             try await client.sendText("{\"type\": \"ping\", \"id\": ")
@@ -21,7 +21,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func anUnknownCommandTypeGetsError101CarryingItsID(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func anUnknownCommandTypeGetsError101CarryingItsID(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             try await client.sendText(#"{"type":"teleport","id":42,"to":"mars"}"#)
@@ -35,7 +35,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aCommandBeforeConnectGetsError110(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aCommandBeforeConnectGetsError110(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let client = try await node.client()
             #expect(try await client.expectError(.subscribe(.init(channel: "chat:lobby"))).code == .notConnected)
@@ -46,7 +46,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aMessageOverTheSizeLimitClosesThatConnectionWith1009AndOnlyThatOne(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aMessageOverTheSizeLimitClosesThatConnectionWith1009AndOnlyThatOne(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.limits.maxMessageSize = 1024 }) { node in
             let offender = try await node.connectedClient("mallory")
             let bystander = try await node.connectedClient("alice")
@@ -64,7 +64,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aBinaryMessageGetsError100AndTheConnectionStays(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aBinaryMessageGetsError100AndTheConnectionStays(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             let other = try await node.connectedClient("bob")
@@ -81,7 +81,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func everyMessageTheServerSendsIsAValidServerMessage(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func everyMessageTheServerSendsIsAValidServerMessage(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             _ = try await client.subscribe("chat:lobby")
@@ -97,7 +97,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func commandsSentWithoutWaitingAreAnsweredInTheOrderTheyWereSent(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func commandsSentWithoutWaitingAreAnsweredInTheOrderTheyWereSent(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let client = try await node.connectedClient("alice")
             var ids: [UInt64] = []

@@ -23,7 +23,7 @@ import Testing
         return position
     }
 
-    @Test(arguments: ServerTestTransport.all) func aClientReturningWithItsPositionRecoversExactlyTheThousandItMissedThenGoesLive(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aClientReturningWithItsPositionRecoversExactlyTheThousandItMissedThenGoesLive(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let channel = "feed:recovery"
             let position = try await positionAfterLeaving(channel, node: node)
@@ -58,7 +58,7 @@ import Testing
 
     /// A broker that lost its live feed (Redis pub/sub reconnected) says so per channel: live subscribers of
     /// the channel get `unsubscribed` at once, even if nothing more is published, and recover with `since`.
-    @Test(arguments: ServerTestTransport.all) func aBrokerFeedOutageSendsLiveSubscribersToHistory(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aBrokerFeedOutageSendsLiveSubscribersToHistory(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let channel = "feed:outage"
             let client = try await node.connectedClient("alice")
@@ -82,7 +82,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aPositionInAnotherEpochIsNotRecovered(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aPositionInAnotherEpochIsNotRecovered(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let channel = "feed:epochs"
             let position = try await positionAfterLeaving(channel, node: node)
@@ -108,7 +108,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aPositionOlderThanTheRetainedHistoryIsNotRecovered(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aPositionOlderThanTheRetainedHistoryIsNotRecovered(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             // `short` keeps 10 publications: 20 missed cannot all be returned, so none are.
             let channel = "short:history"
@@ -132,7 +132,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func publicationsFlowingDuringTheResubscribeArriveExactlyOnceInOrder(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func publicationsFlowingDuringTheResubscribeArriveExactlyOnceInOrder(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let channel = "feed:concurrent"
             let position = try await positionAfterLeaving(channel, node: node)

@@ -38,7 +38,7 @@ import Testing
         return collected
     }
 
-    @Test(arguments: ServerTestTransport.all) func aStreamCarriesTheConnectReplyTheSubscribeReplyAndPublicationsWithEventIDs(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aStreamCarriesTheConnectReplyTheSubscribeReplyAndPublicationsWithEventIDs(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let (stream, client, subscribed) = try await openStream(node, user: "alice", channel: "chat:room")
             #expect(!client.isEmpty)
@@ -52,7 +52,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func reconnectingWithLastEventIDDeliversThePublicationsMissedMeanwhile(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func reconnectingWithLastEventIDDeliversThePublicationsMissedMeanwhile(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let channel = "chat:resume"
             let (first, _, _) = try await openStream(node, user: "alice", channel: channel)
@@ -81,7 +81,7 @@ import Testing
     /// `EventSource` resends only the last `id:` it saw. A client whose stream drops before its first
     /// publication has seen only the subscribe reply; that reply must carry an id, or the reconnect starts
     /// from nothing and silently skips what was published while it was away.
-    @Test(arguments: ServerTestTransport.all) func aClientWhoseStreamDropsBeforeAnyPublicationStillRecoversLikeEventSource(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aClientWhoseStreamDropsBeforeAnyPublicationStillRecoversLikeEventSource(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let channel = "chat:quiet"
             let token = try await node.token("alice")
@@ -104,7 +104,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aCommandPostedWithTheSessionsBearerTokenIsExecuted(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aCommandPostedWithTheSessionsBearerTokenIsExecuted(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let token = try await node.token("alice")
             let (stream, client, subscribed) = try await openStream(node, user: "alice", channel: "chat:room", token: token)
@@ -121,7 +121,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aCommandPostedWithAnotherUsersTokenIsRefusedWith403(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aCommandPostedWithAnotherUsersTokenIsRefusedWith403(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport) { node in
             let (stream, client, _) = try await openStream(node, user: "alice", channel: "chat:room")
             let command = try TestNode.json(ClientCommand(id: 5, .publish(.init(channel: "chat:room", data: "not alice"))))
@@ -139,7 +139,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ServerTestTransport.all) func aStreamFromAForeignOriginIsRefusedWith403(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aStreamFromAForeignOriginIsRefusedWith403(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.allowedOrigins = ["https://app.example.com"] }) { node in
             let token = try await node.token("alice")
             let foreign = try await SSETestStream.open(port: node.port, target: "/connection/sse?token=\(token)&channel=chat:room",
@@ -155,7 +155,7 @@ import Testing
 
     /// A stalled SSE client must cost the node its queue limit at most, then be let go: the stream closed,
     /// its connection slot freed, and the drop counted.
-    @Test(arguments: ServerTestTransport.all) func aStreamThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving(transport: ServerTestTransport) async throws {
+    @Test(arguments: TestTransport.all) func aStreamThatStopsReadingIsDisconnectedAndCountedWhileOthersKeepReceiving(transport: TestTransport) async throws {
         try await TestNode.with(transport: transport, { $0.limits.maxOutboundBytes = 256 << 10 }) { node in
             let channel = "short:sse-firehose"
             let reader = try await node.connectedClient("alice")

@@ -2,38 +2,9 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
-import SwitchboardWebSocketNIO
-import Testing
 import SwitchboardProtocol
 import SwitchboardTestSupport
 @testable import SwitchboardServer
-
-/// Where a test node runs its WebSocket connections: the suites that cover the protocol run on both.
-enum ServerTestTransport: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case nio
-    #if os(Linux)
-    case epoll
-    #endif
-
-    static var all: [ServerTestTransport] { Self.allCases }
-
-    var testDescription: String { self.rawValue }
-
-    var group: any EventLoopGroup {
-        switch self {
-        case .nio: MultiThreadedEventLoopGroup.singleton
-        #if os(Linux)
-        case .epoll: Self.epollGroup
-        #endif
-        }
-    }
-
-    #if os(Linux)
-    /// Shared by every test, like NIO's singleton group, and never shut down.
-    static let epollGroup = try! EpollEventLoopGroup(numberOfThreads: 2)
-    #endif
-}
 
 /// A ``RealtimeServer`` on 127.0.0.1 with an ephemeral port, started for one test and shut down after it,
 /// with what end-to-end tests need: tokens, clients, and the HTTP API.
@@ -69,7 +40,7 @@ final class TestNode: Sendable {
 
     /// Starts a node with `baseConfiguration` changed by `configure`, runs `body`, and shuts the node down
     /// whatever happens.
-    static func with(transport: ServerTestTransport = .nio,
+    static func with(transport: TestTransport = .nio,
                      _ configure: (inout ServerConfiguration) -> Void = { _ in }, broker: (any Broker)? = nil,
                      developmentSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() },
                      logger: Logger? = nil, _ body: (TestNode) async throws -> Void) async throws {

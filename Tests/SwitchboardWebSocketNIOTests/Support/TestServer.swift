@@ -1,35 +1,9 @@
 import Logging
 import NIOCore
 import NIOPosix
-import Testing
+import SwitchboardTestSupport
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
-
-/// The event loops a test server runs its connections on: every transport test runs over both.
-enum TestTransport: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case nio
-    #if os(Linux)
-    case epoll
-    #endif
-
-    static var all: [TestTransport] { Self.allCases }
-
-    var testDescription: String { self.rawValue }
-
-    var group: any EventLoopGroup {
-        switch self {
-        case .nio: MultiThreadedEventLoopGroup.singleton
-        #if os(Linux)
-        case .epoll: Self.epollGroup
-        #endif
-        }
-    }
-
-    #if os(Linux)
-    /// Shared by every test, like NIO's singleton group, and never shut down.
-    static let epollGroup = try! EpollEventLoopGroup(numberOfThreads: 2)
-    #endif
-}
 
 /// Starts a server on a free loopback port for the duration of `body`, then shuts it down.
 func withServer<Result>(
