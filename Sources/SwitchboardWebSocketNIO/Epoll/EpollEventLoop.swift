@@ -124,7 +124,10 @@ public final class EpollEventLoop: EventLoop, @unchecked Sendable {
         let onLoop = self.inEventLoop
         let (timer, wake, stopped) = self.lock.withLock { () -> (EpollTimer, Bool, Bool) in
             let timer = EpollTimer(deadline: deadline.uptimeNanoseconds, sequence: self.shared.nextSequence,
-                                   run: { do { promise.succeed(try task()) } catch { promise.fail(error) } },
+                                   // Runs on the loop, where the promise's value may be handed over as it is.
+                                   run: {
+                                       do { promise.assumeIsolatedUnsafeUnchecked().succeed(try task()) } catch { promise.fail(error) }
+                                   },
                                    fail: { promise.fail($0) })
             self.shared.nextSequence &+= 1
             guard !self.shared.stopped else { return (timer, false, true) }

@@ -1,8 +1,8 @@
 import NIOCore
 
 /// One task scheduled on an ``EpollEventLoop``: run at `deadline`, or failed when cancelled or when the loop
-/// shuts down. The loop's lock guards `state`.
-final class EpollTimer {
+/// shuts down. The loop's lock guards `state`; `run` is called on the loop only.
+final class EpollTimer: @unchecked Sendable {
     enum State { case pending, fired, cancelled }
 
     let deadline: UInt64
