@@ -70,7 +70,7 @@ extension WebSocketChannelHandler {
                 case .success(let channel):
                     // The socket's slot in the server's count is given back when the NIO channel closes.
                     channel.closeFuture.whenComplete { _ in gate?.release() }
-                    channel.pipeline.fireChannelRead(NIOAny(received))
+                    channel.pipeline.fireChannelRead(received)
                     channel.pipeline.fireChannelReadComplete()
                     channel.setOption(.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
                 case .failure(let error):
