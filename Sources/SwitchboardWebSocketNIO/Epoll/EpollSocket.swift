@@ -114,8 +114,10 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
         }
     }
 
-    /// Several buffers in one `writev` (a frame header and the payload sent without a copy behind it, say):
-    /// one system call, and the kernel packs them into segments together.
+    /// Several buffers in one call (a frame header and the payload sent without a copy behind it, say): the
+    /// kernel packs them into segments together. `sendmsg` rather than `writev`, for `MSG_NOSIGNAL`: a peer
+    /// that reset the connection must give EPIPE, not a SIGPIPE that ends a process where no NIO socket has
+    /// yet made the process ignore the signal.
     private func sendGathered() -> Int {
         let count = min(self.flushedEnd - self.head, 64)
         return withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { vectors in
@@ -125,7 +127,10 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
                     vectors[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
                 }
             }
-            return writev(self.fd, vectors.baseAddress, Int32(count))
+            var message = msghdr()
+            message.msg_iov = vectors.baseAddress
+            message.msg_iovlen = count
+            return sendmsg(self.fd, &message, Int32(MSG_NOSIGNAL))
         }
     }
 
