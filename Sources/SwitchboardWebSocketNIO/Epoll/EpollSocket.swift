@@ -191,7 +191,7 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
                 // Copied out at its exact size: the loop's buffer is reused by the next read of any socket.
                 var input = ByteBufferAllocator().buffer(capacity: count)
                 input.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[..<count]))
-                handler.socketRead(&input)
+                handler.readArrived(&input)
                 if self.isClosed { return }
                 if count < scratch.count { break }
             } else if count == 0 {
@@ -205,7 +205,7 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
                 break
             }
         }
-        handler.socketReadComplete()
+        handler.readBatchComplete()
     }
 
     /// Reading resumes after the handler held it (inbound backpressure).
@@ -242,7 +242,7 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
         for callback in callbacks { callback() }
         let handler = self.handler
         self.handler = nil
-        handler?.socketClosed()
+        handler?.transportClosed()
     }
 }
 

@@ -4,7 +4,8 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// What an ``EpollSocket`` tells its handler: the same facts a NIO pipeline delivers, without one.
+/// What an ``EpollSocket`` tells its handler beyond the reads, read batches and close it reports as a NIO
+/// pipeline does (`readArrived`, `readBatchComplete`, `transportClosed`).
 extension WebSocketChannelHandler {
     func socketActivated(_ socket: EpollSocket) {
         self.io = .socket(socket)
@@ -12,20 +13,8 @@ extension WebSocketChannelHandler {
         self.becameActive()
     }
 
-    func socketRead(_ input: inout ByteBuffer) {
-        self.readArrived(&input)
-    }
-
-    func socketReadComplete() {
-        self.readBatchComplete()
-    }
-
     func socketWritabilityChanged() {
         self.writabilityChanged(isWritable: self.io?.isWritable ?? false)
-    }
-
-    func socketClosed() {
-        self.transportClosed()
     }
 
     /// Whether the socket may read now; if reading is paused, it waits for ``ConnectionIO/read()``.
