@@ -6,7 +6,8 @@ import Testing
 import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
 
-/// Subprotocol negotiation end to end, and a client facing servers that are absent or misbehave: every
+/// Subprotocol negotiation end to end, and a client (on NIO's loops and on epoll) facing servers that are
+/// absent or misbehave: every
 /// attempt ends with an error, never a hang. "At once" is shown by a connect timeout no test waits out: the
 /// attempt ends with its own error, not the timeout's. (The connect timeout itself is checked on a test
 /// clock in ``ConnectionTimerTests``.)
@@ -16,8 +17,9 @@ import SwitchboardWebSocket
         (["v3", "v1"], "v1"),
         (["v3", "v4"], nil),         // no overlap: no subprotocol, and the connection still opens
         ([], nil),
-    ] as [([String], String?)])
-    func subprotocolNegotiation(offered: [String], expected: String?) async throws {
+    ] as [([String], String?)], TestTransport.all)
+    func subprotocolNegotiation(negotiation: (offered: [String], expected: String?), transport: TestTransport) async throws {
+        let (offered, expected) = negotiation
         var configuration = WebSocketServerConfiguration()
         configuration.subprotocols = ["v2", "v1"]
         let serverSide = NIOLockedValueBox<[String?]>([])
@@ -28,7 +30,7 @@ import SwitchboardWebSocket
         try await withServer(configuration: configuration, handler: handler) { _, url in
             var client = WebSocketClientConfiguration()
             client.subprotocols = offered
-            let connection = try await WebSocketClient.connect(to: url, configuration: client)
+            let connection = try await WebSocketClient.connect(to: url, configuration: client, eventLoopGroup: transport.group)
             #expect(connection.subprotocol == expected)
             try await connection.send(.text("x"))
             let iterator = connection.inbound.makeAsyncIterator()
@@ -38,7 +40,7 @@ import SwitchboardWebSocket
         }
     }
 
-    @Test func connectingWhereNobodyListensFailsQuickly() async throws {
+    @Test(arguments: TestTransport.all) func connectingWhereNobodyListensFailsQuickly(transport: TestTransport) async throws {
         // Bind a port, then free it: nobody listens there now.
         let placeholder = try await RawServer.start(.silent)
         let port = placeholder.port
@@ -48,15 +50,16 @@ import SwitchboardWebSocket
         let configuration = client
         let error = await #expect(throws: WebSocketTransportError.self) {
             _ = try await withTimeout(TestPatience.default, "connect") {
-                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/", configuration: configuration)
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/", configuration: configuration, eventLoopGroup: transport.group)
             }
         }
         #expect(error?.code == .handshakeFailed)
         #expect(error?.message.contains("cannot connect") == true, "\(String(describing: error))")
     }
 
-    @Test(arguments: [(1000, "within 1 s"), (700, "within 700 ms")])
-    func aServerThatNeverAnswersTimesOutAfterTheConnectTimeout(milliseconds: Int64, described: String) async throws {
+    @Test(arguments: [(1000, "within 1 s"), (700, "within 700 ms")] as [(Int64, String)], TestTransport.all)
+    func aServerThatNeverAnswersTimesOutAfterTheConnectTimeout(limit: (milliseconds: Int64, described: String), transport: TestTransport) async throws {
+        let (milliseconds, described) = limit
         let silent = try await RawServer.start(.silent)
         var client = WebSocketClientConfiguration()
         client.connectTimeout = .milliseconds(milliseconds)
@@ -64,7 +67,7 @@ import SwitchboardWebSocket
         let started = ContinuousClock.now
         let error = await #expect(throws: WebSocketTransportError.self) {
             _ = try await withTimeout(TestPatience.default, "connect") {
-                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(silent.port)/", configuration: configuration)
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(silent.port)/", configuration: configuration, eventLoopGroup: transport.group)
             }
         }
         let elapsed = ContinuousClock.now - started
@@ -74,7 +77,7 @@ import SwitchboardWebSocket
         await silent.stop()
     }
 
-    @Test func aServerThatClosesAtOnceIsAnErrorNotAHang() async throws {
+    @Test(arguments: TestTransport.all) func aServerThatClosesAtOnceIsAnErrorNotAHang(transport: TestTransport) async throws {
         let closer = try await RawServer.start(.closeImmediately)
         var client = WebSocketClientConfiguration()
         client.connectTimeout = .hours(1)
@@ -82,7 +85,7 @@ import SwitchboardWebSocket
         for _ in 0..<5 {
             let error = await #expect(throws: WebSocketTransportError.self) {
                 _ = try await withTimeout(TestPatience.default, "connect") {
-                    try await WebSocketClient.connect(to: "ws://127.0.0.1:\(closer.port)/", configuration: configuration)
+                    try await WebSocketClient.connect(to: "ws://127.0.0.1:\(closer.port)/", configuration: configuration, eventLoopGroup: transport.group)
                 }
             }
             #expect(error?.code == .handshakeFailed, "\(String(describing: error))")
@@ -90,13 +93,13 @@ import SwitchboardWebSocket
         await closer.stop()
     }
 
-    @Test func aServerAnswering403IsAnErrorNamingTheStatus() async throws {
+    @Test(arguments: TestTransport.all) func aServerAnswering403IsAnErrorNamingTheStatus(transport: TestTransport) async throws {
         let body = "go away\n"
         let refuser = try await RawServer.start(.respond(
             "HTTP/1.1 403 Forbidden\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"))
         let error = await #expect(throws: WebSocketTransportError.self) {
             _ = try await withTimeout(TestPatience.default, "connect") {
-                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(refuser.port)/")
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(refuser.port)/", eventLoopGroup: transport.group)
             }
         }
         #expect(error?.code == .handshakeFailed)
@@ -104,12 +107,12 @@ import SwitchboardWebSocket
         await refuser.stop()
     }
 
-    @Test func aServerAnsweringAWrongAcceptIsAnError() async throws {
+    @Test(arguments: TestTransport.all) func aServerAnsweringAWrongAcceptIsAnError(transport: TestTransport) async throws {
         let liar = try await RawServer.start(.respond(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(RawHTTP.expectedAccept)\r\n\r\n"))
         let error = await #expect(throws: WebSocketTransportError.self) {
             _ = try await withTimeout(TestPatience.default, "connect") {
-                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(liar.port)/")
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(liar.port)/", eventLoopGroup: transport.group)
             }
         }
         #expect(error?.code == .handshakeFailed)

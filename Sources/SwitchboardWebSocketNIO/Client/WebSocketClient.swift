@@ -65,6 +65,8 @@ public enum WebSocketClient {
 
     /// Connects with a handler called on the connection's event loop (the fastest path, e.g. for load
     /// generators). The future completes when the handshake has succeeded.
+    ///
+    /// On an ``EpollEventLoop`` the connection is an epoll socket rather than a NIO channel (`ws://` only).
     public static func connect(to url: String, configuration: WebSocketClientConfiguration = WebSocketClientConfiguration(),
                                eventLoop: any EventLoop, logger: Logger = Logger(label: "switchboard.websocket.client"),
                                handler: any WebSocketEventLoopHandler) -> EventLoopFuture<Void> {
@@ -90,6 +92,16 @@ public enum WebSocketClient {
         let settings = ConnectionSettings(client: configuration, logger: logger)
         // The handler is handed to the channel once and used only on its event loop from then on.
         let handlerBox = HandOver(handler)
+        #if os(Linux)
+        if let loop = eventLoop as? EpollEventLoop {
+            loop.execute {
+                Self.connect(parsed, configuration: configuration, on: loop, makeHandler: {
+                    WebSocketChannelHandler(client: settings, handshake: handshake, upgraded: upgraded, eventLoop: loop, delegate: handlerBox.value)
+                }, upgraded: upgraded)
+            }
+            return upgraded.futureResult
+        }
+        #endif
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -31,6 +31,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Source addresses are <prefix>.X.Y, one per worker.") var sourcePrefix = "127.1"
     @Option(help: "The personal channels' namespace.") var personalNamespace = "user"
     @Option(help: "The channel every client subscribes to.") var broadcastChannel = "news:all"
+    @Option(help: "What the workers' clients run on: epoll (Linux) or nio.") var clientTransport = ClientTransport.default
 
     func run() async throws {
         let workerCount = self.workers ?? max(1, (self.clients + 17_999) / 18_000)
@@ -50,6 +51,7 @@ struct RunCommand: AsyncParsableCommand {
                 "--index", "\(index)", "--url", self.url, "--source", "\(self.sourcePrefix).\(index / 250).\(index % 250 + 1)",
                 "--first-user", "\(first)", "--clients", "\(count)", "--rate", "\(self.rate / Double(workerCount))",
                 "--max-pending", "\(self.maxPending)", "--personal-namespace", self.personalNamespace, "--broadcast-channel", self.broadcastChannel,
+                "--transport", self.clientTransport.rawValue,
             ], environment: ProcessInfo.processInfo.environment))
             first += count
         }
@@ -57,7 +59,7 @@ struct RunCommand: AsyncParsableCommand {
         defer { for worker in workers { worker.terminate() } }
         let driver = Driver(workers: workers)
         let rampStart = Date()
-        log("ramp: \(self.clients) clients from \(workerCount) workers at \(Int(self.rate))/s")
+        log("ramp: \(self.clients) clients from \(workerCount) workers (\(self.clientTransport.rawValue)) at \(Int(self.rate))/s")
         let governor = RampGovernor(fullRate: self.rate, idleFloor: self.idleFloor)
         // A ramp that stalls (the machine is out of CPU) ends at the timeout; the run goes on with the clients
         // it has, and the table says how many that is.

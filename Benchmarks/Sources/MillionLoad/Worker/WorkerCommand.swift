@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import SwitchboardWebSocketNIO
 
 /// One load-generator process: up to ~19,000 clients (a process may hold 20,000 descriptors here) from one
 /// source address, driven by `MillionLoad run` through its standard input and output.
@@ -21,6 +22,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The channel every client subscribes to.") var broadcastChannel = "news:all"
     @Option(help: "Reconnect backoff: the first attempt's cap, in milliseconds (full jitter).") var reconnectBase: Int64 = 1_000
     @Option(help: "Reconnect backoff: the cap, in milliseconds.") var reconnectCap: Int64 = 10_000
+    @Option(help: "What the clients run on: epoll (Linux) or nio.") var transport = ClientTransport.default
 
     func run() throws {
         guard let secret = ProcessInfo.processInfo.environment["SWITCHBOARD_HMAC_SECRETS"]?.split(separator: ",").first else {
@@ -32,8 +34,7 @@ struct WorkerCommand: ParsableCommand {
                                       attemptTimeout: .seconds(60))
         // Writes to a driver that has gone must fail with EPIPE, not kill the process mid-report.
         signal(SIGPIPE, SIG_IGN)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let eventLoop = group.next()
+        let eventLoop = try self.transport.makeEventLoop()
         let (index, firstUser, clients, rate, maxPending) = (self.index, self.firstUser, self.clients, self.rate, self.maxPending)
         let pool = try eventLoop.submit {
             try ClientPool(worker: index, firstUser: firstUser, count: clients, connectRate: rate, maxPending: maxPending,
@@ -46,5 +47,30 @@ struct WorkerCommand: ParsableCommand {
         // The driver is gone: end the clients and exit.
         eventLoop.execute { pool.handle(command: "stop") }
         while true { sleep(60) }
+    }
+}
+
+/// What a worker's clients run on. An epoll socket is a fraction of a NIO channel's memory and CPU, and the
+/// generator shares the machine with the nodes it measures.
+enum ClientTransport: String, ExpressibleByArgument, CaseIterable {
+    case epoll, nio
+
+    #if os(Linux)
+    static let `default` = Self.epoll
+    #else
+    static let `default` = Self.nio
+    #endif
+
+    func makeEventLoop() throws -> any EventLoop {
+        switch self {
+        case .epoll:
+            #if os(Linux)
+            return try EpollEventLoopGroup(numberOfThreads: 1).next()
+            #else
+            throw ValidationError("the epoll transport needs Linux")
+            #endif
+        case .nio:
+            return MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+        }
     }
 }
