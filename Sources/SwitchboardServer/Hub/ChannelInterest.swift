@@ -14,8 +14,10 @@ final class ChannelInterest: Sendable {
         /// Which event loops (by index) hold those subscriptions: the hub posts a channel's publications
         /// only to them.
         var loops = LoopCounts()
-        /// The channel's latest broker call; the next one starts after it.
-        var operation: Task<Void, any Error>
+        /// The channel's latest broker call while it runs (or failed); the next one starts after it. Nil
+        /// once a subscribe has succeeded: a finished task kept on every channel would cost each personal
+        /// channel more than its connection (about 1.3 KB).
+        var operation: Task<Void, any Error>?
         /// Tells a finished unsubscribe whether it is still the latest call (then the entry can go).
         var generation: UInt64
     }
@@ -38,6 +40,9 @@ final class ChannelInterest: Sendable {
     /// Subscriptions, all channels together.
     var subscriptionCount: Int { self.state.withLockedValue { $0.entries.values.reduce(0) { $0 + $1.count } } }
 
+    /// Broker calls the channels keep (running, or failed with waiters left): zero when the node is idle.
+    var callsKept: Int { self.state.withLockedValue { $0.entries.values.count { $0.operation != nil } } }
+
     /// The event loops (by index) with subscriptions to `channel`; empty when none.
     func loops(subscribedTo channel: String) -> LoopCounts {
         self.state.withLockedValue { $0.entries[channel]?.loops ?? LoopCounts() }
@@ -48,36 +53,47 @@ final class ChannelInterest: Sendable {
     /// it, each uncounted.
     func retain(_ channel: String, loop: Int = 0) async throws -> Bool {
         let broker = self.broker
-        let (operation, first) = self.state.withLockedValue { state -> (Task<Void, any Error>, Bool) in
-            var entry = state.entries[channel] ?? Entry(count: 0, operation: Task {}, generation: 0)
+        let (operation, first) = self.state.withLockedValue { state -> (Task<Void, any Error>?, Bool) in
+            var entry = state.entries[channel] ?? Entry(count: 0, operation: nil, generation: 0)
             entry.count += 1
             entry.loops.add(loop)
             let first = entry.count == 1
             if first {
                 let previous = entry.operation
-                entry.operation = Task {
-                    _ = await previous.result
-                    try await broker.subscribe(channel)
-                }
                 state.nextGeneration += 1
-                entry.generation = state.nextGeneration
+                let generation = state.nextGeneration
+                entry.generation = generation
+                entry.operation = Task { [weak self] in
+                    _ = await previous?.result
+                    try await broker.subscribe(channel)
+                    self?.subscribed(channel, generation: generation)
+                }
             }
             state.entries[channel] = entry
             return (entry.operation, first)
         }
+        // No call in flight: the node already receives the channel.
+        guard let operation else { return first }
         do {
             try await operation.value
         } catch {
             self.state.withLockedValue { state in
-                if var entry = state.entries[channel], entry.count > 0 {
-                    entry.count -= 1
-                    entry.loops.remove(loop)
-                    state.entries[channel] = entry
-                }
+                guard var entry = state.entries[channel], entry.count > 0 else { return }
+                entry.count -= 1
+                entry.loops.remove(loop)
+                // The last waiter of a failed subscribe takes the entry (and the failed task) away.
+                state.entries[channel] = entry.count == 0 ? nil : entry
             }
             throw error
         }
         return first
+    }
+
+    /// The node receives `channel` now: later subscriptions need not wait, and nothing keeps the finished task.
+    private func subscribed(_ channel: String, generation: UInt64) {
+        self.state.withLockedValue { state in
+            if state.entries[channel]?.generation == generation { state.entries[channel]?.operation = nil }
+        }
     }
 
     /// Uncounts one subscription on `loop`; true when it was the last (the node then unsubscribes, in order).
@@ -99,7 +115,7 @@ final class ChannelInterest: Sendable {
             let previous = entry.operation
             entry.generation = generation
             entry.operation = Task { [weak self] in
-                _ = await previous.result
+                _ = await previous?.result
                 try? await broker.unsubscribe(channel)
                 self?.forget(channel, ifStill: generation)
             }

@@ -114,4 +114,30 @@ struct ChannelInterestTests {
         #expect(interest.channelCount == 0)
         #expect(interest.subscriptionCount == 0)
     }
+
+    /// A million personal channels each keeping its finished subscribe task were 1.3 KB a user.
+    @Test func aChannelTheNodeReceivesKeepsNoBrokerCall() async throws {
+        let broker = GatedBroker()
+        let interest = ChannelInterest(broker: broker)
+        async let first = interest.retain("c")
+        #expect(await eventually { broker.waiting == 1 })
+        #expect(interest.callsKept == 1)
+        await broker.open()
+        _ = try await first
+        #expect(interest.callsKept == 0)
+        // Joining a channel the node already receives starts no call and waits for none.
+        #expect(try await interest.retain("c") == false)
+        #expect(interest.callsKept == 0)
+        #expect(interest.subscriptionCount == 2)
+        // A failed subscribe stays until its last waiter has gone, then the channel is forgotten.
+        _ = interest.release("c")
+        _ = interest.release("c")
+        #expect(await eventually { interest.callsKept == 0 && interest.channelCount == 0 })
+        let failing = Task { try await interest.retain("d") }
+        #expect(await eventually { broker.waiting == 1 })
+        await broker.open(failing: true)
+        await #expect(throws: BrokerError.self) { _ = try await failing.value }
+        #expect(interest.callsKept == 0)
+        #expect(interest.channelCount == 0)
+    }
 }

@@ -93,9 +93,7 @@ struct RunCommand: AsyncParsableCommand {
                           workers: (workers.map { SystemSample.cpuSeconds(of: $0.pid) }.reduce(0, +) - cpuBefore.workers) / held,
                           redis: ((self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0) - cpuBefore.redis) / held)
         report.memory = MemoryFigures(before: before, after: SystemSample.now(),
-                                      nodes: nodes.map(SystemSample.residentBytes(of:)).reduce(0, +),
-                                      workers: workers.map { SystemSample.residentBytes(of: $0.pid) }.reduce(0, +),
-                                      redis: self.redisPid.map(SystemSample.residentBytes(of:)) ?? 0)
+                                      nodes: .of(nodes), workers: .of(workers.map(\.pid)), redis: .of(self.redisPid.map { [$0] } ?? []))
 
         // What was measured so far is printed even if a later phase fails.
         var lastPhase = "hold"

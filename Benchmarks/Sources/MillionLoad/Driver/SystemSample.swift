@@ -59,6 +59,11 @@ struct SystemSample {
         (Self.field("VmRSS:", in: Self.read("/proc/\(pid)/status")) ?? 0) * 1024
     }
 
+    /// The resident pages a process wrote itself (heap, stacks), without the file pages it maps.
+    static func anonymousBytes(of pid: Int32) -> Int {
+        (Self.field("RssAnon:", in: Self.read("/proc/\(pid)/status")) ?? 0) * 1024
+    }
+
     /// CPU seconds a process has used (user and system), from /proc/<pid>/stat; 0 once it is gone.
     static func cpuSeconds(of pid: Int32) -> Double {
         let stat = Self.read("/proc/\(pid)/stat")
