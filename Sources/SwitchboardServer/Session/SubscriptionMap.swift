@@ -1,12 +1,19 @@
-/// A session's subscriptions by channel: the usual one held inline, a dictionary only from the second on.
-/// Most connections of a notification service hold one channel (their user's), and a dictionary for it
-/// would cost some 180 bytes on each.
+/// A session's subscriptions by channel: one held inline, a few in a small array searched in order, a
+/// dictionary only beyond that. Most connections of a notification service hold one or two channels (their
+/// user's, a broadcast), and a dictionary for them would cost some 270 bytes on each; with so few entries
+/// comparing names is also faster than hashing one.
 struct SubscriptionMap: Sequence {
+    typealias Element = (key: String, value: Subscription)
+
     private enum Storage {
         case empty
         case one(String, Subscription)
+        case few([Element])
         case many([String: Subscription])
     }
+
+    /// The most entries the array holds before they move to a dictionary.
+    static let arrayLimit = 8
 
     private var storage = Storage.empty
 
@@ -14,6 +21,7 @@ struct SubscriptionMap: Sequence {
         switch self.storage {
         case .empty: 0
         case .one: 1
+        case .few(let entries): entries.count
         case .many(let all): all.count
         }
     }
@@ -22,6 +30,7 @@ struct SubscriptionMap: Sequence {
         switch self.storage {
         case .empty: []
         case .one(let channel, _): [channel]
+        case .few(let entries): entries.map(\.key)
         case .many(let all): Array(all.keys)
         }
     }
@@ -31,6 +40,7 @@ struct SubscriptionMap: Sequence {
             switch self.storage {
             case .empty: nil
             case .one(let only, let subscription): only == channel ? subscription : nil
+            case .few(let entries): entries.first { $0.key == channel }?.value
             case .many(let all): all[channel]
             }
         }
@@ -45,9 +55,22 @@ struct SubscriptionMap: Sequence {
             case .one(let only, _) where only == channel:
                 self.storage = .one(channel, newValue)
             case .one(let only, let subscription):
-                self.storage = .many([only: subscription, channel: newValue])
+                self.storage = .few([(only, subscription), (channel, newValue)])
+            case .few(var entries):
+                self.storage = .empty  // the array stays uniquely referenced while it changes
+                if let index = entries.firstIndex(where: { $0.key == channel }) {
+                    entries[index].value = newValue
+                    self.storage = .few(entries)
+                } else if entries.count < Self.arrayLimit {
+                    entries.append((channel, newValue))
+                    self.storage = .few(entries)
+                } else {
+                    var all = Dictionary(uniqueKeysWithValues: entries.lazy.map { ($0.key, $0.value) })
+                    all[channel] = newValue
+                    self.storage = .many(all)
+                }
             case .many(var all):
-                self.storage = .empty  // the dictionary stays uniquely referenced while it changes
+                self.storage = .empty
                 all[channel] = newValue
                 self.storage = .many(all)
             }
@@ -66,6 +89,11 @@ struct SubscriptionMap: Sequence {
             self.storage = .empty
             defer { self.storage = .one(only, subscription) }
             return body(&subscription)
+        case .few(var entries):
+            guard let index = entries.firstIndex(where: { $0.key == channel }) else { return nil }
+            self.storage = .empty
+            defer { self.storage = .few(entries) }
+            return body(&entries[index].value)
         case .many(var all):
             guard let index = all.index(forKey: channel) else { return nil }
             self.storage = .empty
@@ -83,6 +111,12 @@ struct SubscriptionMap: Sequence {
             guard only == channel else { return nil }
             self.storage = .empty
             return subscription
+        case .few(var entries):
+            guard let index = entries.firstIndex(where: { $0.key == channel }) else { return nil }
+            self.storage = .empty
+            let removed = entries.remove(at: index)
+            self.storage = entries.count == 1 ? .one(entries[0].key, entries[0].value) : .few(entries)
+            return removed.value
         case .many(var all):
             self.storage = .empty
             let removed = all.removeValue(forKey: channel)
@@ -95,10 +129,11 @@ struct SubscriptionMap: Sequence {
         self.storage = .empty
     }
 
-    func makeIterator() -> IndexingIterator<[(key: String, value: Subscription)]> {
+    func makeIterator() -> IndexingIterator<[Element]> {
         switch self.storage {
         case .empty: [].makeIterator()
         case .one(let channel, let subscription): [(channel, subscription)].makeIterator()
+        case .few(let entries): entries.makeIterator()
         case .many(let all): all.map { ($0.key, $0.value) }.makeIterator()
         }
     }

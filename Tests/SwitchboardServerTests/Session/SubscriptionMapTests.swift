@@ -3,7 +3,8 @@ import SwitchboardTestSupport
 import Testing
 @testable import SwitchboardServer
 
-/// The session's subscriptions, one inline or many in a dictionary: it behaves as the dictionary would.
+/// The session's subscriptions, one inline, a few in an array or many in a dictionary: it behaves as the
+/// dictionary would, across every change of storage.
 @Suite struct SubscriptionMapTests {
     private static func position(_ subscription: Subscription?) -> UInt64? {
         guard case .live(let position)? = subscription else { return nil }
@@ -12,14 +13,15 @@ import Testing
 
     @Test func itAgreesWithADictionaryThroughRandomChanges() {
         var generator = SeededGenerator(seed: 5)
-        let channels = ["a", "b", "c"]
+        // More names than the array holds, so maps grow into a dictionary and shrink back.
+        let channels = (0..<(SubscriptionMap.arrayLimit + 3)).map { "c\($0)" }
         for _ in 0..<300 {
             var map = SubscriptionMap()
             var model: [String: UInt64] = [:]
-            for step in 0..<20 {
+            for step in 0..<60 {
                 let channel = channels.randomElement(using: &generator)!
-                switch Int.random(in: 0..<4, using: &generator) {
-                case 0:
+                switch Int.random(in: 0..<5, using: &generator) {
+                case 0, 4:
                     map[channel] = .live(position: StreamPosition(offset: UInt64(step), epoch: "e"))
                     model[channel] = UInt64(step)
                 case 1:
