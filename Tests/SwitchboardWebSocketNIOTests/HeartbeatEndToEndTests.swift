@@ -63,6 +63,41 @@ import SwitchboardWebSocket
         }
     }
 
+    #if os(Linux)
+    /// The application stops reading, so the server holds reading too; the peer goes on answering pings,
+    /// and its pongs wait in the kernel. They count: a peer is judged silent by what it sent, not by what
+    /// the server got round to reading (a busy loop is the same case). NIO channels do not say whether
+    /// bytes wait, so this holds on the epoll transport.
+    @Test func aPeerWhosePongsWaitUnreadWhileReadingIsHeldStaysConnected() async throws {
+        var configuration = Self.configuration(timeout: .milliseconds(200))
+        configuration.connection.heartbeat = .init(interval: .milliseconds(100), timeout: .milliseconds(200))
+        configuration.connection.inboundBufferSize = 1
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let handler = WebSocketServer.Handler.async { connection in
+            for await _ in gate { break }
+            var received = 0
+            for await _ in connection.inbound {
+                received += 1
+                if received == 3 { try? await connection.send(.text("got \(received)")) }
+            }
+        }
+        try await withServer(transport: .epoll, configuration: configuration, handler: handler) { server, url in
+            var client = WebSocketClientConfiguration()
+            client.connection.heartbeat = nil  // only the server pings; the client's library answers
+            let connection = try await WebSocketClient.connect(to: url, configuration: client)
+            for index in 0..<3 { try await connection.send(.text("message \(index)")) }
+            // Many heartbeat timeouts pass while the application reads nothing.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(server.connectionCount == 1, "dropped while its pongs waited unread")
+            open.yield()
+            let iterator = connection.inbound.makeAsyncIterator()
+            #expect(await iterator.next() == .text("got 3"))
+            let status = await connection.close()
+            #expect(status.code == .normalClosure)
+        }
+    }
+    #endif
+
     @Test func aClientDropsAServerThatNeverAnswersPings() async throws {
         let server = try await RawServer.start(.upgradeThenSilent)
         var client = WebSocketClientConfiguration()

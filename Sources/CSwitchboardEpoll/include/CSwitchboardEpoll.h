@@ -11,11 +11,18 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 
 // GNU extensions, which the system headers declare only under _GNU_SOURCE (Glibc's module is built without).
 static inline int switchboard_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
     extern int accept4(int, struct sockaddr *, socklen_t *, int);
     return accept4(fd, address, length, flags);
+}
+
+// Bytes the kernel has received on a socket and nobody has read yet (FIONREAD is a macro Swift cannot see).
+static inline int switchboard_unread_bytes(int fd) {
+    int count = 0;
+    return ioctl(fd, FIONREAD, &count) == 0 ? count : 0;
 }
 
 static inline int switchboard_pthread_setname_np(pthread_t thread, const char *name) {

@@ -37,6 +37,17 @@ enum ConnectionIO {
         }
     }
 
+    /// Whether bytes from the peer wait unread in the kernel. Known on epoll sockets; a NIO channel does not
+    /// say, so false there.
+    var hasUnreadInput: Bool {
+        switch self {
+        case .channel: false
+        #if os(Linux)
+        case .socket(let socket): socket.hasUnreadInput
+        #endif
+        }
+    }
+
     var remoteAddress: SocketAddress? {
         switch self {
         case .channel(let context): context.channel.remoteAddress

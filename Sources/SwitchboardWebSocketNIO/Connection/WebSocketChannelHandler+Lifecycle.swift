@@ -43,7 +43,10 @@ extension WebSocketChannelHandler {
     /// silent `timeout` after it is gone.
     func heartbeatSweep(now: NIODeadline, heartbeat: WebSocketConfiguration.Heartbeat) {
         guard case .open = self.phase, self.io != nil else { return }
-        if self.heardFromPeer {
+        // Bytes waiting unread mean the peer spoke: this loop has not read them yet (busy with other
+        // sockets, or reading is held while the application catches up). Judged silent, a live peer would
+        // be cut off for the server's own delay.
+        if self.heardFromPeer || (self.pingSent != nil && self.io?.hasUnreadInput == true) {
             self.heardFromPeer = false
             self.silentSince = now
             self.pingSent = nil

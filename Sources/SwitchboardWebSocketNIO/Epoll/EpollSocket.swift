@@ -48,6 +48,11 @@ final class EpollSocket: EpollWatcher, @unchecked Sendable {  // used on its loo
         try self.loop.register(self.fd, events: self.interest, watcher: self)
     }
 
+    /// Whether the peer has sent bytes this socket has not read yet (its loop was busy, or reading is held).
+    var hasUnreadInput: Bool {
+        !self.isClosed && switchboard_unread_bytes(self.fd) > 0
+    }
+
     var remoteAddress: SocketAddress? {
         guard !self.isClosed else { return nil }
         return try? SocketAddress.peer(of: self.fd)
