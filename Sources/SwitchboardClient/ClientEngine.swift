@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardProtocol
 import SwitchboardWebSocket
@@ -10,15 +11,38 @@ import SwitchboardWebSocketNIO
 /// send a command, arm a timer, settle a caller, deliver to a subscription). Every decision is the
 /// machine's; this actor only owns the sockets, tasks and continuations.
 actor ClientEngine {
-    /// One open WebSocket and its writer.
-    private struct Link {
-        let connection: WebSocketConnection
-        let outbox: AsyncStream<String>.Continuation
+    /// One open transport: a WebSocket and its writer, or Server-Sent Events with commands as POSTs.
+    private enum Link {
+        case webSocket(WebSocketConnection, outbox: AsyncStream<String>.Continuation)
+        case sse(SSELink)
+
+        func send(_ command: ClientCommand) {
+            switch self {
+            case .webSocket(_, let outbox):
+                // Commands are plain Codable values; encoding them cannot fail.
+                let json = try! JSONEncoder().encode(command)
+                outbox.yield(String(decoding: json, as: UTF8.self))
+            case .sse(let link):
+                link.send(command)
+            }
+        }
 
         func close(_ code: CloseCode) {
-            self.outbox.finish()
-            let connection = self.connection
-            Task { await connection.close(code: code) }
+            switch self {
+            case .webSocket(let connection, let outbox):
+                outbox.finish()
+                Task { await connection.close(code: code) }
+            case .sse(let link):
+                link.close()
+            }
+        }
+
+        /// Stops writing; the transport is already closed.
+        func finish() {
+            switch self {
+            case .webSocket(_, let outbox): outbox.finish()
+            case .sse(let link): link.close()
+            }
         }
     }
 
@@ -38,6 +62,8 @@ actor ClientEngine {
     private var requests: [RequestID: CheckedContinuation<ServerMessage.Reply?, any Error>] = [:]
     private var sinks: [String: SubscriptionSink] = [:]
     private var nextID: UInt64 = 0
+    /// The token of the current connection, refreshed with it: an SSE link authenticates each command.
+    private let latestToken = NIOLockedValueBox<String?>(nil)
 
     init(url: String, configuration: RealtimeClientConfiguration, logger: Logger) {
         self.url = url
@@ -123,23 +149,22 @@ actor ClientEngine {
         case .openTransport(let generation, .webSocket):
             self.open(generation)
         case .openTransport(let generation, .sse):
-            // Not configured: this client's transports are WebSockets only.
-            self.feed(.transportFailed(generation: generation, reason: "no SSE transport in this client", retryAfter: nil))
+            self.openSSE(generation)
         case .closeTransport(let generation, let code):
             self.openers.removeValue(forKey: generation)?.cancel()
             self.links.removeValue(forKey: generation)?.close(code)
         case .send(let command):
-            // Commands are plain Codable values; encoding them cannot fail.
-            let json = try! JSONEncoder().encode(command)
-            self.links[self.machine.generation]?.outbox.yield(String(decoding: json, as: UTF8.self))
+            self.links[self.machine.generation]?.send(command)
         case .arm(let timer, let delay):
             self.arm(timer, after: delay)
         case .cancel(let timer):
             self.timers.removeValue(forKey: timer)?.task.cancel()
         case .fetchRefreshToken(let generation):
             let tokenProvider = self.configuration.tokenProvider
+            let latestToken = self.latestToken
             Task {
                 let token = try? await tokenProvider()
+                if let token { latestToken.withLockedValue { $0 = token } }
                 await self.feed(.refreshToken(generation: generation, token))
             }
         case .state(let state):
@@ -204,7 +229,7 @@ actor ClientEngine {
     private func opened(_ connection: WebSocketConnection, token: String?, generation: Int) {
         self.openers.removeValue(forKey: generation)
         let (outbox, continuation) = AsyncStream<String>.makeStream()
-        self.links[generation] = Link(connection: connection, outbox: continuation)
+        self.links[generation] = .webSocket(connection, outbox: continuation)
         // One writer per connection keeps commands in the order they were issued (the send queue's promise).
         // Detached: the connection's own async API does its work on the event loop, not on this actor.
         Task.detached {
@@ -223,18 +248,52 @@ actor ClientEngine {
             let status = await connection.closeStatus
             await self.closed(status, generation: generation)
         }
+        self.latestToken.withLockedValue { $0 = token }
         self.feed(.transportOpened(generation: generation, token: token))
+    }
+
+    private func openSSE(_ generation: Int) {
+        let url = self.url
+        let tokenProvider = self.configuration.tokenProvider
+        let latestToken = self.latestToken
+        self.openers[generation] = Task {
+            do {
+                let endpoints = try NodeEndpoints(webSocketURL: url)
+                let token = try await tokenProvider()
+                latestToken.withLockedValue { $0 = token }
+                let handlers = SSELink.Handlers(
+                    message: { message in await self.feed(.received(generation: generation, message)) },
+                    closed: { code, reason in await self.sseClosed(code: code, reason: reason, generation: generation) })
+                let link = try await SSELink.open(endpoints, token: token, timeout: .seconds(5),
+                                                  currentToken: { latestToken.withLockedValue { $0 } }, handlers: handlers)
+                self.sseOpened(link, token: token, generation: generation)
+            } catch {
+                self.openFailed(error, generation: generation)
+            }
+        }
+    }
+
+    private func sseOpened(_ link: SSELink, token: String?, generation: Int) {
+        guard self.openers.removeValue(forKey: generation) != nil else { return link.close() }
+        self.links[generation] = .sse(link)
+        self.feed(.transportOpened(generation: generation, token: token))
+    }
+
+    private func sseClosed(code: UInt16, reason: String, generation: Int) {
+        self.links.removeValue(forKey: generation)?.finish()
+        self.logger.debug("Event stream closed", metadata: ["code": "\(code)", "reason": "\(reason)"])
+        self.feed(.transportClosed(generation: generation, code: code, reason: reason))
     }
 
     private func openFailed(_ error: any Error, generation: Int) {
         guard self.openers.removeValue(forKey: generation) != nil else { return }
         self.logger.debug("Connect attempt failed", metadata: ["error": "\(error)"])
-        let retryAfter = (error as? WebSocketTransportError)?.retryAfter
+        let retryAfter = (error as? WebSocketTransportError)?.retryAfter ?? (error as? SSELink.OpenFailure)?.retryAfter
         self.feed(.transportFailed(generation: generation, reason: "\(error)", retryAfter: retryAfter))
     }
 
     private func closed(_ status: WebSocketCloseStatus, generation: Int) {
-        self.links.removeValue(forKey: generation)?.outbox.finish()
+        self.links.removeValue(forKey: generation)?.finish()
         self.logger.debug("Connection closed", metadata: ["code": "\(status.code.rawValue)", "reason": "\(status.reason)"])
         self.feed(.transportClosed(generation: generation, code: status.code.rawValue, reason: status.reason))
     }

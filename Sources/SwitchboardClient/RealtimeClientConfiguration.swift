@@ -18,6 +18,10 @@ public struct RealtimeClientConfiguration: Sendable {
     public var tokenRefreshMargin: Duration
     /// Sent as the `connect` command's `name`, for the server's logs.
     public var clientName: String?
+    /// How to reach the node, in order of preference: an attempt that cannot open one tries the next, and
+    /// once Server-Sent Events worked where a WebSocket did not, attempts start with them (as switchboard.js
+    /// does). The SSE endpoints are found beside the WebSocket URL's `/connection/websocket`.
+    public var transports: [RealtimeTransport]
 
     public init(tokenProvider: @escaping @Sendable () async throws -> String?,
                 reconnect: ReconnectPolicy = ReconnectPolicy(),
@@ -26,7 +30,9 @@ public struct RealtimeClientConfiguration: Sendable {
                 heartbeatTimeout: Duration = .seconds(10),
                 requestTimeout: Duration = .seconds(10),
                 tokenRefreshMargin: Duration = .seconds(30),
-                clientName: String? = "switchboard-swift") {
+                clientName: String? = "switchboard-swift",
+                transports: [RealtimeTransport] = [.webSocket, .serverSentEvents]) {
+        precondition(!transports.isEmpty, "a client needs at least one transport")
         precondition(sendQueueLimit >= 0, "the send queue limit cannot be negative")
         self.tokenProvider = tokenProvider
         self.reconnect = reconnect
@@ -36,5 +42,14 @@ public struct RealtimeClientConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.tokenRefreshMargin = tokenRefreshMargin
         self.clientName = clientName
+        self.transports = transports
     }
+}
+
+/// A way for a ``RealtimeClient`` to reach a node.
+public enum RealtimeTransport: Sendable, Hashable {
+    case webSocket
+    /// Server-Sent Events for pushes and HTTP POSTs for commands, for networks that block WebSocket
+    /// (PROTOCOL.md, "Server-Sent Events fallback").
+    case serverSentEvents
 }

@@ -28,6 +28,7 @@ struct ClientProtocolMachine {
             self.requestTimeout = configuration.requestTimeout
             self.tokenRefreshMargin = configuration.tokenRefreshMargin
             self.clientName = configuration.clientName
+            self.transports = configuration.transports.map { $0 == .webSocket ? TransportKind.webSocket : .sse }
         }
     }
 

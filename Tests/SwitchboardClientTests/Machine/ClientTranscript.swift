@@ -51,6 +51,8 @@ struct ClientTranscript {
         configuration.requestTimeout = ms("requestTimeoutMs", 10_000)
         configuration.tokenRefreshMargin = ms("tokenRefreshMarginMs", 30_000)
         configuration.clientName = json["clientName"] as? String ?? "transcript"
+        // A transcript names its transports; without, WebSockets only (the JavaScript machine's default too).
+        configuration.transports = [.webSocket]
         var settings = ClientProtocolMachine.Settings(configuration)
         if let transports = json["transports"] as? [String] {
             settings.transports = try transports.map { name in

@@ -20,7 +20,9 @@ final class LoopbackTCPProxy: Sendable {
         self.port = port
     }
 
-    static func start(forwardingTo targetPort: Int) async throws -> LoopbackTCPProxy {
+    /// With `blockingWebSockets`, the proxy answers every WebSocket upgrade request with 403, as networks
+    /// that only let plain HTTP through do, and passes everything else on.
+    static func start(forwardingTo targetPort: Int, blockingWebSockets: Bool = false) async throws -> LoopbackTCPProxy {
         let proxy = NIOLockedValueBox<LoopbackTCPProxy?>(nil)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -34,7 +36,8 @@ final class LoopbackTCPProxy: Sendable {
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMap { outbound in
                         proxy.withLockedValue { $0 }?.track(inbound, outbound)
-                        return inbound.pipeline.addHandler(Relay(to: outbound))
+                        guard blockingWebSockets else { return inbound.pipeline.addHandler(Relay(to: outbound)) }
+                        return inbound.pipeline.addHandlers([UpgradeBlocker(), Relay(to: outbound)])
                     }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -124,6 +127,23 @@ private final class Relay: ChannelInboundHandler, Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Refuses WebSocket upgrades: a request asking for one gets 403 and the connection closes.
+private final class UpgradeBlocker: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = self.unwrapInboundIn(data)
+        guard String(decoding: bytes.readableBytesView, as: UTF8.self).lowercased().contains("upgrade: websocket") else {
+            return context.fireChannelRead(data)
+        }
+        let refusal = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        // A few bytes on loopback: the kernel takes them at once, before the close.
+        context.writeAndFlush(NIOAny(ByteBuffer(string: refusal)), promise: nil)
         context.close(promise: nil)
     }
 }

@@ -1,0 +1,107 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// An HTTP/1.1 connection to a node for the SSE transport (`http://`, or `https://` with the system's
+/// trust roots), as an async channel of response parts in and request parts out.
+typealias NodeHTTPChannel = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+
+/// A complete response: what the ticket request and each command get back.
+struct NodeHTTPResponse: Sendable {
+    var status: HTTPResponseStatus
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+}
+
+enum NodeHTTPError: Error, CustomStringConvertible {
+    case connectionClosed(during: String)
+    case bodyTooLarge(limit: Int)
+
+    var description: String {
+        switch self {
+        case .connectionClosed(let what): "the node closed the connection during \(what)"
+        case .bodyTooLarge(let limit): "a response body over \(limit) bytes"
+        }
+    }
+}
+
+enum NodeHTTP {
+    /// A response body larger than this (a history reply can be large, never this large) ends the link.
+    static let maximumBodySize = 64 << 20
+
+    static func connect(to endpoints: NodeEndpoints, timeout: TimeAmount) async throws -> NodeHTTPChannel {
+        let sslContext = endpoints.isSecure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        let host = endpoints.host
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: endpoints.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let sslContext {
+                        let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+                        try pipeline.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                    }
+                    try pipeline.addHTTPClientHandlers()
+                    return try NodeHTTPChannel(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    static func request(_ method: HTTPMethod, _ target: String, endpoints: NodeEndpoints, headers extra: [(String, String)] = [],
+                        body: ByteBuffer? = nil) -> HTTPRequestHead {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
+        head.headers.add(name: "Host", value: endpoints.hostHeader)
+        head.headers.add(name: "User-Agent", value: "switchboard-swift")
+        if let body {
+            head.headers.add(name: "Content-Type", value: "application/json")
+            head.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        } else if method == .POST {
+            head.headers.add(name: "Content-Length", value: "0")
+        }
+        for (name, value) in extra { head.headers.add(name: name, value: value) }
+        return head
+    }
+
+    /// Sends one request on `outbound` and reads its whole response from `responses`.
+    static func exchange(_ head: HTTPRequestHead, body: ByteBuffer?, outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>,
+                         responses: inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator) async throws -> NodeHTTPResponse {
+        try await outbound.write(.head(head))
+        if let body { try await outbound.write(.body(.byteBuffer(body))) }
+        try await outbound.write(.end(nil))
+        var response: NodeHTTPResponse?
+        while let part = try await responses.next() {
+            switch part {
+            case .head(let head):
+                response = NodeHTTPResponse(status: head.status, headers: head.headers, body: ByteBuffer())
+            case .body(var bytes):
+                guard (response?.body.readableBytes ?? 0) + bytes.readableBytes <= Self.maximumBodySize else {
+                    throw NodeHTTPError.bodyTooLarge(limit: Self.maximumBodySize)
+                }
+                response?.body.writeBuffer(&bytes)
+            case .end:
+                if let response { return response }
+            }
+        }
+        throw NodeHTTPError.connectionClosed(during: "\(head.method) \(head.uri)")
+    }
+}
+
+extension String {
+    /// `value` as a URL query component: unreserved characters as they are, everything else percent-encoded.
+    var queryComponentEncoded: String {
+        var encoded = ""
+        for byte in self.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                encoded += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+            }
+        }
+        return encoded
+    }
+}
