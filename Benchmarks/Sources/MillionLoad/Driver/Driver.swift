@@ -23,6 +23,17 @@ struct Driver {
         }
     }
 
+    /// The users live now, from every worker: whom personal notifications can reach.
+    func liveUsers() async throws -> [ClosedRange<Int>] {
+        for worker in self.workers { worker.send("audience") }
+        let deadline = Date().addingTimeInterval(30)
+        while self.workers.contains(where: { $0.audience == nil }) {
+            guard Date() < deadline else { throw ValidationError("a worker did not say which users are live within 30 s") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return self.workers.flatMap { $0.audience ?? [] }
+    }
+
     /// Waits until the phase has delivered what was published in it (or a minute has passed: then the
     /// table shows what is missing).
     func settle(personal: Int, broadcast: Int) async throws {

@@ -20,7 +20,11 @@ struct PublishCounts: Sendable {
 /// Confined to its own event loop.
 final class NotificationPublisher: @unchecked Sendable {
     private let eventLoop: any EventLoop
-    private let users: Int
+    /// Who gets personal notifications: the users live when the phases began (a ramp that stalled leaves
+    /// some never connected, whose notifications nobody could receive), as ranges of user numbers.
+    private let users: [ClosedRange<Int>]
+    /// Users in `users` up to and including each range, for a uniform draw over all of them.
+    private let cumulative: [Int]
     private let personalNamespace: String
     private let broadcastChannel: String
     private var connections: [PublishConnection] = []
@@ -32,8 +36,14 @@ final class NotificationPublisher: @unchecked Sendable {
     private var sentBroadcasts = 0
     private static let maxInFlight = 2_000
 
-    init(users: Int, personalNamespace: String, broadcastChannel: String, eventLoop: any EventLoop) {
+    init(users: [ClosedRange<Int>], personalNamespace: String, broadcastChannel: String, eventLoop: any EventLoop) {
+        precondition(!users.isEmpty, "notifications need at least one live user")
         self.users = users
+        var total = 0
+        self.cumulative = users.map { range in
+            total += range.count
+            return total
+        }
         self.personalNamespace = personalNamespace
         self.broadcastChannel = broadcastChannel
         self.eventLoop = eventLoop
@@ -86,7 +96,7 @@ final class NotificationPublisher: @unchecked Sendable {
                 let elapsed = Double(NIODeadline.now().uptimeNanoseconds - start) / 1e9
                 let due = Int(min(elapsed, seconds) * rate)
                 while self.sentPersonal < due {
-                    self.send(channel: "\(self.personalNamespace):u\(Int.random(in: 0..<self.users))", tag: 0)
+                    self.send(channel: "\(self.personalNamespace):u\(self.randomUser())", tag: 0)
                     self.sentPersonal += 1
                 }
                 if let every = broadcastEvery, Double(self.sentBroadcasts) * every <= min(elapsed, seconds) {
@@ -125,5 +135,18 @@ final class NotificationPublisher: @unchecked Sendable {
         let sentAt = ClientPool.realtimeNanoseconds()
         let body = ByteBuffer(string: #"{"channel":"\#(channel)","data":{"t":\#(sentAt)}}"#)
         connection.write(body: body, tag: tag, sentAt: sentAt)
+    }
+
+    private func randomUser() -> Int {
+        let draw = Int.random(in: 0..<self.cumulative.last!)
+        // The first range whose cumulative count passes the draw.
+        var low = 0
+        var high = self.cumulative.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if self.cumulative[middle] > draw { high = middle } else { low = middle + 1 }
+        }
+        let before = low == 0 ? 0 : self.cumulative[low - 1]
+        return self.users[low].lowerBound + (draw - before)
     }
 }

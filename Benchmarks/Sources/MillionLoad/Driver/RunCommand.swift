@@ -100,7 +100,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             // One broadcast to everyone.
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            let publisher = NotificationPublisher(users: self.clients, personalNamespace: self.personalNamespace,
+            let publisher = NotificationPublisher(users: try await driver.liveUsers(), personalNamespace: self.personalNamespace,
                                                   broadcastChannel: self.broadcastChannel, eventLoop: group.next())
             try await publisher.connect(host: String(apiParts[0]), port: apiPort, apiKey: self.apiKey, connections: 8)
             try await driver.startPhase("broadcast", ending: "hold")

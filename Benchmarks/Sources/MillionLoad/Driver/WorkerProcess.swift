@@ -13,6 +13,8 @@ final class WorkerProcess: Sendable {
         /// The last report with latency per phase (a worker prints one when a phase ends).
         var finished: [String: WorkerReport] = [:]
         var exited = false
+        /// The live users, from the last answer to `audience`.
+        var audience: [ClosedRange<Int>]?
     }
     private let state = NIOLockedValueBox(State())
 
@@ -46,6 +48,7 @@ final class WorkerProcess: Sendable {
                     state.withLockedValue { state in
                         state.latest = report
                         if report.latency != nil { state.finished[report.phase] = report }
+                        if let audience = report.audience { state.audience = audience.map { $0[0]...$0[1] } }
                     }
                 }
             }
@@ -55,6 +58,7 @@ final class WorkerProcess: Sendable {
 
     var pid: Int32 { self.process.processIdentifier }
     var latest: WorkerReport? { self.state.withLockedValue { $0.latest } }
+    var audience: [ClosedRange<Int>]? { self.state.withLockedValue { $0.audience } }
     var hasExited: Bool { self.state.withLockedValue { $0.exited } }
     func finished(_ phase: String) -> WorkerReport? { self.state.withLockedValue { $0.finished[phase] } }
 

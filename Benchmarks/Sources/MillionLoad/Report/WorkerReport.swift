@@ -107,4 +107,6 @@ struct WorkerReport: Codable, Sendable {
     var everLive: Int
     var tally: PhaseTally
     var latency: PhaseLatency?
+    /// The users live now, as inclusive ranges of user numbers: only in the answer to `audience`.
+    var audience: [[Int]]? = nil
 }

@@ -151,6 +151,8 @@ final class ClientPool: @unchecked Sendable {
             self.isFrozen = true
         case "report"?:
             self.printReport(withLatency: true)
+        case "audience"?:
+            self.printReport(withLatency: false, audience: self.liveUserRanges())
         case "stop"?:
             for client in self.clients { client.stop() }
             self.printReport(withLatency: true)
@@ -183,10 +185,24 @@ final class ClientPool: @unchecked Sendable {
         }
     }
 
-    private func printReport(withLatency: Bool) {
+    /// The live users' numbers as inclusive ranges (one range when every client got in).
+    private func liveUserRanges() -> [[Int]] {
+        var ranges: [[Int]] = []
+        for client in self.clients where client.phase == .live {
+            if let last = ranges.last, last[1] == client.user - 1 {
+                ranges[ranges.count - 1][1] = client.user
+            } else {
+                ranges.append([client.user, client.user])
+            }
+        }
+        return ranges
+    }
+
+    private func printReport(withLatency: Bool, audience: [[Int]]? = nil) {
         let report = WorkerReport(worker: self.worker, phase: self.phase, live: self.live,
                                   pending: self.started - self.live, notStarted: self.clients.count - self.started,
-                                  everLive: self.everLive, tally: self.tally, latency: withLatency ? self.latency : nil)
+                                  everLive: self.everLive, tally: self.tally, latency: withLatency ? self.latency : nil,
+                                  audience: audience)
         guard var line = try? JSONEncoder().encode(report) else { return }
         line.append(UInt8(ascii: "\n"))
         // The driver reads every line; once it is gone (a broken pipe), so is the reason to run.
