@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         // Lock-free counters on the hot path; Synchronization.Atomic would need macOS 15.
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
+        // `swift package generate-documentation`: the library products' DocC catalogs, built in CI.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // The sans-I/O RFC 6455 + RFC 7692 engine: bytes in, events out. No sockets, clocks or randomness.

@@ -2,7 +2,7 @@ import NIOConcurrencyHelpers
 import SwitchboardProtocol
 import SwitchboardServer
 
-/// The promises every ``Broker`` makes to the nodes above it, as checks a broker's own tests run.
+/// The promises every `Broker` makes to the nodes above it, as checks a broker's own tests run.
 ///
 /// The embedded memory broker and `SwitchboardRedis` are both held to them; a third-party broker runs the
 /// same checks from its test suite, with any test framework:
@@ -14,7 +14,7 @@ import SwitchboardServer
 /// }
 /// ```
 ///
-/// Each check starts a fresh broker from the factory with a recording ``BrokerEventHandler``, uses channels
+/// Each check starts a fresh broker from the factory with a recording `BrokerEventHandler`, uses channels
 /// of its own (a random prefix, so checks may share one backing server), shuts the broker down, and throws a
 /// ``BrokerContractViolation`` that says what was promised and what happened.
 public enum BrokerContract {
@@ -40,7 +40,7 @@ public enum BrokerContract {
         }
     }
 
-    /// Every check, in the order they are listed in the documentation of ``Broker``.
+    /// Every check, in the order they are listed in the documentation of `Broker`.
     public static let checks: [Check] = [
         Check(name: "publications get contiguous offsets in one epoch and reach a subscribed node in order", body: Self.ordering),
         Check(name: "history since a position is the complete gap, or not recoverable", body: Self.recovery),

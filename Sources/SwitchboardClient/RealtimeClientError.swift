@@ -1,7 +1,7 @@
 import SwitchboardProtocol
 
 /// Why a ``RealtimeClient`` call failed. Compare with the static members (`error == .sendQueueFull`); the
-/// server's refusals carry the protocol's ``ErrorCode`` in ``protocolCode``.
+/// server's refusals carry the protocol's `ErrorCode` in ``protocolCode``.
 ///
 /// A struct wrapping a private code (not a public enum), so cases can be added without breaking callers.
 public struct RealtimeClientError: Error, Sendable, Hashable, CustomStringConvertible {

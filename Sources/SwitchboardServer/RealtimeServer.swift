@@ -39,6 +39,8 @@ public final class RealtimeServer: Service, Sendable {
     public static let version = "0.3.0"
 
     /// - Parameters:
+    ///   - configuration: the node's whole configuration (what `serve` reads from its file and flags).
+    ///   - logger: for the node's events.
     ///   - broker: where channels live; the embedded ``MemoryBroker`` when nil.
     ///   - developmentSecret: the HS256 secret `serve` generated because none was configured; enables
     ///     `GET /dev/token?user=…`, which the demo page uses to sign in. Never set in production.

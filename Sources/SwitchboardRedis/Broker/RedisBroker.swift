@@ -5,7 +5,7 @@ import NIOPosix
 import SwitchboardProtocol
 import SwitchboardServer
 
-/// A ``Broker`` for many nodes: channels live in Redis, so every node sees the same offsets, history and
+/// A `Broker` for many nodes: channels live in Redis, so every node sees the same offsets, history and
 /// presence, and a publication on one node reaches the subscribers of all.
 ///
 /// How it keeps the contract:
@@ -23,7 +23,7 @@ import SwitchboardServer
 /// - **Presence** is a sorted set scored by expiry on Redis's clock, cleaned when read: a crashed node stops
 ///   refreshing, and its clients drop out after their TTL.
 ///
-/// While Redis is down every operation throws ``BrokerError`` at once (not after a timeout) and the
+/// While Redis is down every operation throws `BrokerError` at once (not after a timeout) and the
 /// connections come back in the background with backoff. A publish whose connection dropped with the
 /// command in flight throws although the script may have run: Redis cannot tell, and neither can we.
 public final class RedisBroker: Broker {
@@ -40,7 +40,10 @@ public final class RedisBroker: Broker {
     private let makeEpoch: @Sendable () -> String
 
     /// - Parameters:
-    ///   - makeEpoch: names a new stream (default: 8 random characters, as ``MemoryBroker`` does).
+    ///   - configuration: the Redis servers (channels are spread over them) and how long positions live.
+    ///   - eventLoopGroup: where the Redis connections run.
+    ///   - logger: for connection losses and unreadable messages.
+    ///   - makeEpoch: names a new stream (default: 8 random characters, as `MemoryBroker` does).
     public init(configuration: RedisBrokerConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger = Logger(label: "switchboard.redis"),
                 makeEpoch: @escaping @Sendable () -> String = MemoryBroker.randomEpoch) {
@@ -66,7 +69,7 @@ public final class RedisBroker: Broker {
     }
 
     /// Connects to every server. Returns after the first attempts, whether they succeeded or not: a Redis that
-    /// is down now is retried in the background, and operations fail with ``BrokerError`` until it is back.
+    /// is down now is retried in the background, and operations fail with `BrokerError` until it is back.
     public func start(handler: any BrokerEventHandler) async throws {
         self.handler.withLockedValue { $0 = handler }
         for shard in self.shards {
@@ -284,7 +287,7 @@ public final class RedisBroker: Broker {
         String(max(1, self.configuration.positionRetention.components.seconds))
     }
 
-    /// Every failure leaves as a ``BrokerError`` that says what was attempted and why it failed.
+    /// Every failure leaves as a `BrokerError` that says what was attempted and why it failed.
     private func mappingErrors<Value: Sendable>(_ action: String, _ channel: String, mayHaveTakenEffect: Bool = false,
                                                 _ body: () async throws -> Value) async throws -> Value {
         do {

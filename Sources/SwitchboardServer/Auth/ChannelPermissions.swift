@@ -89,7 +89,10 @@ public struct ChannelPermissions: Sendable {
     /// Publishing also requires being allowed to subscribe, checked again here, so a client whose refreshed
     /// token no longer grants a channel cannot keep publishing in it.
     ///
-    /// - Parameter isSubscribed: whether the client is subscribed to `channel` now.
+    /// - Parameters:
+    ///   - channel: the channel to publish in.
+    ///   - credentials: the client's verified token (nil: anonymous).
+    ///   - isSubscribed: whether the client is subscribed to `channel` now.
     public func canPublish(to channel: String, credentials: Credentials?, isSubscribed: Bool) -> Decision {
         let options: NamespaceOptions
         switch self.lookUp(channel) {

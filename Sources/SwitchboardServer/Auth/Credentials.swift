@@ -4,7 +4,7 @@ import SwitchboardProtocol
 /// Who a verified token says the client is, and what it grants. Only ``TokenVerifier`` makes these from client
 /// input; tests and back-end code may build them directly.
 public struct Credentials: Sendable, Hashable {
-    /// The token's `sub`: never empty (an empty id is how anonymous clients appear in ``ClientInfo``).
+    /// The token's `sub`: never empty (an empty id is how anonymous clients appear in `ClientInfo`).
     public var user: String
     /// The token's `exp`. The connection must be refreshed or closed (4003) by then.
     public var expiresAt: Date

@@ -195,8 +195,8 @@ extension BrokerEventHandler {
 }
 
 /// A broker operation failed. Unless ``outcomeIsUnknown``, nothing was done (callers report
-/// ``ErrorCode/unavailable``); with it, the operation may have taken effect (a reply lost after the broker
-/// ran it: callers report ``ErrorCode/outcomeUnknown`` and must not say nothing happened).
+/// `ErrorCode/unavailable`); with it, the operation may have taken effect (a reply lost after the broker
+/// ran it: callers report `ErrorCode/outcomeUnknown` and must not say nothing happened).
 public struct BrokerError: Error, Sendable, CustomStringConvertible {
     private enum Outcome: Sendable { case nothingDone, unknown }
 

@@ -29,6 +29,7 @@ public final class MemoryBroker: Broker {
     private let makeEpoch: @Sendable () -> String
 
     /// - Parameters:
+    ///   - shardCount: how many independently locked parts channels are spread over (contention between threads).
     ///   - clock: milliseconds on a monotonic scale (default: the system's uptime clock).
     ///   - makeEpoch: names a new stream (default: 8 random characters).
     public init(shardCount: Int = 16, clock: @escaping Clock = MemoryBroker.uptimeMilliseconds,

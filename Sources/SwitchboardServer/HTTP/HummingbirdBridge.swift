@@ -6,7 +6,7 @@ import NIOHTTP1
 import NIOHTTPTypesHTTP1
 import SwitchboardWebSocketNIO
 
-/// Serves the plain HTTP connections a ``WebSocketServer`` hands over with a Hummingbird responder, so the
+/// Serves the plain HTTP connections a `WebSocketServer` hands over with a Hummingbird responder, so the
 /// whole HTTP surface (health, metrics, the API, SSE, static files) shares the WebSocket port while
 /// WebSocket connections keep the transport's lean pipeline.
 ///
@@ -31,6 +31,7 @@ public struct HummingbirdBridge: Sendable {
     ///     browsers do not hold sockets forever.
     ///   - serverName: the `Server` field of every response; nil sends none (it tells attackers little, and
     ///     costs bytes).
+    ///   - logger: for connections that fail.
     public init<Responder: HTTPResponder>(responder: Responder, idleTimeout: TimeAmount = .seconds(60),
                                           serverName: String? = nil, logger: Logger)
     where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
@@ -39,7 +40,7 @@ public struct HummingbirdBridge: Sendable {
         self.logger = logger
     }
 
-    /// The hook to give ``WebSocketServer`` as its `httpHandover`.
+    /// The hook to give `WebSocketServer` as its `httpHandover`.
     public var handover: WebSocketServer.HTTPHandover {
         { channel in try self.serve(channel) }
     }

@@ -10,14 +10,14 @@ import SwitchboardProtocol
 ///
 /// | Metric | Type | Labels | Call |
 /// |---|---|---|---|
-/// | `switchboard_connections` | gauge | `transport` = websocket, sse | ``connectionOpened(_:)`` / ``connectionClosed(_:code:)`` |
+/// | `switchboard_connections` | gauge | `transport` = websocket, sse | ``connectionOpened(_:)`` / `connectionClosed(_:code:)` |
 /// | `switchboard_subscriptions` | gauge | | ``subscribed()`` / ``unsubscribed()`` |
 /// | `switchboard_channels` | gauge | | ``channelOpened()`` / ``channelClosed()`` |
 /// | `switchboard_messages_in_total`, `switchboard_bytes_in_total` | counter | | ``messageReceived(bytes:)`` |
 /// | `switchboard_messages_out_total`, `switchboard_bytes_out_total` | counter | | ``messagesSent(count:bytes:)`` |
 /// | `switchboard_publications_total` | counter | `source` = client, api | ``publicationAccepted(_:)`` |
-/// | `switchboard_disconnects_total` | counter | `code` | ``connectionClosed(_:code:)`` |
-/// | `switchboard_slow_consumer_disconnects_total` | counter | | ``connectionClosed(_:code:)`` with 4001 |
+/// | `switchboard_disconnects_total` | counter | `code` | `connectionClosed(_:code:)` |
+/// | `switchboard_slow_consumer_disconnects_total` | counter | | `connectionClosed(_:code:)` with 4001 |
 /// | `switchboard_refused_connections_total` | counter | `reason` | ``connectionRefused(_:)`` |
 /// | `switchboard_command_errors_total` | counter | `code` | ``commandFailed(_:)`` |
 /// | `switchboard_rate_limited_commands_total` | counter | | ``commandFailed(_:)`` with 201 |
@@ -25,7 +25,7 @@ import SwitchboardProtocol
 /// | `switchboard_delivery_latency_seconds` | timer | | ``publicationDelivered(latency:)`` |
 /// | `switchboard_tickets_total` | counter | `outcome` = minted, redeemed, refused | ``ticketMinted()``, ``ticketRedeemed(_:)`` |
 ///
-/// Codes not in the protocol's table (``DisconnectCode``, ``ErrorCode``) or RFC 6455's close codes are counted
+/// Codes not in the protocol's table (`DisconnectCode`, `ErrorCode`) or RFC 6455's close codes are counted
 /// under `code="other"`: a peer chooses its own close code, and must not be able to create time series.
 public final class ServerMetrics: Sendable {
     /// The running totals the same calls update.
@@ -52,12 +52,12 @@ public final class ServerMetrics: Sendable {
     private let tickets: [Counter]
 
     /// Disconnect codes with a series of their own: the protocol's table (keep in step with
-    /// ``DisconnectCode``) and the RFC 6455 §7.4.1 close codes a connection can end with (1006: no close frame).
+    /// `DisconnectCode`) and the RFC 6455 §7.4.1 close codes a connection can end with (1006: no close frame).
     static let knownDisconnectCodes: [UInt16] = [1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1010, 1011]
         + [DisconnectCode.shutdown, .slowConsumer, .heartbeatTimeout, .tokenExpired, .rateLimited, .internalError,
            .ticketRefused, .unauthorized, .forced, .badProtocol, .connectionLimit].map(\.rawValue)
 
-    /// Error codes with a series of their own: the protocol's table (keep in step with ``ErrorCode``).
+    /// Error codes with a series of their own: the protocol's table (keep in step with `ErrorCode`).
     static let knownErrorCodes: [UInt16] = [ErrorCode.badRequest, .unknownCommand, .unauthorized, .permissionDenied,
         .unknownChannel, .alreadySubscribed, .notSubscribed, .notAvailable, .limitExceeded, .tokenExpired, .notConnected,
         .alreadyConnected, .messageTooLarge, .positionNotRetained, .ticketRefused, .internalError, .rateLimited, .unavailable,
@@ -126,7 +126,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// A connection that ``connectionOpened(_:)`` counted has ended, with this close or disconnect code
-    /// (``DisconnectCode`` raw values, or RFC 6455 codes such as 1000 and 1006). Code 4001 also counts as a
+    /// (`DisconnectCode` raw values, or RFC 6455 codes such as 1000 and 1006). Code 4001 also counts as a
     /// slow-consumer disconnect.
     public func connectionClosed(_ transport: Transport, code: UInt16) {
         self.connections[transport.index].decrement()
@@ -138,7 +138,7 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    /// ``connectionClosed(_:code:)`` for a protocol disconnect code.
+    /// `connectionClosed(_:code:)` for a protocol disconnect code.
     public func connectionClosed(_ transport: Transport, code: DisconnectCode) {
         self.connectionClosed(transport, code: code.rawValue)
     }
@@ -212,7 +212,7 @@ public final class ServerMetrics: Sendable {
         self.commandDurations[Self.commandIndex(command.body)].recordNanoseconds(Self.nanoseconds(duration))
     }
 
-    /// A command got an error reply. ``ErrorCode/rateLimited`` also counts as a rate-limited command.
+    /// A command got an error reply. `ErrorCode/rateLimited` also counts as a rate-limited command.
     public func commandFailed(_ code: ErrorCode) {
         (self.commandErrors[code.rawValue] ?? self.otherCommandErrors).increment()
         if code == .rateLimited {

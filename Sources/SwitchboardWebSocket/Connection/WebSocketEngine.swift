@@ -64,8 +64,10 @@ public struct WebSocketEngine {
 
     /// - Parameters:
     ///   - role: server or client; a client must pass a `maskingKeySource`.
+    ///   - limits: the largest frame and message accepted, and how much is buffered.
     ///   - deflate: the permessage-deflate agreement from the handshake, or nil.
     ///   - deflateConfiguration: how to compress outgoing messages when `deflate` is set.
+    ///   - maskingKeySource: where a client's masking keys come from (RFC 6455 §5.3); nil for a server.
     public init(role: WebSocketRole, limits: WebSocketLimits = .applicationDefault,
                 deflate: PerMessageDeflateParameters? = nil,
                 deflateConfiguration: PerMessageDeflateConfiguration = PerMessageDeflateConfiguration(),

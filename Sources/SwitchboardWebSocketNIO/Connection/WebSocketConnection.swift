@@ -10,7 +10,7 @@ import SwitchboardWebSocket
 /// }
 /// ```
 /// Reading pauses when ``inbound`` is not consumed (the socket is not read, so TCP pushes back on the
-/// peer); ``send(_:)`` returns once the message is queued and the socket is below its high-water mark.
+/// peer); `send(_:)` returns once the message is queued and the socket is below its high-water mark.
 public final class WebSocketConnection: Sendable {
     public typealias Inbound = NIOAsyncSequenceProducer<WebSocketMessage, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, InboundDelegate>
 

@@ -68,12 +68,16 @@ public final class WebSocketServer: Sendable {
     #endif
 
     /// - Parameters:
+    ///   - configuration: where to listen, TLS, limits and the connections' behaviour.
+    ///   - eventLoopGroup: NIO's loops, or an ``EpollEventLoopGroup`` (Linux, no TLS) for lighter connections.
+    ///   - logger: for the server's and its connections' events.
     ///   - upgradeHook: sees every valid upgrade request (path, query, headers, peer) before it is accepted;
     ///     reject to answer with an HTTP status (authentication, Origin checks, routing).
     ///   - httpHandover: takes connections whose request is not a WebSocket upgrade (see ``HTTPHandover``);
     ///     nil refuses them as failed handshakes (426 Upgrade Required for a GET, 405 for other methods).
     ///   - httpEventLoopGroup: for a server on an ``EpollEventLoopGroup``, the NIO event loops its handed-over
     ///     connections move to (HTTP handlers need a NIO channel); unused otherwise.
+    ///   - handler: runs each connection, with the `async` API or on its event loop.
     public init(configuration: WebSocketServerConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger = Logger(label: "switchboard.websocket.server"),
                 upgradeHook: (@Sendable (WebSocketUpgradeRequest) -> WebSocketUpgradeDecision)? = nil,
