@@ -46,6 +46,15 @@ final class SSELink: Sendable {
     private let commands: AsyncStream<ClientCommand>.Continuation
     private let connectIDs: AsyncStream<UInt64>.Continuation
 
+    /// Links not yet freed, by the node's port, for tests: a link whose attempt failed must not live on in a
+    /// waiting task.
+    static let alive = NIOLockedValueBox<[Int: Int]>([:])
+
+    deinit {
+        let port = self.endpoints.port
+        Self.alive.withLockedValue { $0[port, default: 0] -= 1 }
+    }
+
     private init(endpoints: NodeEndpoints, timeout: TimeAmount, currentToken: @escaping @Sendable () -> String?, handlers: Handlers,
                  commands: AsyncStream<ClientCommand>.Continuation, connectIDs: AsyncStream<UInt64>.Continuation) {
         self.endpoints = endpoints
@@ -54,6 +63,7 @@ final class SSELink: Sendable {
         self.handlers = handlers
         self.commands = commands
         self.connectIDs = connectIDs
+        Self.alive.withLockedValue { $0[endpoints.port, default: 0] += 1 }
     }
 
     /// Opens the stream; returns once the node has accepted it (or refused the credential, which the
@@ -64,10 +74,16 @@ final class SSELink: Sendable {
         let (connectIDs, connectInput) = AsyncStream<UInt64>.makeStream()
         let link = SSELink(endpoints: endpoints, timeout: timeout, currentToken: currentToken, handlers: handlers,
                            commands: commandInput, connectIDs: connectInput)
-        try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
-            let stream = Task { await link.runStream(token: token, connectIDs: connectIDs, opened: opened) }
-            let poster = Task { await link.runCommands(commands) }
-            link.state.withLockedValue { $0.tasks = [stream, poster] }
+        do {
+            try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
+                let stream = Task { await link.runStream(token: token, connectIDs: connectIDs, opened: opened) }
+                let poster = Task { await link.runCommands(commands) }
+                link.state.withLockedValue { $0.tasks = [stream, poster] }
+            }
+        } catch {
+            // Nobody will use this link: its command task must not wait for commands forever.
+            link.close()
+            throw error
         }
         return link
     }

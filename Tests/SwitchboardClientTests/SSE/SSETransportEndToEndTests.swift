@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import SwitchboardProtocol
 import SwitchboardNodeTestSupport
 import SwitchboardTestSupport
@@ -81,5 +82,30 @@ import Testing
             guard case .disconnected(let reason) = client.state else { throw ClientTestFailure("state \(client.state)") }
             #expect(reason.error == .unauthorized, "\(reason)")
         }
+    }
+
+    @Test func aStreamTheNodeRefusesForNowFailsTheAttemptWithItsRetryAfterAndLeavesNothingBehind() async throws {
+        try await RealtimeTestNode.with({ $0.limits.maxConnections = 0 }) { node in
+            let handlers = SSELink.Handlers(message: { _ in }, closed: { _, _ in })
+            let error = await #expect(throws: SSELink.OpenFailure.self) {
+                _ = try await SSELink.open(try NodeEndpoints(webSocketURL: node.url), token: nil, timeout: .seconds(5),
+                                           currentToken: { nil }, handlers: handlers)
+            }
+            #expect(error?.reason.contains("503") == true, "\(String(describing: error))")
+            #expect(await eventually { SSELink.alive.withLockedValue { $0[node.port, default: 0] } == 0 }, "the failed link is freed")
+        }
+    }
+
+    @Test func anAttemptWhereNobodyListensFailsAndLeavesNothingBehind() async throws {
+        // A port that was free a moment ago: nobody listens there now.
+        let placeholder = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = placeholder.localAddress!.port!
+        try await placeholder.close()
+        let handlers = SSELink.Handlers(message: { _ in }, closed: { _, _ in })
+        await #expect(throws: SSELink.OpenFailure.self) {
+            _ = try await SSELink.open(try NodeEndpoints(webSocketURL: "ws://127.0.0.1:\(port)/connection/websocket"), token: nil,
+                                       timeout: .seconds(5), currentToken: { nil }, handlers: handlers)
+        }
+        #expect(await eventually { SSELink.alive.withLockedValue { $0[port, default: 0] } == 0 }, "the failed link is freed")
     }
 }
