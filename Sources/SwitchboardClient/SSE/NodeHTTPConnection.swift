@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SwitchboardWebSocketNIO
 
 /// An HTTP/1.1 connection to a node for the SSE transport (`http://`, or `https://` with the system's
 /// trust roots), as an async channel of response parts in and request parts out.
@@ -15,11 +16,15 @@ struct NodeHTTPResponse: Sendable {
 }
 
 enum NodeHTTPError: Error, CustomStringConvertible {
+    /// The TCP (or TLS) connection could not be made, in words (`ConnectFailure`), as the WebSocket
+    /// transport says it.
+    case cannotConnect(host: String, reason: String)
     case connectionClosed(during: String)
     case bodyTooLarge(limit: Int)
 
     var description: String {
         switch self {
+        case .cannotConnect(let host, let reason): "cannot connect to \(host): \(reason)"
         case .connectionClosed(let what): "the node closed the connection during \(what)"
         case .bodyTooLarge(let limit): "a response body over \(limit) bytes"
         }
@@ -32,6 +37,14 @@ enum NodeHTTP {
 
     static func connect(to endpoints: NodeEndpoints, timeout: TimeAmount) async throws -> NodeHTTPChannel {
         let sslContext = endpoints.isSecure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        do {
+            return try await Self.open(endpoints, sslContext: sslContext, timeout: timeout)
+        } catch {
+            throw NodeHTTPError.cannotConnect(host: endpoints.hostHeader, reason: ConnectFailure.reason(error))
+        }
+    }
+
+    private static func open(_ endpoints: NodeEndpoints, sslContext: NIOSSLContext?, timeout: TimeAmount) async throws -> NodeHTTPChannel {
         let host = endpoints.host
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(timeout)

@@ -181,7 +181,8 @@ final class SSELink: Sendable {
             await self.end(1006, "the event stream ended")
         } catch {
             if let opened {
-                opened.resume(throwing: OpenFailure(reason: "cannot open the event stream: \(error)", retryAfter: nil))
+                let reason = error is NodeHTTPError ? "\(error)" : "cannot open the event stream: \(error)"
+                opened.resume(throwing: OpenFailure(reason: reason, retryAfter: nil))
             } else {
                 await self.end(1006, "the event stream failed: \(error)")
             }
