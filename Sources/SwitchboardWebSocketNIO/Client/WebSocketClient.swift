@@ -76,12 +76,6 @@ public enum WebSocketClient {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        let sslContext: NIOSSLContext?
-        do {
-            sslContext = parsed.isSecure ? try NIOSSLContext(configuration: configuration.tls) : nil
-        } catch {
-            return eventLoop.makeFailedFuture(WebSocketTransportError.handshakeFailed("TLS configuration: \(error)"))
-        }
         var keyBytes = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
         for index in keyBytes.indices { keyBytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
@@ -102,6 +96,12 @@ public enum WebSocketClient {
             return upgraded.futureResult
         }
         #endif
+        let sslContext: NIOSSLContext?
+        do {
+            sslContext = parsed.isSecure ? try NIOSSLContext(configuration: configuration.tls) : nil
+        } catch {
+            return eventLoop.makeFailedFuture(WebSocketTransportError.handshakeFailed("TLS configuration: \(error)"))
+        }
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -144,7 +144,7 @@ struct HandOver<Value>: @unchecked Sendable {
 
 extension String {
     /// True for IPv4 and IPv6 literals, which TLS must not send as SNI (RFC 6066 §3).
-    var isIPAddress: Bool {
+    package var isIPAddress: Bool {
         (try? SocketAddress(ipAddress: self, port: 0)) != nil
     }
 }

@@ -270,16 +270,16 @@ extension SocketAddress {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, &length) }
         }
         guard result == 0 else { throw IOError(errnoCode: errno, reason: name) }
-        return try SocketAddress(storage: storage)
+        return try withUnsafePointer(to: &storage) { try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { try SocketAddress($0) } }
     }
 
-    private init(storage: sockaddr_storage) throws {
-        var storage = storage
-        switch Int32(storage.ss_family) {
+    /// The address a system call wrote (`getpeername`, `getaddrinfo`), IPv4 or IPv6.
+    init(_ address: UnsafePointer<sockaddr>) throws {
+        switch Int32(address.pointee.sa_family) {
         case AF_INET:
-            self = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee) } }
+            self = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee) }
         case AF_INET6:
-            self = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee) } }
+            self = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee) }
         default:
             throw IOError(errnoCode: EAFNOSUPPORT, reason: "an address that is neither IPv4 nor IPv6")
         }

@@ -74,7 +74,7 @@ extension WebSocketClient {
         var addresses: [SocketAddress] = []
         var entry = list
         while let current = entry {
-            if let address = current.pointee.ai_addr, let resolved = try? SocketAddress(address, length: current.pointee.ai_addrlen),
+            if let address = current.pointee.ai_addr, let resolved = try? SocketAddress(UnsafePointer(address)),
                !addresses.contains(resolved) {
                 addresses.append(resolved)
             }
@@ -82,20 +82,6 @@ extension WebSocketClient {
         }
         guard !addresses.isEmpty else { throw WebSocketTransportError.handshakeFailed("no address for \(host)") }
         return addresses
-    }
-}
-
-extension SocketAddress {
-    /// The address `getaddrinfo` gave.
-    fileprivate init(_ address: UnsafeMutablePointer<sockaddr>, length: socklen_t) throws {
-        switch Int32(address.pointee.sa_family) {
-        case AF_INET:
-            self = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee) }
-        case AF_INET6:
-            self = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee) }
-        default:
-            throw IOError(errnoCode: EAFNOSUPPORT, reason: "getaddrinfo")
-        }
     }
 }
 #endif

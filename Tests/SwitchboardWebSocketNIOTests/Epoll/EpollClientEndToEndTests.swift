@@ -58,7 +58,11 @@ private struct FullListener {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0, listen(fd, 0) == 0 else { throw IOError(errnoCode: errno, reason: "bind/listen") }
+        guard bound == 0, listen(fd, 0) == 0 else {
+            let error = IOError(errnoCode: errno, reason: "bind/listen")
+            Glibc.close(fd)
+            throw error
+        }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         self.fd = fd
