@@ -10,7 +10,8 @@ struct EventStreamParser {
         var id: String?
     }
 
-    /// A line longer than this ends the stream as malformed, so a broken peer cannot grow it without bound.
+    /// A line, or an event's data, longer than this ends the stream as malformed, so a broken peer cannot
+    /// grow either without bound.
     let maximumLineLength: Int
     private var line: [UInt8] = []
     private var data: [UInt8] = []
@@ -25,6 +26,8 @@ struct EventStreamParser {
 
     enum ParseError: Error, Equatable {
         case lineTooLong(Int)
+        /// `data:` lines without the blank line that ends their event, together over the limit.
+        case eventTooLarge(Int)
     }
 
     /// The events `bytes` complete, in order.
@@ -38,9 +41,9 @@ struct EventStreamParser {
             switch byte {
             case UInt8(ascii: "\r"):
                 self.afterCR = true
-                if let event = self.endLine() { events.append(event) }
+                if let event = try self.endLine() { events.append(event) }
             case UInt8(ascii: "\n"):
-                if let event = self.endLine() { events.append(event) }
+                if let event = try self.endLine() { events.append(event) }
             default:
                 guard self.line.count < self.maximumLineLength else { throw .lineTooLong(self.maximumLineLength) }
                 self.line.append(byte)
@@ -49,7 +52,7 @@ struct EventStreamParser {
         return events
     }
 
-    private mutating func endLine() -> Event? {
+    private mutating func endLine() throws(ParseError) -> Event? {
         defer { self.line.removeAll(keepingCapacity: true) }
         guard !self.line.isEmpty else { return self.dispatch() }
         if self.line[0] == UInt8(ascii: ":") { return nil }
@@ -57,16 +60,14 @@ struct EventStreamParser {
         let field = self.line[..<colon]
         var value = self.line[colon...].dropFirst()
         if value.first == UInt8(ascii: " ") { value = value.dropFirst() }
-        switch String(decoding: field, as: UTF8.self) {
-        case "data":
+        // `event` (the node sends none), `retry` (the client keeps its own backoff) and unknown fields are ignored.
+        if field.elementsEqual("data".utf8) {
+            guard self.data.count + 1 + value.count <= self.maximumLineLength else { throw .eventTooLarge(self.maximumLineLength) }
             if self.hasData { self.data.append(UInt8(ascii: "\n")) }
             self.data.append(contentsOf: value)
             self.hasData = true
-        case "id":
-            // The spec ignores an id holding NUL.
-            if !value.contains(0) { self.id = String(decoding: value, as: UTF8.self) }
-        default:
-            break  // `event` (the node sends none), `retry` (the client keeps its own backoff), unknown fields
+        } else if field.elementsEqual("id".utf8), !value.contains(0) {  // the spec ignores an id holding NUL
+            self.id = String(decoding: value, as: UTF8.self)
         }
         return nil
     }

@@ -1,3 +1,4 @@
+import Foundation
 import SwitchboardWebSocketNIO
 
 /// Where a node serves each transport, derived from the WebSocket URL the client was given, as
@@ -26,4 +27,14 @@ struct NodeEndpoints: Sendable, Equatable {
         self.commandPath = prefix + "/connection/sse/command"
         self.ticketPath = prefix + "/connection/ticket"
     }
+}
+
+extension String {
+    /// The string as a URL query component: RFC 3986's unreserved characters as they are, everything else
+    /// percent-encoded (a ticket or client id never needs more, but nothing a node sends is trusted to).
+    var queryComponentEncoded: String {
+        self.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? self
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }

@@ -53,7 +53,7 @@ enum NodeHTTP {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let sslContext {
-                        let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+                        let serverName = host.isIPAddress ? nil : host
                         try pipeline.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
                     try pipeline.addHTTPClientHandlers()
@@ -98,23 +98,5 @@ enum NodeHTTP {
             }
         }
         throw NodeHTTPError.connectionClosed(during: "\(head.method) \(head.uri)")
-    }
-}
-
-extension String {
-    /// `value` as a URL query component: unreserved characters as they are, everything else percent-encoded.
-    var queryComponentEncoded: String {
-        var encoded = ""
-        for byte in self.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                encoded += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
-            }
-        }
-        return encoded
     }
 }

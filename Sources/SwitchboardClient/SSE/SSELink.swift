@@ -170,10 +170,11 @@ final class SSELink: Sendable {
                 var ids = connectIDs.makeAsyncIterator()
                 guard let connectID = await ids.next() else { return }
                 var parser = EventStreamParser()
+                let decoder = JSONDecoder()
                 while let part = try await parts.next() {
                     guard case .body(let bytes) = part else { break }
                     for event in try parser.feed(bytes.readableBytesView) {
-                        await self.received(event, connectID: connectID)
+                        await self.received(event, connectID: connectID, decoder: decoder)
                         if self.isClosed { return }
                     }
                 }
@@ -189,8 +190,8 @@ final class SSELink: Sendable {
         }
     }
 
-    private func received(_ event: EventStreamParser.Event, connectID: UInt64) async {
-        guard let message = try? JSONDecoder().decode(ServerMessage.self, from: Data(event.data.utf8)) else { return }
+    private func received(_ event: EventStreamParser.Event, connectID: UInt64, decoder: JSONDecoder) async {
+        guard let message = try? decoder.decode(ServerMessage.self, from: Data(event.data.utf8)) else { return }
         switch message {
         case .reply(0, .connect(let result)):
             self.state.withLockedValue { $0.client = result.client }
@@ -223,6 +224,11 @@ final class SSELink: Sendable {
         return .refused(error)
     }
 
+    /// The body of the node's HTTP errors (PROTOCOL.md, "HTTP API"): `{"error":{"code":…,"message":…}}`.
+    private struct ErrorBody: Decodable {
+        var error: ServerMessage.ProtocolError
+    }
+
     private enum TicketOutcome {
         case ticket(String)
         /// The token was refused: the connect command's answer.
@@ -233,8 +239,7 @@ final class SSELink: Sendable {
     /// decides whether to go on); anything else, busy nodes (429, 503) included, fails the attempt.
     private static func refusal(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer)
         -> (error: ServerMessage.ProtocolError?, reason: String, retryAfter: Int?) {
-        struct Body: Decodable { var error: ServerMessage.ProtocolError }
-        let decoded = try? JSONDecoder().decode(Body.self, from: Data(body.readableBytesView))
+        let decoded = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.readableBytesView))
         let reason = "the node answered \(status.code)" + (decoded.map { ": \($0.error.message)" } ?? "")
         if [.unauthorized, .forbidden, .badRequest].contains(status), let decoded {
             return (decoded.error, reason, nil)
@@ -292,8 +297,7 @@ final class SSELink: Sendable {
     private static func answer(to command: ClientCommand, from response: NodeHTTPResponse) -> ServerMessage {
         let data = Data(response.body.readableBytesView)
         if let message = try? JSONDecoder().decode(ServerMessage.self, from: data) { return message }
-        struct Body: Decodable { var error: ServerMessage.ProtocolError }
-        if let refusal = try? JSONDecoder().decode(Body.self, from: data) { return .error(id: command.id, refusal.error) }
+        if let refusal = try? JSONDecoder().decode(ErrorBody.self, from: data) { return .error(id: command.id, refusal.error) }
         return .error(id: command.id, .init(code: .internalError, message: "the node answered \(response.status.code) without a reply"))
     }
 }

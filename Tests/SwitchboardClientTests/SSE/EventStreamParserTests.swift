@@ -56,6 +56,12 @@ import Testing
         #expect(try parser.feed(Array("\n".utf8)) == [.init(data: "a", id: nil)])
     }
 
+    @Test func anEventWhoseDataLinesTogetherPassTheLimitIsAnError() throws {
+        var parser = EventStreamParser(maximumLineLength: 16)
+        #expect(try parser.feed(Array("data: 0123456\ndata: 0123456\n".utf8)).isEmpty)
+        #expect(throws: EventStreamParser.ParseError.eventTooLarge(16)) { try parser.feed(Array("data: 0\n".utf8)) }
+    }
+
     @Test func aLineOverTheLimitIsAnError() throws {
         var parser = EventStreamParser(maximumLineLength: 16)
         #expect(try parser.feed(Array("data: 0123456789\n".utf8)).isEmpty)
