@@ -23,6 +23,8 @@ final class ServerContext: Sendable {
     let now: @Sendable () -> Date
     /// How fast new connections are let in (`maxConnectsPerSecond`).
     let admission: AdmissionControl
+    /// The limits every session's machine applies, shared.
+    let sessionLimits: SessionLimits
 
     init(configuration: ServerConfiguration, broker: any Broker, hub: Hub, verifier: TokenVerifier, metrics: ServerMetrics,
          clientAddresses: ClientAddressResolver, logger: Logger, developmentSecret: String? = nil,
@@ -40,6 +42,7 @@ final class ServerContext: Sendable {
         self.developmentSecret = developmentSecret
         self.now = now
         self.admission = AdmissionControl(ratePerSecond: configuration.limits.maxConnectsPerSecond)
+        self.sessionLimits = SessionLimits(configuration.limits)
     }
 
     var limits: LimitsConfiguration { self.configuration.limits }

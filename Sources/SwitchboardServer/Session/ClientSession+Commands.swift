@@ -19,7 +19,7 @@ extension ClientSession {
             self.subscribe(subscribe, identity: identity, id: id, reply: reply)
         case .unsubscribe(let unsubscribe):
             guard let identity = self.identity else { return fail(.notConnected, "send connect first") }
-            guard self.subscriptions.removeValue(forKey: unsubscribe.channel) != nil else {
+            guard self.machine.subscriptionEnded(unsubscribe.channel) else {
                 return fail(.notSubscribed, "not subscribed to \(unsubscribe.channel)")
             }
             self.leave(unsubscribe.channel, identity: identity)
@@ -51,7 +51,7 @@ extension ClientSession {
                 return reply(.error(id: id, .init(code: .unauthorized, message: "a token is required: pass it in connect or the token query parameter")))
             }
             let identity = SessionIdentity(credentials: nil, info: ClientInfo(user: "", client: self.clientID))
-            self.becomeConnected(identity)
+            self.carryOut(self.machine.authenticated(identity, now: self.context.now()) ?? [])
             return reply(.reply(id: id, .connect(self.connectResult(identity))))
         }
         self.authenticate(token: token) { [self] result in
@@ -70,7 +70,7 @@ extension ClientSession {
         let verifier = self.context.verifier
         let now = self.context.now()
         self.run({ await verifier.check(token, now: now) }) { [self] result in
-            guard case .awaitingConnect = self.state else {
+            guard self.machine.isAwaitingConnect else {
                 return then(.failure(TokenError(.missing, "the session is no longer waiting for a token")))
             }
             switch result {
@@ -92,7 +92,7 @@ extension ClientSession {
         self.run({ try await context.redeemTicket(ticket) }) { [self] result in
             switch result {
             case .success(let credentials):
-                guard case .awaitingConnect = self.state else {
+                guard self.machine.isAwaitingConnect else {
                     return then(.failure(TicketRefusal("the session is no longer waiting for a credential")))
                 }
                 then(.success(self.admit(credentials)))
@@ -102,25 +102,13 @@ extension ClientSession {
         }
     }
 
-    /// Verified credentials make the session connected.
+    /// Verified credentials make the session connected (the caller checked that it was waiting for them).
     @discardableResult
     func admit(_ credentials: Credentials) -> SessionIdentity {
         let identity = SessionIdentity(credentials: credentials,
                                        info: ClientInfo(user: credentials.user, client: self.clientID, info: credentials.info.map { .object($0) }))
-        self.becomeConnected(identity)
+        self.carryOut(self.machine.authenticated(identity, now: self.context.now()) ?? [])
         return identity
-    }
-
-    private func becomeConnected(_ identity: SessionIdentity) {
-        if case .awaitingConnect(let timer) = self.state { timer?.cancel() }
-        self.state = .connected(identity)
-        let limit = self.context.limits.maxConnectionsPerUser
-        guard self.context.sessions.add(self, client: self.clientID, user: identity.user, limit: limit > 0 ? limit : .max) else {
-            self.context.metrics.connectionRefused(.userLimit)
-            self.disconnect(.init(code: .connectionLimit, reason: "user \(identity.user) already has \(limit) connections on this node, the most allowed"))
-            return
-        }
-        self.scheduleExpiry(identity.credentials?.expiresAt)
     }
 
     func connectResult(_ identity: SessionIdentity) -> ServerMessage.ConnectResult {
@@ -133,36 +121,6 @@ extension ClientSession {
         max(0, Int(date.timeIntervalSince(self.context.now()).rounded(.down)))
     }
 
-    /// At expiry the client is told (error 109 with no id) and gets `tokenRefreshGrace` seconds to send
-    /// `refresh`; then it is disconnected with 4003.
-    private func scheduleExpiry(_ expiresAt: Date?) {
-        let deadlines = SessionDeadlines.on(self.eventLoop)
-        guard let expiresAt else {
-            self.expiry = .none
-            return deadlines.cancel(self)
-        }
-        let delay = TimeAmount.milliseconds(Int64(max(0, expiresAt.timeIntervalSince(self.context.now())) * 1000))
-        self.expiry = .valid
-        deadlines.schedule(self, at: self.eventLoop.now + delay)
-    }
-
-    /// The loop's ``SessionDeadlines`` says the deadline came: the token expired (error 109, and a grace to
-    /// refresh), or the grace ended without a refresh (4003).
-    func deadlineReached() {
-        switch self.expiry {
-        case .none:
-            break
-        case .valid:
-            let grace = self.context.limits.tokenRefreshGrace
-            self.reply(.error(id: nil, .init(code: .tokenExpired, message: "token expired: send refresh with a new token within \(grace) s")))
-            self.expiry = .inGrace
-            SessionDeadlines.on(self.eventLoop).schedule(self, at: self.eventLoop.now + .seconds(Int64(grace)))
-        case .inGrace:
-            self.expiry = .none
-            self.disconnect(.init(code: .tokenExpired, reason: "token expired and was not refreshed"))
-        }
-    }
-
     private func refresh(_ refresh: ClientCommand.Refresh, id: UInt64, reply: @escaping (ServerMessage) -> Void) {
         guard let identity = self.identity, let current = identity.credentials else {
             return reply(.error(id: id, .init(code: .notConnected, message: "refresh needs a connection authenticated with a token")))
@@ -170,15 +128,14 @@ extension ClientSession {
         let verifier = self.context.verifier
         let now = self.context.now()
         self.run({ await verifier.check(refresh.token, now: now) }) { [self] result in
-            guard case .connected = self.state else {
+            guard self.identity != nil else {
                 return reply(.error(id: id, .init(code: .notConnected, message: "the session closed")))
             }
             switch result {
             case .success(.success(let credentials)) where credentials.user == current.user:
-                self.state = .connected(SessionIdentity(credentials: credentials, info: identity.info))
-                self.scheduleExpiry(credentials.expiresAt)
+                self.carryOut(self.machine.refreshed(SessionIdentity(credentials: credentials, info: identity.info), now: self.context.now()))
                 // The new token may grant fewer channels: subscriptions it no longer allows end now.
-                for channel in self.subscriptions.keys {
+                for channel in self.machine.subscriptions.keys {
                     if let refusal = self.context.permissions.canSubscribe(to: channel, credentials: credentials).refusal {
                         self.dropSubscription(channel, reason: "no longer allowed by the new token: \(refusal.message)")
                     }
@@ -243,13 +200,3 @@ extension ClientSession {
 }
 
 extension ClientSession: DeadlineHolder {}
-
-/// Where a session's token stands.
-enum TokenExpiry {
-    /// No token, or one without expiry.
-    case none
-    /// Valid until the session's deadline.
-    case valid
-    /// Expired; the deadline ends the grace to refresh.
-    case inGrace
-}

@@ -7,29 +7,15 @@ import SwitchboardProtocol
 /// broker without a round trip per command, and its publications reach the hub together, so each
 /// subscriber gets them in one write.
 extension ClientSession {
-    /// The most publishes taken into one batch.
-    static let publishBatchLimit = 64
-
     /// One publish command of a batch: refused by its checks, or to be published.
     private enum PublishStep {
         case refused(ServerMessage.ProtocolError)
         case publish(ClientCommand.Publish, HistoryRetention)
     }
 
-    /// Whether the queue's head is a publish: the caller runs ``runPublishBatch()`` instead of one command.
-    var nextCommandIsPublish: Bool {
-        guard case .publish? = self.queue.first?.command.body else { return false }
-        return true
-    }
-
-    /// Takes the consecutive publishes at the head of the queue and runs them; calls ``commandFinished()``
-    /// once every one has its reply.
-    func runPublishBatch() {
-        var batch: [(command: ClientCommand, reply: ((ServerMessage) -> Void)?)] = []
-        while batch.count < Self.publishBatchLimit, case .publish? = self.queue.first?.command.body {
-            batch.append(self.queue.removeFirst())
-        }
-        self.releaseQueueIfEmpty()
+    /// Runs the consecutive publishes the machine took from its queue; tells it ``SessionMachine/commandFinished()``
+    /// once every one has its answer.
+    func runPublishBatch(_ batch: [SessionMachine.QueuedCommand]) {
         let steps = batch.map { self.check($0.command) }
         let jobs = steps.compactMap { step -> (ClientCommand.Publish, HistoryRetention)? in
             if case .publish(let publish, let retention) = step { return (publish, retention) }
@@ -52,7 +38,8 @@ extension ClientSession {
             case .failure(let error): outcomes = Array(repeating: .failure(error), count: jobs.count).makeIterator()
             }
             let metrics = self.context.metrics
-            for ((command, replyTo), step) in zip(batch, steps) {
+            for (queued, step) in zip(batch, steps) {
+                let command = queued.command
                 let message: ServerMessage
                 switch step {
                 case .refused(let error):
@@ -73,9 +60,9 @@ extension ClientSession {
                 }
                 metrics.commandCompleted(command, duration: .nanoseconds((NIODeadline.now() - started).nanoseconds))
                 if case .error(_, let error) = message { metrics.commandFailed(error.code) }
-                if let replyTo { replyTo(message) } else { self.reply(message) }
+                self.answer(queued.route, message)
             }
-            self.commandFinished()
+            self.carryOut(self.machine.commandFinished())
         }
     }
 
@@ -86,7 +73,7 @@ extension ClientSession {
         }
         guard let identity = self.identity else { return .refused(.init(code: .notConnected, message: "send connect first")) }
         if let refusal = self.context.permissions.canPublish(to: publish.channel, credentials: identity.credentials,
-                                                              isSubscribed: self.subscriptions[publish.channel] != nil).refusal {
+                                                              isSubscribed: self.machine.subscriptions[publish.channel] != nil).refusal {
             return .refused(refusal)
         }
         if let key = publish.idempotencyKey, key.isEmpty || key.utf8.count > ClientCommand.Publish.maximumIdempotencyKeyLength {

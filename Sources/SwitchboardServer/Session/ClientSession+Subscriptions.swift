@@ -1,53 +1,34 @@
 import NIOCore
 import SwitchboardProtocol
 
-/// Subscriptions: joining with recovery, live delivery without duplicates or gaps, leaving.
-///
-/// Recovery without gaps or duplicates: the session registers with the hub *before* it reads history, and
-/// buffers live publications while the read is in flight. Every publication is then either in the history
-/// read, or in the buffer, or both; after the reply (which carries the recovered publications) the buffer is
-/// replayed from the first offset past what the reply covered, and the subscription goes live.
-enum Subscription {
-    /// Waiting for the hub (`registered` false), then for history. Live publications wait here, in order.
-    case joining(buffered: [HubPush], registered: Bool)
-    /// Delivering; `position` is the last publication the client has (nil before the first in a new stream).
-    case live(position: StreamPosition)
-}
-
+/// Subscriptions: joining with recovery (``SessionMachine`` decides; here the hub, the broker and presence are
+/// asked), delivery, leaving.
 extension ClientSession {
-    /// Buffered publications a joining subscription may hold before the client counts as too slow.
-    static let joiningBufferLimit = 10_000
-
     func subscribe(_ request: ClientCommand.Subscribe, identity: SessionIdentity, id: UInt64, reply: @escaping (ServerMessage) -> Void) {
         let channel = request.channel
         let fail = { (code: ErrorCode, message: String) in reply(.error(id: id, .init(code: code, message: message))) }
         if let refusal = self.context.permissions.canSubscribe(to: channel, credentials: identity.credentials).refusal {
             return reply(.error(id: id, refusal))
         }
-        guard self.subscriptions[channel] == nil else { return fail(.alreadySubscribed, "already subscribed to \(channel)") }
-        guard self.subscriptions.count < self.context.limits.maxChannelsPerClient else {
-            return fail(.limitExceeded, "at most \(self.context.limits.maxChannelsPerClient) channels per client")
-        }
+        if let refusal = self.machine.joinRequested(channel) { return reply(.error(id: id, refusal)) }
         let options = self.context.configuration.namespace(of: channel)!.options
         let hub = self.context.hub
         let broker = self.context.broker
         let retention = self.context.retention(for: options)
         let maximum = self.context.limits.maxHistoryPerRequest
-        self.subscriptions[channel] = .joining(buffered: [], registered: false)
-
         let eventLoop = self.eventLoop
         self.run({ try await hub.retain(channel, on: eventLoop) }) { [self] retained in
-            guard case .joining? = self.subscriptions[channel], !self.isClosed else {
-                if case .success = retained { hub.release(channel, on: eventLoop) }
+            let error: (any Error)? = if case .failure(let error) = retained { error } else { nil }
+            switch self.machine.hubRetained(channel, succeeded: error == nil) {
+            case .gone:
+                if error == nil { hub.release(channel, on: eventLoop) }
                 // Answered all the same: an SSE command's HTTP request is waiting for it.
                 return fail(.notConnected, "the session closed")
+            case .failed:
+                return fail(.unavailable, "subscribe failed: \(error.map { "\($0)" } ?? "")")
+            case .readHistory:
+                hub.shard(for: self.eventLoop).add(self, to: channel)
             }
-            if case .failure(let error) = retained {
-                self.subscriptions[channel] = nil
-                return fail(.unavailable, "subscribe failed: \(error)")
-            }
-            hub.shard(for: self.eventLoop).add(self, to: channel)
-            self.subscriptions[channel] = .joining(buffered: [], registered: true)
             let since = request.since
             let info = identity.info
             self.run({
@@ -57,14 +38,12 @@ extension ClientSession {
                 if options.presence { try? await broker.addPresence(info, to: channel, ttl: ServerContext.presenceTTL) }
                 return history
             }) { [self] history in
-                // Gone meanwhile: whoever removed it (the connection closing) also left the hub.
-                guard case .joining(let buffered, _)? = self.subscriptions[channel] else {
-                    return fail(.notConnected, "the session closed")
-                }
+                // Gone meanwhile (the connection closed): whoever removed it also left the hub.
+                let gone = { fail(.notConnected, "the session closed") }
                 let result: ServerMessage.SubscribeResult
                 switch history {
                 case .failure(let error):
-                    self.subscriptions[channel] = nil
+                    guard self.machine.historyFailed(channel) else { return gone() }
                     self.leave(channel, identity: identity, announce: false)
                     return fail(.unavailable, "subscribe failed: \(error)")
                 case .success(.publications(let publications, let current)):
@@ -73,8 +52,9 @@ extension ClientSession {
                 case .success(.notRecoverable(let current)):
                     result = .init(epoch: current.epoch, offset: current.offset, recovered: false, publications: [])
                 }
-                // Live before the reply goes out, so an SSE reply's event id already carries this channel.
-                self.subscriptions[channel] = .live(position: StreamPosition(offset: result.offset, epoch: result.epoch))
+                guard let buffered = self.machine.historyRead(channel, position: StreamPosition(offset: result.offset, epoch: result.epoch)) else {
+                    return gone()
+                }
                 reply(.reply(id: id, .subscribe(result)))
                 self.hubDeliver(buffered)
                 if options.joinLeave { self.announceJoin(channel, identity: identity) }
@@ -123,7 +103,7 @@ extension ClientSession {
     /// knows to have subscribed to a channel with presence).
     func refreshPresence() {
         guard let identity = self.identity else { return }
-        let channels = self.subscriptions.keys.filter { self.context.configuration.namespace(of: $0)?.options.presence == true }
+        let channels = self.machine.subscriptions.keys.filter { self.context.configuration.namespace(of: $0)?.options.presence == true }
         guard !channels.isEmpty else { return }
         let broker = self.context.broker
         let info = identity.info
@@ -139,8 +119,8 @@ extension ClientSession {
     func hubDeliver(_ pushes: [HubPush]) {
         for push in pushes {
             switch push.kind {
-            case .publication(let publication):
-                self.deliver(publication, push)
+            case .publication:
+                self.deliver(push)
             case .presence:
                 self.deliverPresence(push)
             }
@@ -150,48 +130,25 @@ extension ClientSession {
         self.transport?.flush()
     }
 
-    private func deliver(_ publication: Publication, _ push: HubPush) {
-        enum Outcome { case buffered, tooManyBuffered, duplicate, gap, send }
-        // One lookup of the channel for the read and the write: this runs once per recipient.
-        let outcome = self.subscriptions.update(publication.channel) { subscription -> Outcome in
-            switch subscription {
-            case .joining(var buffered, let registered):
-                guard buffered.count < Self.joiningBufferLimit else { return .tooManyBuffered }
-                // Out of the subscription while it grows, so the append does not copy the whole buffer.
-                subscription = .joining(buffered: [], registered: registered)
-                buffered.append(push)
-                subscription = .joining(buffered: buffered, registered: registered)
-                return .buffered
-            case .live(let position):
-                if publication.epoch == position.epoch {
-                    // Already delivered (in the subscribe reply, or the buffer overlapped history).
-                    guard publication.offset > position.offset else { return .duplicate }
-                    // The broker lost publications (an outage): only history can fill the gap.
-                    guard publication.offset == position.offset + 1 else { return .gap }
-                }
-                subscription = .live(position: publication.position)
-                return .send
-            }
-        }
-        switch outcome {
-        case nil, .buffered?, .duplicate?:
+    private func deliver(_ push: HubPush) {
+        switch self.machine.publicationArrived(push) {
+        case .none:
             return
-        case .tooManyBuffered?:
-            self.disconnect(.init(code: .slowConsumer, reason: "too many publications while subscribing"))
-        case .gap?:
-            // The client resubscribes from its position and recovers.
-            self.dropSubscription(publication.channel, reason: "missed publications: resubscribe from your position to recover")
-        case .send?:
+        case .send:
             do {
                 try self.transport?.sendPush(push.encoded)
             } catch {
                 self.transportClosed()
             }
+        case .resubscribe:
+            self.dropSubscription(push.channel, reason: "missed publications: resubscribe from your position to recover")
+        case .disconnect(let disconnect):
+            self.disconnect(disconnect)
         }
     }
 
     private func deliverPresence(_ push: HubPush) {
-        guard case .live? = self.subscriptions[push.channel],
+        guard self.machine.presenceChangeArrived(in: push.channel),
               self.context.configuration.namespace(of: push.channel)?.options.joinLeave == true else { return }
         do {
             try self.transport?.sendPush(push.encoded)
@@ -201,16 +158,13 @@ extension ClientSession {
     }
 
     func hubMissedPublications(in channel: String) {
-        // Only live subscriptions are sent back to history. One still joining merges history with what it
-        // buffered; if its history read came before the feed was back, the hole shows at the next
-        // publication's offset instead.
-        guard case .live? = self.subscriptions[channel] else { return }
+        guard self.machine.feedInterrupted(in: channel) else { return }
         self.dropSubscription(channel, reason: "missed publications: resubscribe from your position to recover")
     }
 
     /// The server ends a subscription and says why (`unsubscribed` push).
     func dropSubscription(_ channel: String, reason: String) {
-        guard self.subscriptions.removeValue(forKey: channel) != nil else { return }
+        guard self.machine.subscriptionEnded(channel) else { return }
         self.leave(channel, identity: self.identity)
         self.reply(.unsubscribed(.init(channel: channel, reason: reason)))
     }

@@ -1,9 +1,9 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The token-expiry deadlines of one event loop's sessions, in a heap behind a single timer set to the
-/// earliest: a timer of NIO's own per session (its future, closures and heap entry) would be some 350 bytes
-/// on every authenticated connection; a slot here is 8.
+/// The deadlines of one event loop's sessions (each session's one: its connect timeout, then its token's
+/// expiry and grace), in a heap behind a single timer set to the earliest: a timer of NIO's own per session
+/// (its future, closures and heap entry) would be some 350 bytes on every connection; a slot here is 8.
 ///
 /// Deadlines are exact (the loop's clock, so a test loop's moves only when the test advances it). A session
 /// stores its deadline and its slot; a scheduled session is retained by the heap until it is due or
