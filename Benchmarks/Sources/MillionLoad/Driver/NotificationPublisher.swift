@@ -9,6 +9,9 @@ struct PublishCounts: Sendable {
     var failed = 0
     /// Sends not made because every connection already had `maxInFlight` requests waiting: the nodes fell behind.
     var skipped = 0
+    /// Requests still unanswered when the stretch stopped waiting (``NotificationPublisher/answerWait`` after
+    /// its last send): their outcome is unknown, so they are not counted as sent.
+    var unanswered = 0
     var firstFailure: String?
 }
 
@@ -35,6 +38,10 @@ final class NotificationPublisher: @unchecked Sendable {
     private var sentPersonal = 0
     private var sentBroadcasts = 0
     private static let maxInFlight = 2_000
+    /// How long a stretch waits for its answers after its last send. A node that is alive but starved (a
+    /// reconnect storm on a machine out of CPU) may hold a request for minutes; the run reports it rather
+    /// than waiting for it.
+    static let answerWait = 60.0
 
     init(users: [ClosedRange<Int>], personalNamespace: String, broadcastChannel: String, eventLoop: any EventLoop) {
         precondition(!users.isEmpty, "notifications need at least one live user")
@@ -84,7 +91,8 @@ final class NotificationPublisher: @unchecked Sendable {
     }
 
     /// Publishes `rate` personal notifications a second for `seconds` (and a broadcast every
-    /// `broadcastEvery` seconds when given), then waits for every response; returns what was sent.
+    /// `broadcastEvery` seconds when given), then waits for every response, up to ``answerWait``; returns what
+    /// was sent.
     func run(rate: Double, seconds: Double, broadcastEvery: Double? = nil) async throws -> PublishCounts {
         let done = self.eventLoop.makePromise(of: PublishCounts.self)
         self.eventLoop.execute {
@@ -104,7 +112,10 @@ final class NotificationPublisher: @unchecked Sendable {
                     self.sentBroadcasts += 1
                 }
                 for connection in self.connections { connection.flush() }
-                if elapsed >= seconds, self.connections.allSatisfy({ $0.inFlight == 0 }) {
+                guard elapsed >= seconds else { return }
+                let waiting = self.connections.reduce(0) { $0 + $1.inFlight }
+                if waiting == 0 || elapsed >= seconds + Self.answerWait {
+                    self.counts.unanswered = waiting
                     task.cancel()
                     done.succeed(self.counts)
                 }

@@ -63,7 +63,7 @@ struct RunReport {
         }
         if let notify = self.phases["notify"], let sent = self.sent["notify"] {
             let latency = notify.latency.personal.histogram
-            rows.append(("personal notifications", "\(sent.personalAcknowledged.grouped) published (\(sent.failed) failed, \(sent.skipped) not sent: nodes behind); delivery p50 \(Self.ms(latency.valueAtPercentile(50))), p99 \(Self.ms(latency.valueAtPercentile(99))), max \(Self.ms(latency.max))" + self.faults("notify", notify)))
+            rows.append(("personal notifications", "\(sent.personalAcknowledged.grouped) published (\(sent.failed) failed, \(sent.skipped) not sent: nodes behind, \(sent.unanswered) unanswered); delivery p50 \(Self.ms(latency.valueAtPercentile(50))), p99 \(Self.ms(latency.valueAtPercentile(99))), max \(Self.ms(latency.max))" + self.faults("notify", notify)))
             if let cpu = self.notifyCPU {
                 rows.append(("CPU while notifying", "nodes \(Self.fixed(cpu.nodes * 100, 0)) % of a core (heartbeats included), Redis \(Self.fixed(cpu.redis * 100, 0)) %"))
             }
@@ -75,7 +75,7 @@ struct RunReport {
                 ?? "\(kill.tally.drops.grouped) clients dropped, \((self.rampReached - kill.live).grouped) not back after 5 minutes (\(kill.tally.failedAttempts.grouped) failed attempts)"
             let survivors = self.nodeSocketsAfterKill.filter { $0 > 0 }
             rows.append(("after the kill", "the \(survivors.count) other nodes hold \(survivors.reduce(0, +).grouped) sockets, busiest \((survivors.max() ?? 0).grouped), least busy \((survivors.min() ?? 0).grouped)"))
-            rows.append(("one node SIGKILLed", "\(storm); \(kill.tally.recovered.grouped) streams recovered, \(kill.tally.notRecovered) not; \(sent.personalAcknowledged.grouped) personal and \(sent.broadcastAcknowledged) broadcast publications meanwhile (\(sent.failed) failed with their node, \(sent.skipped) not sent), personal p50 \(Self.ms(personal.valueAtPercentile(50))), p99 \(Self.ms(personal.valueAtPercentile(99))) (to the users of the other nodes: p50 \(Self.ms(others.valueAtPercentile(50))), p99 \(Self.ms(others.valueAtPercentile(99))))" + self.faults("kill", kill)))
+            rows.append(("one node SIGKILLed", "\(storm); \(kill.tally.recovered.grouped) streams recovered, \(kill.tally.notRecovered) not; \(sent.personalAcknowledged.grouped) personal and \(sent.broadcastAcknowledged) broadcast publications meanwhile (\(sent.failed) failed with their node, \(sent.skipped) not sent, \(sent.unanswered) unanswered), personal p50 \(Self.ms(personal.valueAtPercentile(50))), p99 \(Self.ms(personal.valueAtPercentile(99))) (to the users of the other nodes: p50 \(Self.ms(others.valueAtPercentile(50))), p99 \(Self.ms(others.valueAtPercentile(99))))" + self.faults("kill", kill)))
         }
         if let memory = self.memory {
             let perClient = { (bytes: Int) in "\(Self.fixed(Double(bytes) / Double(max(self.rampReached, 1)), 0)) B per connection" }
