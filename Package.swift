@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         // Lock-free counters on the hot path; Synchronization.Atomic would need macOS 15.
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
+        // The runtime of the `switchboard.v1.protobuf` subprotocol's code, generated once from proto/ and committed.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         // `swift package generate-documentation`: the library products' DocC catalogs, built in CI.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -66,7 +68,10 @@ let package = Package(
             ]
         ),
         // The real-time wire schema shared by the server and the clients: Codable commands, replies, pushes, codes.
-        .target(name: "SwitchboardProtocol"),
+        .target(
+            name: "SwitchboardProtocol",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         // The real-time server (issue 3, in progress): channels, history and recovery, auth, limits, transports.
         .target(
             name: "SwitchboardServer",
@@ -230,7 +235,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchboardProtocolTests",
-            dependencies: ["SwitchboardProtocol"]
+            dependencies: [
+                "SwitchboardProtocol",
+                // SHA-256: the generated protobuf code is checked against the schema it came from.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "SwitchboardClientTests",
