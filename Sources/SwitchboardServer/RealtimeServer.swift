@@ -86,6 +86,8 @@ public final class RealtimeServer: Service, Sendable {
         transport.connection.heartbeat = .init(interval: .seconds(Int64(configuration.pingInterval)),
                                                timeout: .seconds(Int64(configuration.pingTimeout)))
         transport.connection.maximumOutboundBufferSize = configuration.limits.maxOutboundBytes
+        // JSON first: a client offering both gets the encoding any WebSocket client can read.
+        transport.subprotocols = WireEncoding.allCases.map(\.subprotocol)
         // Both end without a close frame (the peer is gone or not reading); logs and metrics get the protocol's code.
         transport.connection.slowConsumerCloseCode = CloseCode(DisconnectCode.slowConsumer.rawValue)
         transport.connection.heartbeatTimeoutCloseCode = CloseCode(DisconnectCode.heartbeatTimeout.rawValue)

@@ -1,3 +1,4 @@
+import Atomics
 import Foundation
 import NIOCore
 import SwitchboardProtocol
@@ -10,17 +11,32 @@ import SwitchboardWebSocketNIO
 ///
 /// A class: a delivery hands the same value to every recipient, and a reference costs one count where a
 /// struct of two buffers would cost a copy each.
+///
+/// The protobuf subprotocol's frame (``protobufFrame``) is made by the first recipient that speaks it, on
+/// whichever event loop, and shared by all after it: a channel without protobuf subscribers never pays for it.
 final class EncodedPush: Sendable {
     let json: ByteBuffer
     /// The same JSON as one WebSocket text frame, shared by every WebSocket recipient.
     let frame: WebSocketPreparedMessage
     /// When the broker handed the push to this node: the start of its delivery latency.
     let receivedAt: NIODeadline
+    /// What the push says, for the encodings made on demand.
+    private let message: ServerMessage
+    private let protobuf = ManagedAtomicLazyReference<PreparedFrame>()
 
     init(_ message: ServerMessage, receivedAt: NIODeadline = .now()) {
         self.json = ServerMessageEncoder.encode(message)
         self.frame = WebSocketPreparedMessage(WebSocketMessage(kind: .text, data: self.json))
         self.receivedAt = receivedAt
+        self.message = message
+    }
+
+    /// The push as one binary frame of `switchboard.v1.protobuf`, encoded once for every recipient.
+    var protobufFrame: WebSocketPreparedMessage {
+        if let made = self.protobuf.load() { return made.frame }
+        let frame = WebSocketPreparedMessage(WebSocketMessage(kind: .binary, data: ByteBuffer(bytes: self.message.protobufEncoded())))
+        // Two loops may race to make it: the first stored is the one every recipient gets.
+        return self.protobuf.storeIfNilThenLoad(PreparedFrame(frame)).frame
     }
 
     /// A publication's push, written once around the bytes of its data (``PublicationPushWriter``) behind
@@ -30,6 +46,16 @@ final class EncodedPush: Sendable {
         self.frame = frame
         self.json = frame.message.data
         self.receivedAt = receivedAt
+        self.message = .publication(publication)
+    }
+}
+
+/// A prepared frame behind a reference, for ``EncodedPush``'s atomic lazy slot.
+private final class PreparedFrame: Sendable {
+    let frame: WebSocketPreparedMessage
+
+    init(_ frame: WebSocketPreparedMessage) {
+        self.frame = frame
     }
 }
 

@@ -63,9 +63,20 @@ final class ClientSession: @unchecked Sendable {
         self.carryOut(self.machine.commandArrived(ClientCommand.decode(text.readableBytesView), route: .transport, now: self.now))
     }
 
-    /// A binary message: not part of the protocol, but it costs the same rate-limit token as a command.
-    func receivedBinary() {
-        self.carryOut(self.machine.binaryArrived(now: self.now))
+    /// One binary message from a client of the protobuf subprotocol: a command.
+    func receivedProtobuf(_ bytes: ByteBuffer) {
+        guard !self.isClosed else { return }
+        self.carryOut(self.machine.commandArrived(ClientCommand.decode(protobuf: bytes.readableBytesView), route: .transport, now: self.now))
+    }
+
+    /// A message of the kind the connection's encoding does not use (binary in JSON, text in protobuf): not
+    /// part of the protocol, but it costs the same rate-limit token as a command.
+    func receivedWrongKind(_ encoding: WireEncoding) {
+        let explanation = switch encoding {
+        case .json: "commands are JSON text messages; binary messages are not accepted"
+        case .protobuf: "commands are binary messages in \(WireEncoding.protobuf.subprotocol); text messages are not accepted"
+        }
+        self.carryOut(self.machine.wrongKindArrived(now: self.now, explanation: explanation))
     }
 
     /// Runs one command for a transport that answers each request itself (SSE's HTTP commands), in the
@@ -214,7 +225,7 @@ final class ClientSession: @unchecked Sendable {
     func reply(_ message: ServerMessage) {
         guard !self.isClosed else { return }
         do {
-            try self.transport?.send(ServerMessageEncoder.encode(message))
+            try self.transport?.send(message)
         } catch {
             self.transportClosed()
         }

@@ -39,10 +39,10 @@ final class SSESessionTransport: SessionTransport, @unchecked Sendable {
 
     var kind: TransportKind { .sse }
 
-    func send(_ json: ByteBuffer) throws {
+    func send(_ message: ServerMessage) throws {
         // Replies carry the positions too: a stream that drops before its first publication still resumes.
         let positions = self.session?.positions ?? [:]
-        try self.enqueue(Self.event(json, id: positions.isEmpty ? nil : SSEEventID.encode(positions)))
+        try self.enqueue(Self.event(ServerMessageEncoder.encode(message), id: positions.isEmpty ? nil : SSEEventID.encode(positions)))
     }
 
     func sendPush(_ push: EncodedPush) throws {

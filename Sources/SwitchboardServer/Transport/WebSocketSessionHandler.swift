@@ -14,6 +14,8 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     private var session: ClientSession?
     /// The connection's slot in the node's connection limits, given back when it closes.
     private var lease: ConnectionLease?
+    /// What the handshake's subprotocol chose.
+    private var encoding = WireEncoding.json
 
     init(context: ServerContext) {
         self.context = context
@@ -23,6 +25,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
 
     func webSocketDidOpen(_ connection: WebSocketEventLoopConnection) {
         self.connection = connection
+        self.encoding = WireEncoding(negotiated: connection.subprotocol)
         let upgrade = connection.context as? UpgradeContext
         connection.releaseContext()
         self.lease = upgrade?.lease
@@ -35,13 +38,16 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
 
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {
         self.context.metrics.messageReceived(bytes: message.data.readableBytes)
-        switch message.kind {
-        case .text:
+        switch (self.encoding, message.kind) {
+        case (.json, .text):
             // Held until the read is delivered whole: consecutive publishes then run as one batch.
             self.session?.holdCommands()
             self.session?.received(message.data)
-        case .binary:
-            self.session?.receivedBinary()
+        case (.protobuf, .binary):
+            self.session?.holdCommands()
+            self.session?.receivedProtobuf(message.data)
+        case (.json, .binary), (.protobuf, .text):
+            self.session?.receivedWrongKind(self.encoding)
         }
     }
 
@@ -61,10 +67,14 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
 
     // MARK: - SessionTransport
 
-    func send(_ json: ByteBuffer) throws {
+    func send(_ message: ServerMessage) throws {
         guard let connection = self.connection else { throw SessionTransportClosed() }
-        try self.noticingSlowConsumer { try connection.send(WebSocketMessage(kind: .text, data: json)) }
-        self.context.metrics.messagesSent(bytes: json.readableBytes)
+        let encoded = switch self.encoding {
+        case .json: WebSocketMessage(kind: .text, data: ServerMessageEncoder.encode(message))
+        case .protobuf: WebSocketMessage(kind: .binary, data: ByteBuffer(bytes: message.protobufEncoded()))
+        }
+        try self.noticingSlowConsumer { try connection.send(encoded) }
+        self.context.metrics.messagesSent(bytes: encoded.data.readableBytes)
     }
 
     private func noticingSlowConsumer(_ send: () throws -> Void) throws {
@@ -78,7 +88,10 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
 
     func sendPush(_ push: EncodedPush) throws {
         guard let connection = self.connection else { throw SessionTransportClosed() }
-        try self.noticingSlowConsumer { try connection.send(push.frame) }
+        switch self.encoding {
+        case .json: try self.noticingSlowConsumer { try connection.send(push.frame) }
+        case .protobuf: try self.noticingSlowConsumer { try connection.send(push.protobufFrame) }
+        }
     }
 
     func flush() {
@@ -87,7 +100,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
 
     func disconnect(_ disconnect: ServerMessage.Disconnect) {
         guard let connection = self.connection else { return }
-        try? connection.send(WebSocketMessage(kind: .text, data: ServerMessageEncoder.encode(.disconnect(disconnect))))
+        try? self.send(.disconnect(disconnect))
         connection.close(code: CloseCode(rawValue: disconnect.code.rawValue), reason: Self.closeReason(disconnect.reason))
     }
 

@@ -33,7 +33,9 @@ final class SessionTranscript {
     func historyFailed(_ channel: String) -> Bool { self.machine.historyFailed(channel) }
     func subscriptionEnded(_ channel: String) -> Bool { self.machine.subscriptionEnded(channel) }
     func holdCommands() { self.machine.holdCommands() }
-    func binaryArrived(at: Double = 0) -> [String] { Self.lines(self.machine.binaryArrived(now: Self.nanoseconds(at))) }
+    func binaryArrived(at: Double = 0) -> [String] {
+        Self.lines(self.machine.wrongKindArrived(now: Self.nanoseconds(at), explanation: "binary messages are not accepted"))
+    }
     func registrationRefused(_ code: DisconnectCode) -> [String] {
         Self.lines(self.machine.registrationRefused(.init(code: code, reason: "test")))
     }

@@ -33,16 +33,20 @@ final class RealtimeTestClient: Sendable {
     }
 
     let connection: WebSocketConnection
+    /// How this client's messages are encoded: JSON unless it offered `switchboard.v1.protobuf`.
+    let encoding: WireEncoding
     private let state = NIOLockedValueBox(State())
     private let reader = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     private init(connection: WebSocketConnection) {
         self.connection = connection
+        self.encoding = WireEncoding(negotiated: connection.subprotocol)
     }
 
-    /// Opens a WebSocket to `url` and starts collecting what the server sends.
-    static func connect(to url: String, origin: String? = nil) async throws -> RealtimeTestClient {
-        var configuration = WebSocketClientConfiguration(origin: origin, connectTimeout: TimeAmount(TestPatience.default))
+    /// Opens a WebSocket to `url` and starts collecting what the server sends. `subprotocols` are offered
+    /// as they are (none: the server's default, JSON).
+    static func connect(to url: String, origin: String? = nil, subprotocols: [String] = []) async throws -> RealtimeTestClient {
+        var configuration = WebSocketClientConfiguration(subprotocols: subprotocols, origin: origin, connectTimeout: TimeAmount(TestPatience.default))
         // Large enough for a recovery reply with thousands of publications; no heartbeat or compression
         // of our own, so everything on the wire is what the test sends.
         configuration.connection = WebSocketConfiguration(limits: .echoServer, deflate: nil, heartbeat: nil, closeTimeout: .seconds(2))
@@ -55,16 +59,28 @@ final class RealtimeTestClient: Sendable {
     private func startReading() {
         let connection = self.connection
         let state = self.state
+        let encoding = self.encoding
         let task = Task {
             let decoder = JSONDecoder()
             for await message in connection.inbound {
-                guard message.kind == .text else {
-                    state.withLockedValue { $0.undecodable.append("binary message of \(message.data.readableBytes) bytes") }
-                    continue
-                }
-                let data = Data(message.data.readableBytesView)
-                guard let decoded = try? decoder.decode(ServerMessage.self, from: data) else {
-                    state.withLockedValue { $0.undecodable.append(String(decoding: data, as: UTF8.self)) }
+                let decoded: ServerMessage
+                switch (encoding, message.kind) {
+                case (.json, .text):
+                    let data = Data(message.data.readableBytesView)
+                    guard let json = try? decoder.decode(ServerMessage.self, from: data) else {
+                        state.withLockedValue { $0.undecodable.append(String(decoding: data, as: UTF8.self)) }
+                        continue
+                    }
+                    decoded = json
+                case (.protobuf, .binary):
+                    do {
+                        decoded = try ServerMessage.decode(protobuf: message.data.readableBytesView)
+                    } catch {
+                        state.withLockedValue { $0.undecodable.append("binary message of \(message.data.readableBytes) bytes: \(error)") }
+                        continue
+                    }
+                case (.json, .binary), (.protobuf, .text):
+                    state.withLockedValue { $0.undecodable.append("a \(message.kind) message of \(message.data.readableBytes) bytes on a \(encoding) connection") }
                     continue
                 }
                 state.withLockedValue { state in
@@ -95,8 +111,13 @@ final class RealtimeTestClient: Sendable {
     }
 
     func send(_ command: ClientCommand) async throws {
-        let json = try JSONEncoder().encode(command)
-        try await self.connection.send(.text(String(decoding: json, as: UTF8.self)))
+        switch self.encoding {
+        case .json:
+            let json = try JSONEncoder().encode(command)
+            try await self.connection.send(.text(String(decoding: json, as: UTF8.self)))
+        case .protobuf:
+            try await self.connection.send(.binary(command.protobufEncoded()))
+        }
     }
 
     func sendText(_ text: String) async throws {

@@ -84,8 +84,8 @@ final class TestNode: Sendable {
     }
 
     /// A WebSocket client, with `token` in the URL when given; not yet sent `connect`.
-    func client(token: String? = nil, origin: String? = nil) async throws -> RealtimeTestClient {
-        try await RealtimeTestClient.connect(to: self.webSocketURL(token: token), origin: origin)
+    func client(token: String? = nil, origin: String? = nil, subprotocols: [String] = []) async throws -> RealtimeTestClient {
+        try await RealtimeTestClient.connect(to: self.webSocketURL(token: token), origin: origin, subprotocols: subprotocols)
     }
 
     /// A WebSocket client with `ticket` in the URL; not yet sent `connect`.
@@ -114,8 +114,8 @@ final class TestNode: Sendable {
     }
 
     /// A client of `user` that has connected (token in the URL, then `connect` for the result).
-    func connectedClient(_ user: String) async throws -> RealtimeTestClient {
-        let client = try await self.client(token: try await self.token(user))
+    func connectedClient(_ user: String, encoding: WireEncoding? = nil) async throws -> RealtimeTestClient {
+        let client = try await self.client(token: try await self.token(user), subprotocols: encoding.map { [$0.subprotocol] } ?? [])
         let result = try await client.connect()
         guard result.user == user else { throw EndToEndFailure("connected as '\(result.user)', not '\(user)'") }
         return client

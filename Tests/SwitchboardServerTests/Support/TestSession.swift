@@ -155,13 +155,15 @@ final class RecordingTransport: SessionTransport, Sendable {
     var disconnect: ServerMessage.Disconnect? { self.state.withLockedValue { $0.disconnect } }
     var kind: TransportKind { .webSocket }
 
-    func send(_ json: ByteBuffer) throws {
-        let message = try JSONDecoder().decode(ServerMessage.self, from: Data(json.readableBytesView))
-        self.state.withLockedValue { $0.messages.append(message) }
+    func send(_ message: ServerMessage) throws {
+        // Through JSON and back, as a client would read it.
+        let decoded = try JSONDecoder().decode(ServerMessage.self, from: Data(ServerMessageEncoder.encode(message).readableBytesView))
+        self.state.withLockedValue { $0.messages.append(decoded) }
     }
 
     func sendPush(_ push: EncodedPush) throws {
-        try self.send(push.json)
+        let message = try JSONDecoder().decode(ServerMessage.self, from: Data(push.json.readableBytesView))
+        self.state.withLockedValue { $0.messages.append(message) }
     }
 
     func disconnect(_ disconnect: ServerMessage.Disconnect) {

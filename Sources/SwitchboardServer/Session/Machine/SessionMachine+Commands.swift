@@ -29,12 +29,13 @@ extension SessionMachine {
         return self.startNextCommand()
     }
 
-    /// A binary message arrived: not part of the protocol, but it costs a rate-limit token like a command.
-    mutating func binaryArrived(now: UInt64) -> [Action] {
+    /// A message of the kind the connection's encoding does not use arrived (binary in JSON, text in
+    /// protobuf): not part of the protocol, but it costs a rate-limit token like a command. `explanation`
+    /// says what the connection takes.
+    mutating func wrongKindArrived(now: UInt64, explanation: String) -> [Action] {
         guard !self.isClosed else { return [] }
         if let refusal = self.rateLimited(id: nil, route: .transport, now: now) { return refusal }
-        return [.commandFailed(.badRequest),
-                .answer(.transport, .error(id: nil, .init(code: .badRequest, message: "commands are JSON text messages; binary messages are not accepted")))]
+        return [.commandFailed(.badRequest), .answer(.transport, .error(id: nil, .init(code: .badRequest, message: explanation)))]
     }
 
     /// A closed session answers only those who wait for an answer elsewhere (an SSE command's request).
