@@ -13,15 +13,17 @@ import SwitchboardWebSocketNIO
 actor ClientEngine {
     /// One open transport: a WebSocket and its writer, or Server-Sent Events with commands as POSTs.
     private enum Link {
-        case webSocket(WebSocketConnection, outbox: AsyncStream<String>.Continuation)
+        case webSocket(WebSocketConnection, WireEncoding, outbox: AsyncStream<WebSocketMessage>.Continuation)
         case sse(SSELink)
 
         func send(_ command: ClientCommand) {
             switch self {
-            case .webSocket(_, let outbox):
+            case .webSocket(_, .json, let outbox):
                 // Commands are plain Codable values; encoding them cannot fail.
                 let json = try! JSONEncoder().encode(command)
-                outbox.yield(String(decoding: json, as: UTF8.self))
+                outbox.yield(.text(String(decoding: json, as: UTF8.self)))
+            case .webSocket(_, .protobuf, let outbox):
+                outbox.yield(.binary(command.protobufEncoded()))
             case .sse(let link):
                 link.send(command)
             }
@@ -29,7 +31,7 @@ actor ClientEngine {
 
         func close(_ code: CloseCode) {
             switch self {
-            case .webSocket(let connection, let outbox):
+            case .webSocket(let connection, _, let outbox):
                 outbox.finish()
                 Task { await connection.close(code: code) }
             case .sse(let link):
@@ -40,7 +42,7 @@ actor ClientEngine {
         /// Stops writing; the transport is already closed.
         func finish() {
             switch self {
-            case .webSocket(_, let outbox): outbox.finish()
+            case .webSocket(_, _, let outbox): outbox.finish()
             case .sse(let link): link.close()
             }
         }
@@ -212,10 +214,12 @@ actor ClientEngine {
     private func open(_ generation: Int) {
         let url = self.url
         let tokenProvider = self.configuration.tokenProvider
+        let encoding = self.configuration.encoding
         self.openers[generation] = Task {
             do {
                 let token = try await tokenProvider()
-                var transport = WebSocketClientConfiguration(connectTimeout: .seconds(5))
+                // JSON offers no subprotocol: any node takes it, whatever its version.
+                var transport = WebSocketClientConfiguration(subprotocols: encoding == .json ? [] : [encoding.subprotocol], connectTimeout: .seconds(5))
                 // Recovery replies can carry thousands of publications; heartbeats are the protocol's `ping`.
                 transport.connection = WebSocketConfiguration(limits: .echoServer, deflate: nil, heartbeat: nil, closeTimeout: .seconds(2))
                 let connection = try await WebSocketClient.connect(to: url, configuration: transport)
@@ -226,23 +230,36 @@ actor ClientEngine {
         }
     }
 
+    /// The encoding the open WebSocket's handshake chose; nil without one (tests check the negotiation).
+    var webSocketEncoding: WireEncoding? {
+        for link in self.links.values {
+            if case .webSocket(_, let encoding, _) = link { return encoding }
+        }
+        return nil
+    }
+
     private func opened(_ connection: WebSocketConnection, token: String?, generation: Int) {
         self.openers.removeValue(forKey: generation)
-        let (outbox, continuation) = AsyncStream<String>.makeStream()
-        self.links[generation] = .webSocket(connection, outbox: continuation)
+        let (outbox, continuation) = AsyncStream<WebSocketMessage>.makeStream()
+        // What the node chose: a node that does not speak protobuf answers an offer of it in JSON.
+        let encoding = WireEncoding(negotiated: connection.subprotocol)
+        self.links[generation] = .webSocket(connection, encoding, outbox: continuation)
         // One writer per connection keeps commands in the order they were issued (the send queue's promise).
         // Detached: the connection's own async API does its work on the event loop, not on this actor.
         Task.detached {
-            for await text in outbox {
-                do { try await connection.send(text: text) } catch { break }
+            for await message in outbox {
+                do { try await connection.send(message) } catch { break }
             }
         }
         Task.detached {
             let decoder = JSONDecoder()
             for await message in connection.inbound {
-                guard message.kind == .text,
-                      let decoded = try? decoder.decode(ServerMessage.self, from: Data(message.data.readableBytesView))
-                else { continue }
+                let decoded: ServerMessage? = switch (encoding, message.kind) {
+                case (.json, .text): try? decoder.decode(ServerMessage.self, from: Data(message.data.readableBytesView))
+                case (.protobuf, .binary): try? ServerMessage.decode(protobuf: message.data.readableBytesView)
+                case (.json, .binary), (.protobuf, .text): nil
+                }
+                guard let decoded else { continue }
                 await self.feed(.received(generation: generation, decoded))
             }
             let status = await connection.closeStatus

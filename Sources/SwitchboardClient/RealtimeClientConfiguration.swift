@@ -1,3 +1,5 @@
+import SwitchboardProtocol
+
 /// How a ``RealtimeClient`` authenticates, reconnects and bounds its waiting.
 public struct RealtimeClientConfiguration: Sendable {
     /// Called before every connect attempt and again when the token nears expiry (or the server reports it
@@ -22,6 +24,10 @@ public struct RealtimeClientConfiguration: Sendable {
     /// once Server-Sent Events worked where a WebSocket did not, attempts start with them (as switchboard.js
     /// does). The SSE endpoints are found beside the WebSocket URL's `/connection/websocket`.
     public var transports: [RealtimeTransport]
+    /// How WebSocket messages are encoded: JSON text (the default) or Protocol Buffers binary messages
+    /// (`switchboard.v1.protobuf`, offered at the handshake; a node that does not take it answers in JSON,
+    /// which the client then speaks). Server-Sent Events are always JSON.
+    public var encoding: WireEncoding = .json
 
     public init(tokenProvider: @escaping @Sendable () async throws -> String?,
                 reconnect: ReconnectPolicy = ReconnectPolicy(),

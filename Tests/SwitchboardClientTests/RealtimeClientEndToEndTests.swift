@@ -20,14 +20,16 @@ struct Note: Codable, Sendable, Hashable {
     static let fastReconnect = ReconnectPolicy(baseDelay: .milliseconds(50), maxDelay: .seconds(1), maxAttempts: 100)
 
     static func client(_ node: RealtimeTestNode, url: String? = nil, user: String = "alice", ttl: Int = 3600, sendQueueLimit: Int = 100,
-                       calls: CallCounter = CallCounter()) -> RealtimeClient {
-        RealtimeClient(url: url ?? node.url, configuration: RealtimeClientConfiguration(
+                       calls: CallCounter = CallCounter(), encoding: WireEncoding = .json) -> RealtimeClient {
+        var configuration = RealtimeClientConfiguration(
             tokenProvider: {
                 calls.increment()
                 return try await node.token(user, ttl: ttl)
             },
             reconnect: Self.fastReconnect, sendQueueLimit: sendQueueLimit,
-            heartbeatInterval: .seconds(2), heartbeatTimeout: TestPatience.default, requestTimeout: TestPatience.default))
+            heartbeatInterval: .seconds(2), heartbeatTimeout: TestPatience.default, requestTimeout: TestPatience.default)
+        configuration.encoding = encoding
+        return RealtimeClient(url: url ?? node.url, configuration: configuration)
     }
 
     static func isReconnecting(_ state: ConnectionState) -> (attempt: Int, delay: Duration)? {
@@ -39,13 +41,14 @@ struct Note: Codable, Sendable, Hashable {
     }
 
     // 1.
-    @Test func connectsSubscribesAndReceivesTypedValues() async throws {
+    @Test(arguments: WireEncoding.allCases) func connectsSubscribesAndReceivesTypedValues(encoding: WireEncoding) async throws {
         try await RealtimeTestNode.with { node in
             let calls = CallCounter()
-            let client = Self.client(node, calls: calls)
+            let client = Self.client(node, calls: calls, encoding: encoding)
             try await client.connect()
             guard case .connected(_, let user) = client.state else { throw ClientTestFailure("state \(client.state)") }
             #expect(user == "alice")
+            #expect(await client.engine.webSocketEncoding == encoding)
             #expect(calls.value == 1)
 
             let collector = Collector(try await client.subscribe("feed:typed", as: Note.self))
@@ -69,9 +72,9 @@ struct Note: Codable, Sendable, Hashable {
     }
 
     // 2.
-    @Test func survivesAServerRestartWithoutGapsOrDuplicates() async throws {
+    @Test(arguments: WireEncoding.allCases) func survivesAServerRestartWithoutGapsOrDuplicates(encoding: WireEncoding) async throws {
         try await RealtimeTestNode.with { node in
-            let client = Self.client(node)
+            let client = Self.client(node, encoding: encoding)
             let states = StateRecorder(client)
             try await client.connect()
             let collector = Collector(try await client.subscribe("feed:restart", as: Int.self))
