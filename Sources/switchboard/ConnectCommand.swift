@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwitchboardClient
+import SwitchboardProtocol
 
 /// `switchboard connect URL`: a terminal client in one of two modes.
 ///
@@ -54,6 +55,9 @@ struct ConnectCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-attempts"), help: "Protocol mode: give up after this many failed reconnect attempts in a row (default: never).")
     var maxAttempts: Int?
 
+    @Option(name: .customLong("protocol"), help: "Protocol mode: the wire encoding, json (default) or protobuf (the switchboard.v1.protobuf subprotocol).")
+    var encoding: EncodingChoice?
+
     // MARK: Raw mode
 
     @Option(name: .customLong("header"), help: "Raw mode: extra request header 'Name: value' (repeatable).")
@@ -95,8 +99,8 @@ struct ConnectCommand: AsyncParsableCommand {
             }
             if let maxAttempts = self.maxAttempts, maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
             do { _ = try ServerURL(self.url) } catch { throw ValidationError(error.description) }
-        } else if self.noStdin || self.maxAttempts != nil {
-            throw ValidationError("--no-stdin and --max-attempts apply to protocol mode: add --realtime")
+        } else if self.noStdin || self.maxAttempts != nil || self.encoding != nil {
+            throw ValidationError("--no-stdin, --max-attempts and --protocol apply to protocol mode: add --realtime")
         }
     }
 
@@ -108,7 +112,8 @@ struct ConnectCommand: AsyncParsableCommand {
             token: self.token ?? ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 },
             subscriptions: self.subscriptions,
             publishChannel: self.publish ?? self.subscriptions.first,
-            reconnect: ReconnectPolicy(maxAttempts: self.maxAttempts))
+            reconnect: ReconnectPolicy(maxAttempts: self.maxAttempts),
+            encoding: (self.encoding ?? .json).encoding)
         let outcome = await session.run(lines: self.noStdin ? nil : StandardInputLines.start())
         switch outcome {
         case .inputEnded(0):
@@ -119,5 +124,18 @@ struct ConnectCommand: AsyncParsableCommand {
             Console.shared.error(why)
         }
         throw ExitCode(outcome.exitCode)
+    }
+}
+
+/// `--protocol`: how protocol mode encodes its messages.
+enum EncodingChoice: String, ExpressibleByArgument, CaseIterable {
+    case json
+    case protobuf
+
+    var encoding: WireEncoding {
+        switch self {
+        case .json: .json
+        case .protobuf: .protobuf
+        }
     }
 }

@@ -21,6 +21,26 @@ import Testing
         try JSONDecoder().decode(PrintedPublication.self, from: Data(line.utf8))
     }
 
+    /// `--protocol protobuf`: the same session in binary messages, in a channel it shares with JSON publishers.
+    @Test func connectSpeaksProtobufWhenAsked() async throws {
+        try await RealtimeTestNode.with { node in
+            let token = try await node.token("alice")
+            let connect = try SwitchboardProcess(["connect", node.webSocketBase, "--subscribe", "chat:binary", "--protocol", "protobuf"],
+                                                 environment: ["SWITCHBOARD_TOKEN": token])
+            defer { connect.terminate() }
+            try await connect.waitForStderr(containing: "# subscribed to chat:binary")
+            let api = ["SWITCHBOARD_API_KEY": RealtimeTestNode.apiKey]
+            let published = try await SwitchboardProcess.run(["publish", "chat:binary", #"{"text":"json in"}"#, "--url", node.httpURL], environment: api)
+            #expect(published.status == 0, "stderr: \(published.stderr)")
+            try connect.write(line: #"{"n":2}"#)
+            try connect.closeInput()
+            #expect(try await connect.exitStatus() == 0, "stderr: \(connect.stderr)")
+            let all = try connect.stdoutLines.map(Self.decode)
+            #expect(all.map(\.offset) == [1, 2])
+            #expect(all.map(\.data) == [["text": "json in"], ["n": 2]])
+        }
+    }
+
     @Test func connectPrintsWhatPublishSendsAndPublishesItsStdin() async throws {
         try await RealtimeTestNode.with { node in
             let token = try await node.token("alice")

@@ -23,6 +23,14 @@ import Testing
         #expect(throws: (any Error).self) { try ConnectCommand.parse(["ws://h:1", "--max-attempts", "3"]) }
         #expect(throws: (any Error).self) { try ConnectCommand.parse(["ftp://h:1", "--realtime"]) }
         #expect(throws: (any Error).self) { try ConnectCommand.parse(["ws://h:1", "--realtime", "--max-attempts", "0"]) }
+        #expect(throws: (any Error).self) { try ConnectCommand.parse(["ws://h:1", "--protocol", "protobuf"]) }
+        #expect(throws: (any Error).self) { try ConnectCommand.parse(["ws://h:1", "--realtime", "--protocol", "xml"]) }
+    }
+
+    @Test func protocolChoosesTheEncoding() throws {
+        #expect(try ConnectCommand.parse(["ws://h:1", "--realtime"]).encoding == nil)
+        #expect(try ConnectCommand.parse(["ws://h:1", "--realtime", "--protocol", "protobuf"]).encoding?.encoding == .protobuf)
+        #expect(try ConnectCommand.parse(["ws://h:1", "--subscribe", "a", "--protocol", "json"]).encoding?.encoding == .json)
     }
 
     @Test func exitCodes() {

@@ -17,6 +17,8 @@ struct RealtimeSession: Sendable {
     /// Where stdin lines go; nil when there is nowhere (each line is then reported as failed).
     var publishChannel: String?
     var reconnect: ReconnectPolicy
+    /// How the WebSocket's messages are encoded (`--protocol`).
+    var encoding: WireEncoding = .json
     /// How long to wait at the end of stdin for the last own publication to be printed.
     var echoWait: Duration = .seconds(2)
 
@@ -26,7 +28,7 @@ struct RealtimeSession: Sendable {
     func run(lines: StandardInputLines?) async -> RealtimeSessionOutcome {
         let (outcomes, ending) = AsyncStream.makeStream(of: RealtimeSessionOutcome.self)
         let token = self.token
-        let client = RealtimeClient(url: self.url, configuration: RealtimeClientConfiguration(
+        var configuration = RealtimeClientConfiguration(
             tokenProvider: {
                 // A fixed token cannot be replaced; retrying with it after it expired would retry for ever.
                 if let token, let expiry = TokenExpiry.expiry(of: token), expiry <= Date() {
@@ -35,7 +37,9 @@ struct RealtimeSession: Sendable {
                 }
                 return token
             },
-            reconnect: self.reconnect, clientName: "switchboard-cli"))
+            reconnect: self.reconnect, clientName: "switchboard-cli")
+        configuration.encoding = self.encoding
+        let client = RealtimeClient(url: self.url, configuration: configuration)
         // Made before connect(), so its first element is the state before connecting, which says nothing.
         let states = client.states
         let over = NIOLockedValueBox(false)
