@@ -54,6 +54,42 @@ extension BrowserTests {
             }
         }
 
+        /// `encoding: 'protobuf'`: the session in binary messages (switchboard-protobuf.js), sharing a channel
+        /// with a back-end publishing JSON: publish, deliveries, history and presence all come through.
+        @Test(.timeLimit(.minutes(2)))
+        func theProtobufEncodingCarriesTheSession() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with({ _ in }, developmentTokens: true) { node in
+                    let page = try await driver.newSession()
+                    try await page.open("\(node.httpURL)/health")
+                    try await page.execute("""
+                        const { Switchboard } = await import('/switchboard.js');
+                        window.events = [];
+                        const client = new Switchboard({ encoding: 'protobuf',
+                            token: async () => (await (await fetch('/dev/token?user=pat')).json()).token });
+                        window.client = client;
+                        const feed = client.subscribe('chat:binary', {
+                            publication: (p) => window.events.push('pub ' + JSON.stringify(p.data) + ' @' + p.offset) });
+                        await client.connect();
+                        await feed.ready;
+                        window.events.push('encoding ' + client.encoding);
+                        await client.publish('chat:binary', { text: 'from the page', n: 1 });
+                        """)
+                    try await node.apiPublish(#"{"n":2}"#, to: "chat:binary")
+                    try await page.waitUntil("window.events.length >= 3", describe: "JSON.stringify(window.events)", "the publications did not arrive")
+                    try await page.execute("""
+                        const history = await window.client.history('chat:binary');
+                        window.events.push('history ' + history.publications.map((p) => p.offset).join(','));
+                        const presence = await window.client.presence('chat:binary');
+                        window.events.push('presence ' + presence.clients.map((c) => c.user).join(','));
+                        """)
+                    let events = try await page.value("return window.events;", as: [String].self)
+                    #expect(events == ["encoding protobuf", #"pub {"text":"from the page","n":1} @1"#, #"pub {"n":2} @2"#,
+                                       "history 1,2", "presence pat"])
+                }
+            }
+        }
+
         /// 4501 from the back-end (`POST /api/disconnect`) stops the client: no reconnect, and publishing fails
         /// at once with `disconnected`.
         @Test(.timeLimit(.minutes(2)))

@@ -1,14 +1,20 @@
-// switchboard-links.js: the transports under switchboard.js, each carrying the protocol's JSON messages:
-// a WebSocket, or Server-Sent Events with commands as POSTs where a WebSocket cannot be opened.
+// switchboard-links.js: the transports under switchboard.js, each carrying the protocol's messages: a
+// WebSocket (JSON text, or protobuf binary messages with switchboard-protobuf.js), or Server-Sent Events with
+// commands as POSTs where a WebSocket cannot be opened.
 
-/** A WebSocket carrying the protocol: one JSON text message per command or push. */
+/**
+ * A WebSocket carrying the protocol: one JSON text message per command or push, or, with a `codec`
+ * (switchboard-protobuf.js) that the node accepts at the handshake, one binary message.
+ */
 export class WebSocketLink {
   name = 'websocket';
+  #codec;
 
-  static open(url, timeout, handlers) {
+  static open(url, timeout, handlers, codec = null) {
     return new Promise((resolve, reject) => {
       let opened = false;
-      const socket = new WebSocket(url);
+      const socket = codec ? new WebSocket(url, [codec.subprotocol]) : new WebSocket(url);
+      socket.binaryType = 'arraybuffer';
       const timer = setTimeout(() => {
         socket.close();
         reject(new Error(`not open after ${timeout} ms`));
@@ -16,13 +22,15 @@ export class WebSocketLink {
       socket.onopen = () => {
         opened = true;
         clearTimeout(timer);
-        resolve(new WebSocketLink(socket));
+        // A node that does not take the offer speaks JSON, and so does the link then.
+        resolve(new WebSocketLink(socket, codec && socket.protocol === codec.subprotocol ? codec : null));
       };
       socket.onmessage = (event) => {
-        if (typeof event.data !== 'string') return;
+        const binary = event.data instanceof ArrayBuffer;
+        if (binary !== (socket.protocol === codec?.subprotocol)) return;
         let message;
         try {
-          message = JSON.parse(event.data);
+          message = binary ? codec.decodeServerMessage(new Uint8Array(event.data)) : JSON.parse(event.data);
         } catch {
           return;
         }
@@ -36,12 +44,19 @@ export class WebSocketLink {
     });
   }
 
-  constructor(socket) {
+  constructor(socket, codec) {
     this.socket = socket;
+    this.#codec = codec;
+  }
+
+  /** 'json' or 'protobuf': what the handshake chose. */
+  get encoding() {
+    return this.#codec ? 'protobuf' : 'json';
   }
 
   send(command) {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(command));
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.socket.send(this.#codec ? this.#codec.encodeCommand(command) : JSON.stringify(command));
   }
 
   close() {

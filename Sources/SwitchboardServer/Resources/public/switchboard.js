@@ -30,6 +30,9 @@ export const defaults = Object.freeze({
   ticketPath: '/connection/ticket',
   /** Transports in order of preference. SSE is used when a WebSocket cannot be opened. */
   transports: ['websocket', 'sse'],
+  /** 'json', or 'protobuf': WebSocket messages in the switchboard.v1.protobuf subprotocol (switchboard-protobuf.js,
+   * loaded only then). A node that does not take it answers in JSON. SSE is always JSON. */
+  encoding: 'json',
   /** `async () => token` (a JWT, or null for an anonymous connection); called before every attempt. */
   token: null,
   /** Backoff with full jitter: attempt n waits random(0, min(cap, base · 2^(n−1))) ms. */
@@ -176,6 +179,12 @@ export class Switchboard extends Emitter {
   }
 
   /** 'websocket' or 'sse' while connected, otherwise null. */
+  /** 'json' or 'protobuf' while connected over a WebSocket (what its handshake chose); null otherwise. */
+  get encoding() {
+    const link = this.#links.get(this.#machine.generation);
+    return this.#state.type === 'connected' && link?.name === 'websocket' ? link.encoding : null;
+  }
+
   get transport() {
     return this.#state.type === 'connected' ? this.#state.transport : null;
   }
@@ -364,9 +373,15 @@ export class Switchboard extends Emitter {
     };
     const link = transport === 'sse'
       ? await SSELink.open(this.#urls(), () => this.#token, handlers)
-      : await WebSocketLink.open(this.#urls().websocket, this.#options.openTimeout, handlers);
+      : await WebSocketLink.open(this.#urls().websocket, this.#options.openTimeout, handlers, await this.#codec());
     this.#links.set(generation, link);
     this.#feed({ opened: { generation, token } });
+  }
+
+  /** The protobuf codec when it is asked for, imported on first use. */
+  async #codec() {
+    if (this.#options.encoding !== 'protobuf') return null;
+    return import('./switchboard-protobuf.js');
   }
 
   #received(generation, message) {
