@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import SwitchboardProtocol
 import SwitchboardWebSocketNIO
 
 /// Fan-out against a running `switchboard serve`: N WebSocket subscribers on one channel, a publisher on
@@ -71,7 +72,13 @@ struct FanoutBenchmark: AsyncParsableCommand {
     @Option(help: "Event-loop threads for the subscribers (the publisher has one of its own).")
     var threads = 1
 
+    @Option(help: "The subscribers' wire encoding: json or protobuf (the switchboard.v1.protobuf subprotocol).")
+    var encoding = "json"
+
+    private var wireEncoding: WireEncoding { self.encoding == "protobuf" ? .protobuf : .json }
+
     func validate() throws {
+        guard ["json", "protobuf"].contains(self.encoding) else { throw ValidationError("--encoding must be json or protobuf") }
         guard self.parsedSubscriberPorts != nil else { throw ValidationError("--subscriber-ports must be port numbers, comma-separated") }
         guard self.parsedRates != nil else { throw ValidationError("--rates must be positive numbers, comma-separated") }
         guard self.subscribers > 0, self.connectConcurrency > 0, self.threads > 0, self.publishConnections > 0,
@@ -119,8 +126,10 @@ struct FanoutBenchmark: AsyncParsableCommand {
 
         // Ramp: connect and subscribe everyone before publishing anything.
         let serverIdle = self.serverPID.flatMap { ProcessSampler.sample(pid: $0) }
-        let pool = SubscriberPool(count: self.subscribers, channel: self.channel, eventLoopGroup: subscriberGroup)
-        let ramp = await pool.connectAll(urls: urls, configuration: Self.clientConfiguration, concurrency: self.connectConcurrency,
+        let pool = SubscriberPool(count: self.subscribers, channel: self.channel, encoding: self.wireEncoding, eventLoopGroup: subscriberGroup)
+        var clientConfiguration = Self.clientConfiguration
+        if self.wireEncoding == .protobuf { clientConfiguration.subprotocols = [WireEncoding.protobuf.subprotocol] }
+        let ramp = await pool.connectAll(urls: urls, configuration: clientConfiguration, concurrency: self.connectConcurrency,
                                          timeout: .seconds(Int64(self.subscribeTimeout))) { done in
             Self.note("  \(done) subscribers done")
         }

@@ -1,5 +1,6 @@
 import BenchmarkSupport
 import NIOCore
+import SwitchboardProtocol
 
 /// What the benchmark needs from one publication push.
 struct ScannedPublication {
@@ -37,6 +38,19 @@ enum PublicationScanner {
             else { return nil }
             let epoch = UnsafeRawBufferPointer(rebasing: bytes[epochStart..<epochEnd])
             return ScannedPublication(offset: offset.value, epochHash: JSONBytes.hash(epoch), step: Int(step.value),
+                                      sentNanoseconds: time.value)
+        }
+    }
+
+    /// The same from a `switchboard.v1.protobuf` binary message: decoded, then its data (JSON text) scanned.
+    static func scan(protobuf buffer: ByteBuffer) -> ScannedPublication? {
+        guard case .publication(let publication)? = try? ServerMessage.decode(protobuf: buffer.readableBytesView) else { return nil }
+        return publication.data.bytes.withUnsafeBytes { data -> ScannedPublication? in
+            guard let step = JSONBytes.integer(after: Self.stepKey, in: data, from: 0),
+                  let time = JSONBytes.integer(after: Self.timeKey, in: data, from: step.end),
+                  step.value < UInt64(Int.max)
+            else { return nil }
+            return ScannedPublication(offset: publication.offset, epochHash: JSONBytes.hash(publication.epoch), step: Int(step.value),
                                       sentNanoseconds: time.value)
         }
     }

@@ -21,9 +21,9 @@ final class Subscriber: WebSocketEventLoopHandler, @unchecked Sendable {
         case closed
     }
 
-    private static let connectCommand = WebSocketMessage.text(#"{"type":"connect","id":1}"#)
-
+    private let connectCommand: WebSocketMessage
     private let subscribeCommand: WebSocketMessage
+    private let encoding: WireEncoding
     private let recorder: DeliveryRecorder
     /// Succeeds when the subscribe reply arrives; fails when anything before it goes wrong.
     private let ready: EventLoopPromise<Void>
@@ -33,8 +33,16 @@ final class Subscriber: WebSocketEventLoopHandler, @unchecked Sendable {
     private(set) var offset: UInt64 = 0
     private var epoch: UInt64 = 0
 
-    init(channel: String, recorder: DeliveryRecorder) {
-        self.subscribeCommand = .text(#"{"type":"subscribe","id":2,"channel":"\#(channel)"}"#)
+    init(channel: String, recorder: DeliveryRecorder, encoding: WireEncoding = .json) {
+        self.encoding = encoding
+        switch encoding {
+        case .json:
+            self.connectCommand = .text(#"{"type":"connect","id":1}"#)
+            self.subscribeCommand = .text(#"{"type":"subscribe","id":2,"channel":"\#(channel)"}"#)
+        case .protobuf:
+            self.connectCommand = .binary(ClientCommand(id: 1, .connect(.init())).protobufEncoded())
+            self.subscribeCommand = .binary(ClientCommand(id: 2, .subscribe(.init(channel: channel))).protobufEncoded())
+        }
         self.recorder = recorder
         self.ready = recorder.eventLoop.makePromise(of: Void.self)
     }
@@ -60,12 +68,13 @@ final class Subscriber: WebSocketEventLoopHandler, @unchecked Sendable {
         self.connection = connection
         guard self.phase == .connecting else { return connection.close(code: .goingAway) }
         self.phase = .authenticating
-        self.send(Self.connectCommand, on: connection)
+        self.send(self.connectCommand, on: connection)
     }
 
     func webSocket(_ connection: WebSocketEventLoopConnection, didReceive message: WebSocketMessage) {
         // The hot path: a live subscriber's publication, read without decoding.
-        if self.phase == .live, let publication = PublicationScanner.scan(message.data) {
+        if self.phase == .live,
+           let publication = self.encoding == .json ? PublicationScanner.scan(message.data) : PublicationScanner.scan(protobuf: message.data) {
             let now = NIODeadline.now().uptimeNanoseconds
             (self.offset, self.epoch) = self.recorder.record(publication, previousOffset: self.offset,
                                                              previousEpoch: self.epoch, now: now)
@@ -74,7 +83,10 @@ final class Subscriber: WebSocketEventLoopHandler, @unchecked Sendable {
         // Replies and rare pushes: decoded properly, once or twice per subscriber.
         let decoded: ServerMessage
         do {
-            decoded = try JSONDecoder().decode(ServerMessage.self, from: Data(message.data.readableBytesView))
+            switch self.encoding {
+            case .json: decoded = try JSONDecoder().decode(ServerMessage.self, from: Data(message.data.readableBytesView))
+            case .protobuf: decoded = try ServerMessage.decode(protobuf: message.data.readableBytesView)
+            }
         } catch {
             return self.unexpected("unreadable message: \(String(buffer: message.data).prefix(120))")
         }

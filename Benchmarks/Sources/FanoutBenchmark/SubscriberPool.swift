@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardProtocol
 import SwitchboardWebSocketNIO
 
 /// Every subscriber, spread over the client's event loops, and the one recorder per loop they report to.
@@ -14,13 +15,13 @@ final class SubscriberPool: Sendable {
     /// Subscribers grouped by their recorder's loop; only that loop touches them.
     private let subscribers: [[Subscriber]]
 
-    init(count: Int, channel: String, eventLoopGroup: any EventLoopGroup) {
+    init(count: Int, channel: String, encoding: WireEncoding, eventLoopGroup: any EventLoopGroup) {
         let recorders = eventLoopGroup.makeIterator().map { DeliveryRecorder(eventLoop: $0) }
         self.recorders = recorders
         self.subscribers = recorders.indices.map { loopIndex in
             // Round-robin over the loops, as `group.next()` would.
             stride(from: loopIndex, to: count, by: recorders.count).map { _ in
-                Subscriber(channel: channel, recorder: recorders[loopIndex])
+                Subscriber(channel: channel, recorder: recorders[loopIndex], encoding: encoding)
             }
         }
     }
