@@ -60,7 +60,7 @@ enum StatusText {
         case .forced: "forced"
         case .badProtocol: "bad protocol"
         case .connectionLimit: "connection limit"
-        default: (4500...4999).contains(code.rawValue) ? "do not reconnect" : "reconnect"
+        default: code.forbidsReconnecting ? "do not reconnect" : "reconnect"
         }
     }
 
