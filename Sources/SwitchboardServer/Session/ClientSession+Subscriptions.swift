@@ -18,15 +18,17 @@ extension ClientSession {
         let maximum = self.context.limits.maxHistoryPerRequest
         let eventLoop = self.eventLoop
         self.run({ try await hub.retain(channel, on: eventLoop) }) { [self] retained in
-            let error: (any Error)? = if case .failure(let error) = retained { error } else { nil }
-            switch self.machine.hubRetained(channel, succeeded: error == nil) {
-            case .gone:
-                if error == nil { hub.release(channel, on: eventLoop) }
+            let retainedFeed: Bool = if case .success = retained { true } else { false }
+            switch (self.machine.hubRetained(channel, succeeded: retainedFeed), retained) {
+            case (.gone, _):
+                if retainedFeed { hub.release(channel, on: eventLoop) }
                 // Answered all the same: an SSE command's HTTP request is waiting for it.
                 return fail(.notConnected, "the session closed")
-            case .failed:
-                return fail(.unavailable, "subscribe failed: \(error.map { "\($0)" } ?? "")")
-            case .readHistory:
+            case (.failed, .failure(let error)):
+                return fail(.unavailable, "subscribe failed: \(error)")
+            case (.failed, .success):
+                preconditionFailure("Internal inconsistency: a join failed although the hub retained its feed")
+            case (.readHistory, _):
                 hub.shard(for: self.eventLoop).add(self, to: channel)
             }
             let since = request.since
