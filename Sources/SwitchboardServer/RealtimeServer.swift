@@ -25,6 +25,9 @@ public final class RealtimeServer: Service, Sendable {
     private let dashboard: DashboardFeed
     private let dashboardTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let housekeeping = NIOLockedValueBox<RepeatedTask?>(nil)
+    private let loopLag = NIOLockedValueBox<LoopLagProbe?>(nil)
+    /// The loops sessions run on: the ones the lag probe watches.
+    private let sessionLoops: [any EventLoop]
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = NIOLockedValueBox(Lifecycle.created)
@@ -64,7 +67,8 @@ public final class RealtimeServer: Service, Sendable {
         let metrics = ServerMetrics(factory: exporter.factory)
         self.metrics = metrics
         self.dashboard = DashboardFeed(stats: metrics.stats)
-        let hub = Hub(eventLoops: Self.sessionEventLoops(eventLoopGroup, http: httpEventLoopGroup), broker: broker, metrics: metrics)
+        self.sessionLoops = Self.sessionEventLoops(eventLoopGroup, http: httpEventLoopGroup)
+        let hub = Hub(eventLoops: self.sessionLoops, broker: broker, metrics: metrics)
         let verifier = try await TokenVerifier(configuration: configuration.auth)
         let clientAddresses = try ClientAddressResolver(trustedProxies: configuration.trustedProxies)
         let context = ServerContext(configuration: configuration, broker: broker, hub: hub, verifier: verifier, metrics: metrics,
@@ -182,6 +186,14 @@ public final class RealtimeServer: Service, Sendable {
             (broker as? MemoryBroker)?.removeIdleStreams()
         }
         self.housekeeping.withLockedValue { $0 = housekeeping }
+        let admission = self.context.admission
+        let metrics = self.metrics
+        self.loopLag.withLockedValue {
+            $0 = LoopLagProbe(eventLoops: self.sessionLoops) { lateness, now in
+                metrics.eventLoopLagged(nanoseconds: Int64(lateness))
+                admission.loopWasLate(by: lateness, now: now.uptimeNanoseconds)
+            }
+        }
         self.state.withLockedValue { $0 = .serving }
         if let address = self.localAddress { self.startup.listening(on: address) }
         self.logger.info("Switchboard node ready", metadata: ["address": "\(self.localAddress.map { "\($0)" } ?? "?")",
@@ -217,6 +229,7 @@ public final class RealtimeServer: Service, Sendable {
         self.dashboard.finish()
         self.dashboardTask.withLockedValue { $0?.cancel() }
         self.housekeeping.withLockedValue { $0?.cancel() }
+        self.loopLag.withLockedValue { $0?.stop() }
         await self.context.broker.shutdown()
         self.logger.info("Switchboard node stopped")
     }

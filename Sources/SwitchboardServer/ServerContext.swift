@@ -41,7 +41,8 @@ final class ServerContext: Sendable {
         self.logger = logger
         self.developmentSecret = developmentSecret
         self.now = now
-        self.admission = AdmissionControl(ratePerSecond: configuration.limits.maxConnectsPerSecond)
+        self.admission = AdmissionControl(ratePerSecond: configuration.limits.maxConnectsPerSecond,
+                                          maxLoopLag: UInt64(configuration.limits.maxLoopLagMilliseconds) * 1_000_000)
         self.sessionLimits = SessionLimits(configuration.limits)
     }
 

@@ -35,6 +35,10 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
     /// New connections (WebSocket or SSE) admitted per second; more are refused with 503 and `Retry-After`,
     /// so a reconnect storm queues instead of overloading the node.
     public var maxConnectsPerSecond: Int
+    /// Milliseconds an event loop may run its timers late before the node refuses every new connection (503,
+    /// `Retry-After` from 2 s, growing while it lasts), so that its users' heartbeats and deliveries keep the
+    /// CPU in a reconnect storm. 0 (the default): only `maxConnectsPerSecond` applies.
+    public var maxLoopLagMilliseconds: Int
     /// Open connections of one user on this node; one more is closed with 4503 once it authenticates. 0 (the
     /// default): no limit, since many services share one token among many connections.
     public var maxConnectionsPerUser: Int
@@ -44,7 +48,7 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
                 maxChannelsPerClient: Int = 128, maxOutboundBytes: Int = 4 << 20, maxHistoryPerRequest: Int = 10_000,
                 connectTimeout: Int = 10, tokenRefreshGrace: Int = 25, maxHTTPBodySize: Int = 1 << 20,
                 maxPendingDeliveries: Int = 1_000_000, idempotencyWindow: Int = 300, maxConnectsPerSecond: Int = 2_000,
-                maxConnectionsPerUser: Int = 0) {
+                maxConnectionsPerUser: Int = 0, maxLoopLagMilliseconds: Int = 0) {
         self.maxMessageSize = maxMessageSize
         self.commandsPerSecond = commandsPerSecond
         self.commandBurst = commandBurst
@@ -61,12 +65,13 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
         self.idempotencyWindow = idempotencyWindow
         self.maxConnectsPerSecond = maxConnectsPerSecond
         self.maxConnectionsPerUser = maxConnectionsPerUser
+        self.maxLoopLagMilliseconds = maxLoopLagMilliseconds
     }
 
     private enum Key: String, CodingKey {
         case maxMessageSize, commandsPerSecond, commandBurst, rateLimitStrikes, maxConnections, maxConnectionsPerIP
         case maxChannelsPerClient, maxOutboundBytes, maxHistoryPerRequest, connectTimeout, tokenRefreshGrace, maxHTTPBodySize
-        case maxPendingDeliveries, idempotencyWindow, maxConnectsPerSecond, maxConnectionsPerUser
+        case maxPendingDeliveries, idempotencyWindow, maxConnectsPerSecond, maxConnectionsPerUser, maxLoopLagMilliseconds
     }
 
     public init(from decoder: any Decoder) throws {
@@ -98,6 +103,11 @@ public struct LimitsConfiguration: Sendable, Hashable, Codable {
         guard self.maxConnectionsPerUser >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .maxConnectionsPerUser, in: container,
                                                    debugDescription: "maxConnectionsPerUser must be 0 (no limit) or positive")
+        }
+        self.maxLoopLagMilliseconds = try container.decodeIfPresent(Int.self, forKey: .maxLoopLagMilliseconds) ?? defaults.maxLoopLagMilliseconds
+        guard self.maxLoopLagMilliseconds >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .maxLoopLagMilliseconds, in: container,
+                                                   debugDescription: "maxLoopLagMilliseconds must be 0 (off) or positive")
         }
     }
 }

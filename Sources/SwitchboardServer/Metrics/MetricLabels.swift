@@ -59,8 +59,10 @@ extension ServerMetrics {
         public static let admission = RefusalReason(index: 6, description: "admission_rate")
         /// Over `maxConnectionsPerUser` (closed with 4503 after authenticating).
         public static let userLimit = RefusalReason(index: 7, description: "user_limit")
+        /// The node's event loops run later than `maxLoopLagMilliseconds` (503 with `Retry-After`).
+        public static let overloaded = RefusalReason(index: 8, description: "overloaded")
         static let all: [RefusalReason] = [.totalLimit, .addressLimit, .unauthorized, .forbiddenOrigin, .badRequest, .draining,
-                                           .admission, .userLimit]
+                                           .admission, .userLimit, .overloaded]
 
         /// The reason for a ``ConnectionLimiter`` refusal.
         public init(_ refusal: ConnectionLimitRefusal) {

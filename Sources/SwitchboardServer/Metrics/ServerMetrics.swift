@@ -23,6 +23,7 @@ import SwitchboardProtocol
 /// | `switchboard_rate_limited_commands_total` | counter | | ``commandFailed(_:)`` with 201 |
 /// | `switchboard_command_duration_seconds` | timer | `command` = connect, subscribe, … | ``commandCompleted(_:duration:)`` |
 /// | `switchboard_delivery_latency_seconds` | timer | | ``publicationDelivered(latency:)`` |
+/// | `switchboard_event_loop_lag_seconds` | timer | | ``eventLoopLagged(nanoseconds:)`` |
 /// | `switchboard_tickets_total` | counter | `outcome` = minted, redeemed, refused | ``ticketMinted()``, ``ticketRedeemed(_:)`` |
 ///
 /// Codes not in the protocol's table (`DisconnectCode`, `ErrorCode`) or RFC 6455's close codes are counted
@@ -48,6 +49,7 @@ public final class ServerMetrics: Sendable {
     private let rateLimitedCommands: Counter
     private let commandDurations: [Timer]
     private let deliveryLatency: Timer
+    private let eventLoopLag: Timer
     /// minted, redeemed, refused
     private let tickets: [Counter]
 
@@ -102,6 +104,7 @@ public final class ServerMetrics: Sendable {
             Timer(label: "switchboard_command_duration_seconds", dimensions: [("command", $0)], factory: factory)
         }
         self.deliveryLatency = Timer(label: "switchboard_delivery_latency_seconds", factory: factory)
+        self.eventLoopLag = Timer(label: "switchboard_event_loop_lag_seconds", factory: factory)
         self.tickets = ["minted", "redeemed", "refused"].map { counter("switchboard_tickets_total", [("outcome", $0)]) }
     }
 
@@ -203,6 +206,11 @@ public final class ServerMetrics: Sendable {
     /// batch, or for a sample of recipients: the histogram takes a lock per value.
     public func publicationDelivered(latency: Duration) {
         self.deliveryLatency.recordNanoseconds(Self.nanoseconds(latency))
+    }
+
+    /// An event loop's probe timer ran this late (a few times a second per loop): how far behind the node is.
+    public func eventLoopLagged(nanoseconds: Int64) {
+        self.eventLoopLag.recordNanoseconds(nanoseconds)
     }
 
     // MARK: Commands

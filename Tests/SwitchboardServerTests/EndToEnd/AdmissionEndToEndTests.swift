@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import SwitchboardProtocol
 import SwitchboardTestSupport
 import Testing
@@ -31,6 +32,44 @@ import Testing
             #expect(Double(clients) <= Double(rate) * (seconds + 1) + 1, "\(clients) admitted in \(seconds) s at \(rate)/s")
             #expect(try await node.metric("switchboard_refused_connections_total", labels: #"reason="admission_rate""#) == Double(refusals.count))
         }
+    }
+
+    /// A node whose event loop is kept busy (a stand-in for a broadcast or a machine out of CPU) refuses new
+    /// connections with 503, `Retry-After` and its own metric label, and admits them again once it keeps
+    /// time. Order and outcome only: the stall lasts until a refusal is seen.
+    @Test(.timeLimit(.minutes(3)))
+    func aNodeWhoseLoopRunsLateRefusesNewcomersUntilItCatchesUp() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        try await TestNode.with(eventLoopGroup: group, { $0.limits.maxLoopLagMilliseconds = 100 }) { node in
+            // 300 ms of work every 50 ms: the probe's timers run 300 ms late.
+            let stall = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(50)) { _ in usleep(300_000) }
+            var refusal: (status: Int, headers: [String: String])?
+            for _ in 0..<200 where refusal == nil {
+                let response = try await Self.upgrade(port: node.port)
+                if response.status == 503 { refusal = response } else { #expect(response.status == 101) }
+            }
+            stall.cancel()
+            let refused = try #require(refusal, "a node whose loop runs 300 ms late kept admitting newcomers")
+            let retryAfter = try #require(refused.headers["retry-after"].flatMap(Int.init), "\(refused.headers)")
+            #expect((2...30).contains(retryAfter))
+            // Caught up: newcomers get in again.
+            var status = 503
+            for _ in 0..<300 where status == 503 {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await Self.upgrade(port: node.port).status
+            }
+            #expect(status == 101)
+            #expect(try await node.metric("switchboard_refused_connections_total", labels: #"reason="overloaded""#) ?? 0 >= 1)
+            #expect(try await node.metric("switchboard_refused_connections_total", labels: #"reason="admission_rate""#) == 0)
+        }
+        try await group.shutdownGracefully()
+    }
+
+    private static func upgrade(port: Int) async throws -> (status: Int, headers: [String: String]) {
+        let peer = try await RawWebSocketPeer.connect(port: port)
+        let response = try await peer.upgradeResponse("/connection/websocket", within: .seconds(60))
+        await peer.close()
+        return response
     }
 
     /// Upgrades until accepted; after each 503 waits what `Retry-After` says, with jitter, as the SDKs do.

@@ -39,4 +39,45 @@ import Testing
         for _ in 0..<100 { last = admission.admit(now: Self.second) }
         #expect(last == .refused(retryAfter: 60))
     }
+
+    @Test func aLoopLaterThanItsLimitClosesTheNodeToNewcomersAndTheWaitGrowsWhileItLasts() {
+        let admission = AdmissionControl(ratePerSecond: 1_000, maxLoopLag: 200_000_000)
+        let start = 50 * Self.second
+        // Late, but within the limit: nothing changes.
+        admission.loopWasLate(by: 150_000_000, now: start)
+        #expect(admission.admit(now: start) == .admitted)
+        admission.loopWasLate(by: 300_000_000, now: start)
+        #expect(admission.admit(now: start) == .overloaded(retryAfter: 2))
+        // Still behind three seconds later (probes a quarter of a second apart): the crowd is sent further away.
+        var now = start
+        while now < start + 3 * Self.second {
+            now += Self.second / 4
+            admission.loopWasLate(by: 400_000_000, now: now)
+        }
+        #expect(admission.admit(now: now) == .overloaded(retryAfter: 5))
+        // Caught up: once the last late probe's hold has passed, the rate decides again, and a new overload
+        // starts from 2 s.
+        #expect(admission.admit(now: now + AdmissionControl.overloadHold - 1) != .admitted)
+        #expect(admission.admit(now: now + AdmissionControl.overloadHold) == .admitted)
+        let later = now + 10 * Self.second
+        admission.loopWasLate(by: 250_000_000, now: later)
+        #expect(admission.admit(now: later) == .overloaded(retryAfter: 2))
+    }
+
+    @Test func aLongOverloadSendsItsCrowdAwayForHalfAMinuteAtMost() {
+        let admission = AdmissionControl(ratePerSecond: 10, maxLoopLag: 1)
+        var now = Self.second
+        admission.loopWasLate(by: 2, now: now)
+        for _ in 0..<400 {
+            now += Self.second / 4
+            admission.loopWasLate(by: 2, now: now)
+        }
+        #expect(admission.admit(now: now) == .overloaded(retryAfter: 30))
+    }
+
+    @Test func withoutALoopLagLimitOnlyTheRateRefuses() {
+        let admission = AdmissionControl(ratePerSecond: 10)
+        admission.loopWasLate(by: 60 * Self.second, now: Self.second)
+        #expect(admission.admit(now: Self.second) == .admitted)
+    }
 }

@@ -40,7 +40,7 @@ final class TestNode: Sendable {
 
     /// Starts a node with `baseConfiguration` changed by `configure`, runs `body`, and shuts the node down
     /// whatever happens.
-    static func with(transport: TestTransport = .nio,
+    static func with(transport: TestTransport = .nio, eventLoopGroup: (any EventLoopGroup)? = nil,
                      _ configure: (inout ServerConfiguration) -> Void = { _ in }, broker: (any Broker)? = nil,
                      developmentSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() },
                      logger: Logger? = nil, _ body: (TestNode) async throws -> Void) async throws {
@@ -51,7 +51,7 @@ final class TestNode: Sendable {
             quiet.logLevel = .critical
             return quiet
         }()
-        let server = try await RealtimeServer(configuration: configuration, broker: broker, eventLoopGroup: transport.group,
+        let server = try await RealtimeServer(configuration: configuration, broker: broker, eventLoopGroup: eventLoopGroup ?? transport.group,
                                               logger: logger, developmentSecret: developmentSecret, now: now)
         try await server.start()
         let node = TestNode(server: server, port: server.localAddress!.port!, now: now)

@@ -91,9 +91,9 @@ final class NotificationPublisher: @unchecked Sendable {
     }
 
     /// Publishes `rate` personal notifications a second for `seconds` (and a broadcast every
-    /// `broadcastEvery` seconds when given), then waits for every response, up to ``answerWait``; returns what
-    /// was sent.
-    func run(rate: Double, seconds: Double, broadcastEvery: Double? = nil) async throws -> PublishCounts {
+    /// `broadcastEvery` seconds when given, the first `firstBroadcast` seconds in), then waits for every
+    /// response, up to ``answerWait``; returns what was sent.
+    func run(rate: Double, seconds: Double, broadcastEvery: Double? = nil, firstBroadcast: Double = 0) async throws -> PublishCounts {
         let done = self.eventLoop.makePromise(of: PublishCounts.self)
         self.eventLoop.execute {
             self.counts = PublishCounts()
@@ -107,7 +107,7 @@ final class NotificationPublisher: @unchecked Sendable {
                     self.send(channel: "\(self.personalNamespace):u\(self.randomUser())", tag: 0)
                     self.sentPersonal += 1
                 }
-                if let every = broadcastEvery, Double(self.sentBroadcasts) * every <= min(elapsed, seconds) {
+                if let every = broadcastEvery, firstBroadcast + Double(self.sentBroadcasts) * every <= min(elapsed, seconds) {
                     self.send(channel: self.broadcastChannel, tag: 1)
                     self.sentBroadcasts += 1
                 }

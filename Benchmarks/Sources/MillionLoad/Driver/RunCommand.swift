@@ -24,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds of the notification phase.") var notifySeconds: Double = 60
     @Option(help: "Personal notifications a second while a node is killed (a broadcast goes out every second too).") var stormRate: Double = 500
     @Option(help: "Seconds of publishing in the kill phase; the node dies 10 s in.") var stormSeconds: Double = 60
-    @Option(help: "Seconds between broadcasts to everyone in the kill phase (each is one delivery per user).") var stormBroadcastEvery: Double = 1
+    @Option(help: "Seconds between broadcasts to everyone in the kill phase, the first one this long in (each is one delivery per user).") var stormBroadcastEvery: Double = 1
     @Option(help: "A node to SIGKILL in the kill phase (none: no kill phase).") var killPid: Int32?
     @Option(help: "The nodes' PIDs, comma-separated, for their memory and socket counts.") var nodePids = ""
     @Option(help: "Redis's PID, for its memory.") var redisPid: Int32?
@@ -64,7 +64,7 @@ struct RunCommand: AsyncParsableCommand {
         // A ramp that stalls (the machine is out of CPU) ends at the timeout; the run goes on with the clients
         // it has, and the table says how many that is.
         try await driver.waitUntil(timeout: self.rampTimeout ?? (Double(self.clients) / self.rate * 4 + 300), every: 10, expectTimeout: true, describe: { view in
-            "ramp: \(view.live) live, \(view.pending) connecting, \(view.notStarted) not started, \(view.tally.failedAttempts) failed attempts; "
+            "ramp: \(view.live) live, \(view.pending) connecting, \(view.notStarted) not started, \(view.tally.failedAttempts) failed attempts (\(view.tally.refusedAttempts) refused); "
                 + governor.step(workers: workers)
         }) { $0.live >= self.clients }
         report.rampSeconds = Date().timeIntervalSince(rampStart)
@@ -128,12 +128,15 @@ struct RunCommand: AsyncParsableCommand {
                 try await driver.startPhase("kill", ending: "notify")
                 lastPhase = "kill"
                 log("kill: \(Int(self.stormRate))/s and a broadcast every \(self.stormBroadcastEvery) s for \(Int(self.stormSeconds)) s; node \(killPid) is killed 10 s in")
-                async let streamed = publisher.run(rate: self.stormRate, seconds: self.stormSeconds, broadcastEvery: self.stormBroadcastEvery)
+                // The broadcasts begin one period in: after the kill at 10 s when the period is longer, so the dropped
+                // users have broadcasts to recover as well as personal notifications.
+                async let streamed = publisher.run(rate: self.stormRate, seconds: self.stormSeconds, broadcastEvery: self.stormBroadcastEvery,
+                                                   firstBroadcast: self.stormBroadcastEvery)
                 try await Task.sleep(for: .seconds(10))
                 kill(killPid, SIGKILL)
                 let killedAt = Date()
                 try await driver.waitUntil(timeout: 300, every: 5, expectTimeout: true, describe: { view in
-                    "kill: \(view.tally.drops) dropped, \(view.live) live, \(view.pending) reconnecting, \(view.tally.failedAttempts) failed attempts"
+                    "kill: \(view.tally.drops) dropped, \(view.live) live, \(view.pending) reconnecting, \(view.tally.failedAttempts) failed attempts (\(view.tally.refusedAttempts) refused by admission control)"
                 }) {
                     $0.tally.drops > 0 && $0.live >= audience
                 }

@@ -71,8 +71,8 @@ struct RunReport {
         if let kill = self.phases["kill"], let sent = self.sent["kill"] {
             let personal = kill.latency.personal.histogram
             let others = kill.latency.personalUndisturbed.histogram
-            let storm = self.stormSeconds.map { "all \(kill.tally.drops.grouped) dropped clients subscribed again \(Self.fixed($0, 1)) s after the kill" }
-                ?? "\(kill.tally.drops.grouped) clients dropped, \((self.rampReached - kill.live).grouped) not back after 5 minutes (\(kill.tally.failedAttempts.grouped) failed attempts)"
+            let storm = self.stormSeconds.map { "all \(kill.tally.drops.grouped) dropped clients subscribed again \(Self.fixed($0, 1)) s after the kill (\(kill.tally.failedAttempts.grouped) failed attempts, \(kill.tally.refusedAttempts.grouped) of them refused by admission control)" }
+                ?? "\(kill.tally.drops.grouped) clients dropped, \((self.rampReached - kill.live).grouped) not back after 5 minutes (\(kill.tally.failedAttempts.grouped) failed attempts, \(kill.tally.refusedAttempts.grouped) of them refused by admission control)"
             let survivors = self.nodeSocketsAfterKill.filter { $0 > 0 }
             rows.append(("after the kill", "the \(survivors.count) other nodes hold \(survivors.reduce(0, +).grouped) sockets, busiest \((survivors.max() ?? 0).grouped), least busy \((survivors.min() ?? 0).grouped)"))
             rows.append(("one node SIGKILLed", "\(storm); \(kill.tally.recovered.grouped) streams recovered, \(kill.tally.notRecovered) not; \(sent.personalAcknowledged.grouped) personal and \(sent.broadcastAcknowledged) broadcast publications meanwhile (\(sent.failed) failed with their node, \(sent.skipped) not sent, \(sent.unanswered) unanswered), personal p50 \(Self.ms(personal.valueAtPercentile(50))), p99 \(Self.ms(personal.valueAtPercentile(99))) (to the users of the other nodes: p50 \(Self.ms(others.valueAtPercentile(50))), p99 \(Self.ms(others.valueAtPercentile(99))))" + self.faults("kill", kill)))

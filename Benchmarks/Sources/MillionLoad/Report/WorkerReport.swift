@@ -31,6 +31,8 @@ struct PhaseTally: Codable, Sendable {
     var notRecovered = 0
     /// Connect attempts that failed before the client was subscribed.
     var failedAttempts = 0
+    /// Of those, the ones a node refused with 503 and `Retry-After` (admission control), which the client waits.
+    var refusedAttempts = 0
     /// `disconnect` and `unsubscribed` pushes, error replies, and messages the worker could not read.
     var serverEnded = 0
     var unexpected = 0
@@ -49,6 +51,7 @@ struct PhaseTally: Codable, Sendable {
         self.recovered += other.recovered
         self.notRecovered += other.notRecovered
         self.failedAttempts += other.failedAttempts
+        self.refusedAttempts += other.refusedAttempts
         self.serverEnded += other.serverEnded
         self.unexpected += other.unexpected
         for sample in other.samples { self.note(sample) }

@@ -64,6 +64,11 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
         self.pool.connect(self, fromPort: self.port).whenFailure { [self] error in
             // Only a connection that never opened fails here; one that opened reports its close instead.
             guard self.phase == .connecting else { return }
+            if let retryAfter = (error as? WebSocketTransportError)?.retryAfter {
+                // Admission control: wait what the node says, with jitter up to twice it, as the SDKs do.
+                self.pool.tally.refusedAttempts += 1
+                self.delayHint = Int32(clamping: Int.random(in: retryAfter * 1_000...max(1, retryAfter * 2_000)))
+            }
             self.attemptFailed("connect: \(error)")
         }
     }
