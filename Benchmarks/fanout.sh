@@ -5,6 +5,7 @@
 #
 #   Benchmarks/fanout.sh                          # 10,000 subscribers, rates 1..1000 pub/s, 10 s steps
 #   Benchmarks/fanout.sh --subscribers 1000 --step-seconds 5
+#   Benchmarks/fanout.sh --subscribers 1000 --encoding protobuf --deflate   # the node compresses too
 #
 # Arguments go to FanoutBenchmark (`--help` lists them). Environment: SERVER_CPU (0) and CLIENT_CPU (1),
 # the cores to pin to; SERVER_THREADS (1), the server's event loops: one per core it may use, since NIO
@@ -78,6 +79,13 @@ cat >"$workdir/config.json" <<'JSON'
   "shutdownGracePeriod": 2
 }
 JSON
+
+# --deflate (FanoutBenchmark's: the subscribers offer permessage-deflate) turns the node's compression on too.
+for argument in "$@"; do
+    if [[ "$argument" == "--deflate" ]]; then
+        sed -i 's/"shutdownGracePeriod": 2/"shutdownGracePeriod": 2, "compression": { "enabled": true }/' "$workdir/config.json"
+    fi
+done
 
 # taskset execs the server, so $! is the server's own pid.
 taskset -c "$server_cpu" "$server_bin" serve --config "$workdir/config.json" --threads "$server_threads" \

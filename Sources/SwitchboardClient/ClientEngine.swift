@@ -215,19 +215,29 @@ actor ClientEngine {
         let url = self.url
         let tokenProvider = self.configuration.tokenProvider
         let encoding = self.configuration.encoding
+        let compression = self.configuration.compression
         self.openers[generation] = Task {
             do {
                 let token = try await tokenProvider()
                 // JSON offers no subprotocol: any node takes it, whatever its version.
                 var transport = WebSocketClientConfiguration(subprotocols: encoding == .json ? [] : [encoding.subprotocol], connectTimeout: .seconds(5))
                 // Recovery replies can carry thousands of publications; heartbeats are the protocol's `ping`.
-                transport.connection = WebSocketConfiguration(limits: .echoServer, deflate: nil, heartbeat: nil, closeTimeout: .seconds(2))
+                transport.connection = WebSocketConfiguration(limits: .echoServer, deflate: compression ? PerMessageDeflateConfiguration() : nil,
+                                                              heartbeat: nil, closeTimeout: .seconds(2))
                 let connection = try await WebSocketClient.connect(to: url, configuration: transport)
                 self.opened(connection, token: token, generation: generation)
             } catch {
                 self.openFailed(error, generation: generation)
             }
         }
+    }
+
+    /// The permessage-deflate the open WebSocket's handshake agreed; nil without one or without agreement.
+    var webSocketDeflate: PerMessageDeflateParameters? {
+        for link in self.links.values {
+            if case .webSocket(let connection, _, _) = link { return connection.deflate }
+        }
+        return nil
     }
 
     /// The encoding the open WebSocket's handshake chose; nil without one (tests check the negotiation).

@@ -28,6 +28,9 @@ public struct RealtimeClientConfiguration: Sendable {
     /// (`switchboard.v1.protobuf`, offered at the handshake; a node that does not take it answers in JSON,
     /// which the client then speaks). Server-Sent Events are always JSON.
     public var encoding: WireEncoding = .json
+    /// Whether the WebSocket handshake offers permessage-deflate (RFC 7692): a node with compression on then
+    /// sends its larger messages compressed, which saves bandwidth for a little CPU on both ends.
+    public var compression = false
 
     public init(tokenProvider: @escaping @Sendable () async throws -> String?,
                 reconnect: ReconnectPolicy = ReconnectPolicy(),

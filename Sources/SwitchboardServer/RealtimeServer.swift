@@ -84,9 +84,9 @@ public final class RealtimeServer: Service, Sendable {
         var transport = WebSocketServerConfiguration(host: configuration.host, port: configuration.port, reusePort: configuration.reusePort)
         transport.connection.limits = WebSocketLimits(maximumFrameSize: configuration.limits.maxMessageSize,
                                                            maximumMessageSize: configuration.limits.maxMessageSize)
-        // Every client of a channel gets the same frame bytes (encode once); per-connection compression
-        // contexts would make each copy different.
-        transport.connection.deflate = nil
+        // Every client of a channel gets the same frame bytes (encode once): with compression on, each message
+        // is compressed alone (no context kept between messages), so one compressed frame serves them all.
+        transport.connection.deflate = configuration.compression.transportConfiguration
         transport.connection.heartbeat = .init(interval: .seconds(Int64(configuration.pingInterval)),
                                                timeout: .seconds(Int64(configuration.pingTimeout)))
         transport.connection.maximumOutboundBufferSize = configuration.limits.maxOutboundBytes

@@ -72,7 +72,7 @@ struct ConnectCommand: AsyncParsableCommand {
     @Flag(help: "Raw mode: do not verify the server's TLS certificate (testing only).")
     var insecure = false
 
-    @Flag(name: .customLong("no-deflate"), help: "Raw mode: do not offer permessage-deflate.")
+    @Flag(name: .customLong("no-deflate"), help: "Do not offer permessage-deflate (offered by default, as browsers do).")
     var noDeflate = false
 
     @Option(name: .customLong("connect-timeout"), help: "Raw mode: seconds to wait for TCP, TLS and the handshake (default 10).")
@@ -92,7 +92,6 @@ struct ConnectCommand: AsyncParsableCommand {
             if !self.subprotocols.isEmpty { rawOnly.append("--subprotocol") }
             if self.origin != nil { rawOnly.append("--origin") }
             if self.insecure { rawOnly.append("--insecure") }
-            if self.noDeflate { rawOnly.append("--no-deflate") }
             if self.connectTimeout != nil { rawOnly.append("--connect-timeout") }
             if !rawOnly.isEmpty {
                 throw ValidationError("\(rawOnly.joined(separator: ", ")) only apply to raw mode, not with --realtime/--subscribe/--publish/--token")
@@ -113,7 +112,8 @@ struct ConnectCommand: AsyncParsableCommand {
             subscriptions: self.subscriptions,
             publishChannel: self.publish ?? self.subscriptions.first,
             reconnect: ReconnectPolicy(maxAttempts: self.maxAttempts),
-            encoding: (self.encoding ?? .json).encoding)
+            encoding: (self.encoding ?? .json).encoding,
+            compression: !self.noDeflate)
         let outcome = await session.run(lines: self.noStdin ? nil : StandardInputLines.start())
         switch outcome {
         case .inputEnded(0):

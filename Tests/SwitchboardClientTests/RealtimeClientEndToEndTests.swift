@@ -20,7 +20,7 @@ struct Note: Codable, Sendable, Hashable {
     static let fastReconnect = ReconnectPolicy(baseDelay: .milliseconds(50), maxDelay: .seconds(1), maxAttempts: 100)
 
     static func client(_ node: RealtimeTestNode, url: String? = nil, user: String = "alice", ttl: Int = 3600, sendQueueLimit: Int = 100,
-                       calls: CallCounter = CallCounter(), encoding: WireEncoding = .json) -> RealtimeClient {
+                       calls: CallCounter = CallCounter(), encoding: WireEncoding = .json, compression: Bool = false) -> RealtimeClient {
         var configuration = RealtimeClientConfiguration(
             tokenProvider: {
                 calls.increment()
@@ -29,6 +29,7 @@ struct Note: Codable, Sendable, Hashable {
             reconnect: Self.fastReconnect, sendQueueLimit: sendQueueLimit,
             heartbeatInterval: .seconds(2), heartbeatTimeout: TestPatience.default, requestTimeout: TestPatience.default)
         configuration.encoding = encoding
+        configuration.compression = compression
         return RealtimeClient(url: url ?? node.url, configuration: configuration)
     }
 
@@ -68,6 +69,25 @@ struct Note: Codable, Sendable, Hashable {
             #expect(refused?.protocolCode == .unknownChannel)
             await client.disconnect()
             guard case .disconnected = client.state else { throw ClientTestFailure("state \(client.state)") }
+        }
+    }
+
+    /// `compression: true` against a node with compression on: deflate is agreed, and compressed messages
+    /// (a publication, a history reply) arrive whole; below the node's threshold they go plain.
+    @Test(arguments: WireEncoding.allCases) func compressionIsAgreedAndCompressedMessagesArriveWhole(encoding: WireEncoding) async throws {
+        try await RealtimeTestNode.with({ $0.compression = CompressionConfiguration(enabled: true, threshold: 64) }) { node in
+            let client = Self.client(node, encoding: encoding, compression: true)
+            try await client.connect()
+            let agreed = try #require(await client.engine.webSocketDeflate)
+            #expect(agreed.serverNoContextTakeover && agreed.clientNoContextTakeover)
+            #expect(try await node.metric("switchboard_compressed_connections") == 1)
+            let long = Note(text: String(repeating: "compressible ", count: 100), n: 1)
+            let collector = Collector(try await client.subscribe("feed:deflate", as: Note.self))
+            _ = try await client.publish(long, to: "feed:deflate")
+            _ = try await client.publish(Note(text: "short", n: 2), to: "feed:deflate")
+            #expect(try await collector.first(2).map(\.value) == [long, Note(text: "short", n: 2)])
+            #expect(try await client.history(of: "feed:deflate", as: Note.self).map(\.value) == [long, Note(text: "short", n: 2)])
+            await client.disconnect()
         }
     }
 

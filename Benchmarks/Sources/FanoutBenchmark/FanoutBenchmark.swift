@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import SwitchboardProtocol
+import SwitchboardWebSocket
 import SwitchboardWebSocketNIO
 
 /// Fan-out against a running `switchboard serve`: N WebSocket subscribers on one channel, a publisher on
@@ -75,6 +76,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
     @Option(help: "The subscribers' wire encoding: json or protobuf (the switchboard.v1.protobuf subprotocol).")
     var encoding = "json"
 
+    @Flag(help: "Offer permessage-deflate (the node compresses only with compression on: fanout.sh --deflate).")
+    var deflate = false
+
     private var wireEncoding: WireEncoding { self.encoding == "protobuf" ? .protobuf : .json }
 
     func validate() throws {
@@ -129,6 +133,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
         let pool = SubscriberPool(count: self.subscribers, channel: self.channel, encoding: self.wireEncoding, eventLoopGroup: subscriberGroup)
         var clientConfiguration = Self.clientConfiguration
         if self.wireEncoding == .protobuf { clientConfiguration.subprotocols = [WireEncoding.protobuf.subprotocol] }
+        if self.deflate { clientConfiguration.connection.deflate = PerMessageDeflateConfiguration() }
         let ramp = await pool.connectAll(urls: urls, configuration: clientConfiguration, concurrency: self.connectConcurrency,
                                          timeout: .seconds(Int64(self.subscribeTimeout))) { done in
             Self.note("  \(done) subscribers done")
@@ -147,7 +152,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
                                       maximumP99Milliseconds: self.maxP99Milliseconds, serverPID: self.serverPID),
             pool: pool, publisher: publisher)
         Self.say(StepTable.header)
+        let writtenBefore = self.serverPID.flatMap(ProcessSampler.bytesWritten(pid:))
         let (results, stopReason) = try await ladder.run { result in Self.say(StepTable.row(result)) }
+        let writtenAfter = self.serverPID.flatMap(ProcessSampler.bytesWritten(pid:))
 
         // The whole table again, with what happened around it.
         print("\n" + StepTable.header)
@@ -156,6 +163,13 @@ struct FanoutBenchmark: AsyncParsableCommand {
         for note in StepTable.notes(results) { print("Note: \(note)") }
         print(stopReason.map { "Stopped: \($0)" } ?? "Every rate passed.")
         try await self.printIncidents(results: results, pool: pool, publisher: publisher)
+        if let writtenBefore, let writtenAfter {
+            let delivered = results.reduce(UInt64(0)) { $0 + $1.deliveries.received }
+            let written = writtenAfter - writtenBefore
+            print("Wire: the server wrote \(written) bytes to its sockets while publishing: \(Self.format(Double(written) / Double(max(delivered, 1)))) "
+                  + "per delivery (\(self.wireEncoding == .protobuf ? "protobuf" : "JSON")\(self.deflate ? ", permessage-deflate offered" : ""); "
+                  + "WebSocket frames with their headers, and the few bytes of the API's answers and pings)")
+        }
     }
 
     private func printIncidents(results: [StepResult], pool: SubscriberPool, publisher: Publisher) async throws {

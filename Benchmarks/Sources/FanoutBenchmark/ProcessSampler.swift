@@ -57,6 +57,14 @@ struct ProcessSample: Sendable {
 }
 
 enum ProcessSampler {
+    /// Bytes the process has passed to write-family system calls (`wchar` in /proc/PID/io): on a server that
+    /// writes only to its sockets, what it put on the wire above TCP.
+    static func bytesWritten(pid: Int32) -> UInt64? {
+        guard let io = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8),
+              let line = io.split(separator: "\n").first(where: { $0.hasPrefix("wchar:") }) else { return nil }
+        return UInt64(line.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces))
+    }
+
     /// `pid` nil samples this process.
     static func sample(pid: Int32?) -> ProcessSample? {
         #if os(Linux)

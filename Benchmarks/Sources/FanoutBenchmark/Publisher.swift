@@ -48,6 +48,10 @@ final class Publisher: @unchecked Sendable {
 
     let eventLoop: any EventLoop
     private let settings: Settings
+    /// Text that fills each publication's data to its size: words and numbers, so that compression meets
+    /// something like a real notification (English-like JSON text deflates to about a third), not a run of
+    /// one letter.
+    private lazy var padding: [UInt8] = Self.wordyText(count: self.settings.payloadSize)
     private var connections: [PublishConnection] = []
     private var nextConnection = 0
     private var schedule: Schedule?
@@ -144,7 +148,7 @@ final class Publisher: @unchecked Sendable {
         return nil
     }
 
-    /// `{"channel":C,"data":{"p":"xx…","s":S,"t":T}}`, the data object padded to `payloadSize` bytes.
+    /// `{"channel":C,"data":{"p":"…","s":S,"t":T}}`, the data object padded with text to `payloadSize` bytes.
     private func requestBody(step: Int, intendedAt: UInt64) -> ByteBuffer {
         let tail = #"","s":\#(step),"t":\#(intendedAt)}"#
         let dataPrefix = #"{"p":""#
@@ -153,10 +157,27 @@ final class Publisher: @unchecked Sendable {
         body.reserveCapacity(64 + self.settings.channel.utf8.count + self.settings.payloadSize)
         body.writeString(#"{"channel":"\#(self.settings.channel)","data":"#)
         body.writeString(dataPrefix)
-        body.writeRepeatingByte(UInt8(ascii: "x"), count: padding)
+        body.writeBytes(self.padding.prefix(padding))
         body.writeString(tail)
         body.writeString("}")
         return body
+    }
+
+    /// `count` bytes of words and numbers picked by a fixed-seed generator (the same text every run).
+    static func wordyText(count: Int) -> [UInt8] {
+        let words = ["price", "alert", "order", "shipped", "user", "room", "message", "update", "score", "team", "match",
+                     "delivery", "status", "pending", "confirmed", "temperature", "sensor", "reading", "level", "the",
+                     "new", "for", "your", "has", "been", "at", "in", "and", "to", "of"]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var text: [UInt8] = []
+        text.reserveCapacity(count + 16)
+        while text.count < count {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let pick = Int(state >> 33)
+            if pick % 4 == 0 { text += Array(String(pick % 100_000).utf8) } else { text += Array(words[pick % words.count].utf8) }
+            text.append(UInt8(ascii: " "))
+        }
+        return Array(text.prefix(count))
     }
 
     private func record(_ request: PendingPublish, _ outcome: PublishOutcome) {

@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
     public var broker: String
     /// Whether `/dashboard` and its stats stream are served.
     public var dashboard: Bool
+    /// permessage-deflate for WebSocket clients that offer it (off by default).
+    public var compression: CompressionConfiguration
 
     public init(host: String = "127.0.0.1", port: Int = 8000) {
         self.host = host
@@ -59,6 +61,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
         self.reconnectDelayMax = 5
         self.broker = "memory"
         self.dashboard = true
+        self.compression = CompressionConfiguration()
     }
 
     /// The namespaces a fresh node has: `chat` for the demo chat room and `user` for personal notifications.
@@ -70,7 +73,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
 
     private enum Key: String, CodingKey {
         case host, port, reusePort, tlsCertificatePath, tlsKeyPath, webSocketPath, allowedOrigins, trustedProxies, auth, apiKeys, limits, namespaces
-        case pingInterval, pingTimeout, shutdownGracePeriod, reconnectDelayMax, broker, dashboard
+        case pingInterval, pingTimeout, shutdownGracePeriod, reconnectDelayMax, broker, dashboard, compression
     }
 
     public init(from decoder: any Decoder) throws {
@@ -94,6 +97,7 @@ public struct ServerConfiguration: Sendable, Hashable, Codable {
         configuration.reconnectDelayMax = try container.decodeIfPresent(Int.self, forKey: .reconnectDelayMax) ?? configuration.reconnectDelayMax
         configuration.broker = try container.decodeIfPresent(String.self, forKey: .broker) ?? configuration.broker
         configuration.dashboard = try container.decodeIfPresent(Bool.self, forKey: .dashboard) ?? configuration.dashboard
+        configuration.compression = try container.decodeIfPresent(CompressionConfiguration.self, forKey: .compression) ?? configuration.compression
         guard (0...65535).contains(configuration.port) else {
             throw DecodingError.dataCorruptedError(forKey: .port, in: container, debugDescription: "port must be 0...65535")
         }

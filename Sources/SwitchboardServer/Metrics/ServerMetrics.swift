@@ -11,6 +11,7 @@ import SwitchboardProtocol
 /// | Metric | Type | Labels | Call |
 /// |---|---|---|---|
 /// | `switchboard_connections` | gauge | `transport` = websocket, sse | ``connectionOpened(_:)`` / `connectionClosed(_:code:)` |
+/// | `switchboard_compressed_connections` | gauge | | ``compressedConnectionOpened()`` / ``compressedConnectionClosed()`` |
 /// | `switchboard_subscriptions` | gauge | | ``subscribed()`` / ``unsubscribed()`` |
 /// | `switchboard_channels` | gauge | | ``channelOpened()`` / ``channelClosed()`` |
 /// | `switchboard_messages_in_total`, `switchboard_bytes_in_total` | counter | | ``messageReceived(bytes:)`` |
@@ -33,6 +34,7 @@ public final class ServerMetrics: Sendable {
     public let stats: ServerStats
 
     private let connections: [Meter]
+    private let compressedConnections: Meter
     private let subscriptions: Meter
     private let channels: Meter
     private let messagesIn: Counter
@@ -82,6 +84,7 @@ public final class ServerMetrics: Sendable {
         self.connections = Transport.all.map {
             Meter(label: "switchboard_connections", dimensions: [("transport", $0.description)], factory: factory)
         }
+        self.compressedConnections = Meter(label: "switchboard_compressed_connections", factory: factory)
         self.subscriptions = Meter(label: "switchboard_subscriptions", factory: factory)
         self.channels = Meter(label: "switchboard_channels", factory: factory)
         self.messagesIn = counter("switchboard_messages_in_total")
@@ -126,6 +129,17 @@ public final class ServerMetrics: Sendable {
     public func connectionOpened(_ transport: Transport) {
         self.connections[transport.index].increment()
         self.stats.connections.wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// A WebSocket connection agreed permessage-deflate: it holds no zlib stream of its own (its messages
+    /// are compressed with its event loop's), only while a compressed message from it is read.
+    public func compressedConnectionOpened() {
+        self.compressedConnections.increment()
+    }
+
+    /// A connection that ``compressedConnectionOpened()`` counted has ended.
+    public func compressedConnectionClosed() {
+        self.compressedConnections.decrement()
     }
 
     /// A connection that ``connectionOpened(_:)`` counted has ended, with this close or disconnect code

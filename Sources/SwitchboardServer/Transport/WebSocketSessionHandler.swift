@@ -30,6 +30,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
         connection.releaseContext()
         self.lease = upgrade?.lease
         self.context.metrics.connectionOpened(.webSocket)
+        if connection.deflate != nil { self.context.metrics.compressedConnectionOpened() }
         let session = ClientSession(context: self.context, eventLoop: connection.eventLoop, transport: self,
                                     remoteAddress: upgrade?.clientAddress ?? connection.remoteAddress?.ipAddress)
         self.session = session
@@ -58,6 +59,7 @@ final class WebSocketSessionHandler: WebSocketEventLoopHandler, SessionTransport
     func webSocketDidClose(_ connection: WebSocketEventLoopConnection, status: WebSocketCloseStatus) {
         // A client dropped for not reading reports 4001 (the transport's slowConsumerCloseCode).
         self.context.metrics.connectionClosed(.webSocket, code: status.code.rawValue)
+        if connection.deflate != nil { self.context.metrics.compressedConnectionClosed() }
         self.session?.transportClosed()
         self.session = nil
         self.connection = nil

@@ -9,15 +9,19 @@ extension WebSocketEngine {
         let parameters: PerMessageDeflateParameters
         /// Messages shorter than this go out uncompressed.
         let threshold: Int
+        /// Free a direction's zlib stream after each message when that direction takes no context over.
+        let releasesIdleStreams: Bool
         var decompressor: MessageDecompressor?
         var compressor: MessageCompressor?
         /// Compressed bytes of the current frame, unmasked, on their way to the decompressor; or a message
         /// just compressed, on its way out.
         var chunk = ByteBuffer()
 
-        init(parameters: PerMessageDeflateParameters, threshold: Int, decompressor: MessageDecompressor, compressor: MessageCompressor) {
+        init(parameters: PerMessageDeflateParameters, threshold: Int, releasesIdleStreams: Bool,
+             decompressor: MessageDecompressor, compressor: MessageCompressor) {
             self.parameters = parameters
             self.threshold = threshold
+            self.releasesIdleStreams = releasesIdleStreams
             self.decompressor = decompressor
             self.compressor = compressor
         }
@@ -28,10 +32,12 @@ extension WebSocketEngine {
 
         func finishMessage(into message: inout ByteBuffer, limit: Int) throws {
             try self.decompressor!.finishMessage(into: &message, limit: limit)
+            if self.releasesIdleStreams && self.decompressor!.noContextTakeover { self.decompressor!.releaseResources() }
         }
 
         func compress(_ payload: ByteBuffer) throws {
             try self.compressor!.compress(payload, into: &self.chunk)
+            if self.releasesIdleStreams && self.compressor!.noContextTakeover { self.compressor!.releaseResources() }
         }
     }
 

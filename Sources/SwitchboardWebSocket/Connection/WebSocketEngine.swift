@@ -83,6 +83,7 @@ public struct WebSocketEngine {
                 : (deflate.serverNoContextTakeover, deflate.serverMaxWindowBits, deflate.clientNoContextTakeover, deflate.clientMaxWindowBits)
             self.compression = Compression(
                 parameters: deflate, threshold: deflateConfiguration.compressionThreshold,
+                releasesIdleStreams: !deflateConfiguration.keepsStreamsBetweenMessages,
                 decompressor: MessageDecompressor(noContextTakeover: receiveNoTakeover, windowBits: receiveBits),
                 compressor: MessageCompressor(noContextTakeover: sendNoTakeover, windowBits: sendBits,
                                               level: deflateConfiguration.compressionLevel,
@@ -208,10 +209,7 @@ public struct WebSocketEngine {
     /// ``FrameEncoder/writeFrame(_:payload:into:)`` and the transport can write those bytes for each
     /// connection where this answers true. Throws when the connection no longer sends messages.
     public func sendsUnchanged(payloadLength: Int) throws(WebSocketError) -> Bool {
-        guard self.state == .open else { throw .notOpen }
-        guard self.role == .server else { return false }
-        guard let compression = self.compression, compression.compressor != nil else { return true }
-        return payloadLength < compression.threshold
+        try self.sharedFrameUse(payloadLength: payloadLength) == .plain
     }
 
     /// Appends a ping frame (payload ≤ 125 bytes) to `output`.

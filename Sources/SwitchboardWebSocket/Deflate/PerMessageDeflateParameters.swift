@@ -33,10 +33,15 @@ public struct PerMessageDeflateConfiguration: Sendable, Hashable {
     public var compressionLevel: Int
     /// zlib memLevel 1...9: memory for the compressor's hash tables (2^(memLevel+9) bytes).
     public var memoryLevel: Int
+    /// Whether a direction without context takeover keeps its zlib stream between messages (true: no set-up
+    /// per message) or frees it after each one (false: an idle connection holds no zlib memory, what a
+    /// server with many connections wants; a stream then costs a set-up per compressed message).
+    public var keepsStreamsBetweenMessages: Bool
 
     public init(requestServerNoContextTakeover: Bool = false, requestClientNoContextTakeover: Bool = false,
                 serverMaxWindowBits: Int = 15, clientMaxWindowBits: Int = 15,
-                compressionThreshold: Int = 128, compressionLevel: Int = 6, memoryLevel: Int = 8) {
+                compressionThreshold: Int = 128, compressionLevel: Int = 6, memoryLevel: Int = 8,
+                keepsStreamsBetweenMessages: Bool = true) {
         self.requestServerNoContextTakeover = requestServerNoContextTakeover
         self.requestClientNoContextTakeover = requestClientNoContextTakeover
         self.serverMaxWindowBits = serverMaxWindowBits
@@ -44,5 +49,6 @@ public struct PerMessageDeflateConfiguration: Sendable, Hashable {
         self.compressionThreshold = compressionThreshold
         self.compressionLevel = compressionLevel
         self.memoryLevel = memoryLevel
+        self.keepsStreamsBetweenMessages = keepsStreamsBetweenMessages
     }
 }

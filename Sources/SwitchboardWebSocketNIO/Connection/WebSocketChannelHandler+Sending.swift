@@ -9,7 +9,13 @@ extension WebSocketChannelHandler {
         guard case .open = self.phase, let io = self.io else { throw WebSocketTransportError.connectionClosed }
         try self.checkOutboundBudget(adding: message.data.readableBytes)
         do {
-            if message.data.readableBytes >= Self.zeroCopyThreshold,
+            if let deflate = self.configuration.deflate,
+               try Self.sharedFrameUse(&self.engine!, payloadLength: message.data.readableBytes) == .compressed {
+                // Compressed alone, with this loop's compressor: the connection keeps no zlib stream.
+                try ThreadCompressors.with(deflate) { (compressor: inout SharedFrameCompressor) throws(WebSocketError) in
+                    try compressor.writeFrame(message.opcode, payload: message.data, into: &self.output)
+                }
+            } else if message.data.readableBytes >= Self.zeroCopyThreshold,
                try self.engine!.sendHeader(message.opcode, payload: message.data, output: &self.output) {
                 // Large and unchanged on the wire: queue the header and the payload as they are; the
                 // flush writes them with one writev, and the payload is never copied.
@@ -27,31 +33,39 @@ extension WebSocketChannelHandler {
     }
 
     /// Writes a frame encoded once for many connections as it is, when this connection would send exactly
-    /// those bytes; otherwise (permessage-deflate compresses this message) sends the message the usual way.
+    /// those bytes: the plain frame, or the compressed one that connections without compression context
+    /// share; otherwise (this connection compresses with its own context) sends the message the usual way.
     func send(_ prepared: WebSocketPreparedMessage) throws {
         guard case .open = self.phase, let io = self.io else { throw WebSocketTransportError.connectionClosed }
-        let writesSharedFrame: Bool
+        let frame: ByteBuffer?
         do {
             // Asked through an inout access: read straight off the class property, a non-mutating call
             // copies the whole engine (and retains what it holds) per message.
-            writesSharedFrame = try Self.sendsUnchanged(&self.engine!, payloadLength: prepared.payloadLength)
+            switch try Self.sharedFrameUse(&self.engine!, payloadLength: prepared.payloadLength) {
+            case .plain:
+                frame = prepared.frame
+            case .compressed:
+                frame = try self.configuration.deflate.map { configuration throws(WebSocketError) in try prepared.compressedFrame(configuration) }
+            case .unshared:
+                frame = nil
+            }
         } catch {
             throw WebSocketTransportError.connectionClosed
         }
-        guard writesSharedFrame else {
+        guard let frame else {
             try self.send(prepared.message)
             return
         }
-        try self.checkOutboundBudget(adding: prepared.frame.readableBytes)
-        if prepared.frame.readableBytes < Self.zeroCopyThreshold {
+        try self.checkOutboundBudget(adding: frame.readableBytes)
+        if frame.readableBytes < Self.zeroCopyThreshold {
             // Small: copied behind what this turn has so far (uWebSockets' cork buffer), so a fan-out's
             // publications leave in one plain write, and the channel's pipeline is passed once per turn,
             // not once per publication.
             if self.output.capacity == 0 {
-                let size = max(Int(self.lastOutputSize), prepared.frame.readableBytes)
+                let size = max(Int(self.lastOutputSize), frame.readableBytes)
                 self.output = io.allocator.buffer(capacity: min(size, Self.zeroCopyThreshold))
             }
-            self.output.writeImmutableBuffer(prepared.frame)
+            self.output.writeImmutableBuffer(frame)
             self.flushSoon()
             return
         }
@@ -61,13 +75,13 @@ extension WebSocketChannelHandler {
             io.write(self.output)
             self.output = ByteBuffer()
         }
-        io.write(prepared.frame)
+        io.write(frame)
         self.hasUnflushedWrites = true
         self.flushSoon()
     }
 
-    private static func sendsUnchanged(_ engine: inout WebSocketEngine, payloadLength: Int) throws(WebSocketError) -> Bool {
-        try engine.sendsUnchanged(payloadLength: payloadLength)
+    private static func sharedFrameUse(_ engine: inout WebSocketEngine, payloadLength: Int) throws(WebSocketError) -> SharedFrameUse {
+        try engine.sharedFrameUse(payloadLength: payloadLength)
     }
 
     func sendPing(_ data: ByteBuffer) throws {

@@ -23,6 +23,8 @@ public final class WebSocketConnection: Sendable {
     public let request: WebSocketUpgradeRequest?
     /// The negotiated subprotocol.
     public let subprotocol: String?
+    /// What permessage-deflate the handshake agreed, if any.
+    public let deflate: PerMessageDeflateParameters?
     /// What the server's upgrade hook attached when it accepted.
     public let context: (any Sendable)?
 
@@ -37,6 +39,7 @@ public final class WebSocketConnection: Sendable {
         self.remoteAddress = handler.remoteAddress
         self.request = request
         self.subprotocol = handler.subprotocol
+        self.deflate = handler.engine?.deflate
         self.context = handler.acceptedContext
     }
 

@@ -40,6 +40,8 @@ public struct WebSocketEventLoopConnection {
     public var remoteAddress: SocketAddress? { self.handler.remoteAddress }
     /// The negotiated subprotocol, if any.
     public var subprotocol: String? { self.handler.subprotocol }
+    /// What permessage-deflate the handshake agreed, if any.
+    public var deflate: PerMessageDeflateParameters? { self.handler.engine?.deflate }
     /// Whatever the server's upgrade hook attached when it accepted (e.g. the authenticated user).
     public var context: (any Sendable)? { self.handler.acceptedContext }
     /// Lets go of ``context`` once it has been read: otherwise it lives as long as the connection (with a

@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 import SwitchboardWebSocket
 
@@ -5,9 +6,10 @@ import SwitchboardWebSocket
 ///
 /// The server's frame for the message (one unmasked, uncompressed frame) is encoded when the value is
 /// made. Sending it on a connection without permessage-deflate writes those same bytes — no encoding and no
-/// copy per recipient — so a publication to 10,000 subscribers is framed once. A connection with
-/// permessage-deflate has a compression context of its own and compresses the message itself, unless the
-/// message is below its compression threshold (then it too writes the shared frame).
+/// copy per recipient — so a publication to 10,000 subscribers is framed once. Connections with
+/// permessage-deflate and `server_no_context_takeover` share one compressed frame too, made by the first of
+/// them that sends it (``SharedFrameUse/compressed``); a connection that keeps its compression context
+/// compresses the message itself. Below the compression threshold every connection writes the plain frame.
 ///
 /// ```swift
 /// let prepared = WebSocketPreparedMessage(.text(json))
@@ -24,6 +26,8 @@ public struct WebSocketPreparedMessage: Sendable {
     let frame: ByteBuffer
     /// Where the payload starts in ``frame``, counted from its reader index.
     private let headerLength: Int
+    /// The compressed frame, once a connection has needed it.
+    private let compressed = ManagedAtomicLazyReference<CompressedFrame>()
 
     /// Encodes `message`'s frame; text must be valid UTF-8 (as for any send).
     public init(_ message: WebSocketMessage) {
@@ -59,8 +63,30 @@ public struct WebSocketPreparedMessage: Sendable {
     /// The payload's length in bytes.
     public var payloadLength: Int { self.frame.readableBytes - self.headerLength }
 
+    /// The message compressed alone, as one frame for every connection whose engine answers
+    /// ``SharedFrameUse/compressed``: made on the first call, with the calling thread's compressor, and the
+    /// same bytes for every call after (two loops may race to make it; the first one stored wins).
+    func compressedFrame(_ configuration: PerMessageDeflateConfiguration) throws(WebSocketError) -> ByteBuffer {
+        if let made = self.compressed.load() { return made.frame }
+        let message = self.message
+        var frame = ByteBuffer()
+        try ThreadCompressors.with(configuration) { (compressor: inout SharedFrameCompressor) throws(WebSocketError) in
+            try compressor.writeFrame(message.opcode, payload: message.data, into: &frame)
+        }
+        return self.compressed.storeIfNilThenLoad(CompressedFrame(frame)).frame
+    }
+
     /// The message itself; its payload is a view into the frame, so keeping both costs no extra memory.
     public var message: WebSocketMessage {
         WebSocketMessage(kind: self.kind, data: self.frame.getSlice(at: self.frame.readerIndex + self.headerLength, length: self.payloadLength)!)
+    }
+}
+
+/// A compressed frame behind a reference, for the atomic lazy slot.
+private final class CompressedFrame: Sendable {
+    let frame: ByteBuffer
+
+    init(_ frame: ByteBuffer) {
+        self.frame = frame
     }
 }

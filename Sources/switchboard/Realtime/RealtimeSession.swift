@@ -19,6 +19,8 @@ struct RealtimeSession: Sendable {
     var reconnect: ReconnectPolicy
     /// How the WebSocket's messages are encoded (`--protocol`).
     var encoding: WireEncoding = .json
+    /// Whether the WebSocket handshake offers permessage-deflate.
+    var compression = true
     /// How long to wait at the end of stdin for the last own publication to be printed.
     var echoWait: Duration = .seconds(2)
 
@@ -39,6 +41,7 @@ struct RealtimeSession: Sendable {
             },
             reconnect: self.reconnect, clientName: "switchboard-cli")
         configuration.encoding = self.encoding
+        configuration.compression = self.compression
         let client = RealtimeClient(url: self.url, configuration: configuration)
         // Made before connect(), so its first element is the state before connecting, which says nothing.
         let states = client.states

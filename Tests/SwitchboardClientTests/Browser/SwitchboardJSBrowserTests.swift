@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardNodeTestSupport
+import SwitchboardServer
 import SwitchboardTestSupport
 import Testing
 
@@ -86,6 +87,40 @@ extension BrowserTests {
                     let events = try await page.value("return window.events;", as: [String].self)
                     #expect(events == ["encoding protobuf", #"pub {"text":"from the page","n":1} @1"#, #"pub {"n":2} @2"#,
                                        "history 1,2", "presence pat"])
+                }
+            }
+        }
+
+        /// A node with compression on: the browser's own permessage-deflate offer is agreed, and compressed
+        /// publications (one frame shared by every subscriber) arrive whole, in both encodings.
+        @Test(.timeLimit(.minutes(2)))
+        func theBrowsersDeflateIsNegotiatedAndCompressedPublicationsArrive() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with({ $0.compression = CompressionConfiguration(enabled: true, threshold: 64) },
+                                                developmentTokens: true) { node in
+                    let page = try await driver.newSession()
+                    try await page.open("\(node.httpURL)/health")
+                    try await page.execute("""
+                        const { Switchboard } = await import('/switchboard.js');
+                        window.events = [];
+                        const token = async () => (await (await fetch('/dev/token?user=pat')).json()).token;
+                        for (const encoding of ['json', 'protobuf']) {
+                            const client = new Switchboard({ encoding, token });
+                            const feed = client.subscribe('chat:deflate', {
+                                publication: (p) => window.events.push(encoding + ' ' + p.data.text.length + ' @' + p.offset) });
+                            await client.connect();
+                            await feed.ready;
+                        }
+                        const metrics = await (await fetch('/metrics')).text();
+                        window.events.push('compressed ' + /^switchboard_compressed_connections (\\d+)/m.exec(metrics)[1]);
+                        """)
+                    let text = String(repeating: "compressible notification ", count: 80)
+                    try await node.apiPublish(#"{"text":"\#(text)"}"#, to: "chat:deflate")
+                    try await node.apiPublish(#"{"text":"short"}"#, to: "chat:deflate")
+                    try await page.waitUntil("window.events.length >= 5", describe: "JSON.stringify(window.events)", "the publications did not arrive")
+                    let events = try await page.value("return window.events;", as: [String].self)
+                    #expect(events.first == "compressed 2")
+                    #expect(Set(events.dropFirst()) == ["json \(text.count) @1", "protobuf \(text.count) @1", "json 5 @2", "protobuf 5 @2"])
                 }
             }
         }

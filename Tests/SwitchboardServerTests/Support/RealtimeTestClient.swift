@@ -45,11 +45,12 @@ final class RealtimeTestClient: Sendable {
 
     /// Opens a WebSocket to `url` and starts collecting what the server sends. `subprotocols` are offered
     /// as they are (none: the server's default, JSON).
-    static func connect(to url: String, origin: String? = nil, subprotocols: [String] = []) async throws -> RealtimeTestClient {
+    static func connect(to url: String, origin: String? = nil, subprotocols: [String] = [], compression: Bool = false) async throws -> RealtimeTestClient {
         var configuration = WebSocketClientConfiguration(subprotocols: subprotocols, origin: origin, connectTimeout: TimeAmount(TestPatience.default))
-        // Large enough for a recovery reply with thousands of publications; no heartbeat or compression
-        // of our own, so everything on the wire is what the test sends.
-        configuration.connection = WebSocketConfiguration(limits: .echoServer, deflate: nil, heartbeat: nil, closeTimeout: .seconds(2))
+        // Large enough for a recovery reply with thousands of publications; no heartbeat of our own, and
+        // compression only when asked, so everything on the wire is what the test sends.
+        configuration.connection = WebSocketConfiguration(limits: .echoServer, deflate: compression ? PerMessageDeflateConfiguration() : nil,
+                                                          heartbeat: nil, closeTimeout: .seconds(2))
         let connection = try await WebSocketClient.connect(to: url, configuration: configuration)
         let client = RealtimeTestClient(connection: connection)
         client.startReading()

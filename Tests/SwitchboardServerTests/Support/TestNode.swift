@@ -114,8 +114,9 @@ final class TestNode: Sendable {
     }
 
     /// A client of `user` that has connected (token in the URL, then `connect` for the result).
-    func connectedClient(_ user: String, encoding: WireEncoding? = nil) async throws -> RealtimeTestClient {
-        let client = try await self.client(token: try await self.token(user), subprotocols: encoding.map { [$0.subprotocol] } ?? [])
+    func connectedClient(_ user: String, encoding: WireEncoding? = nil, compression: Bool = false) async throws -> RealtimeTestClient {
+        let client = try await RealtimeTestClient.connect(to: self.webSocketURL(token: try await self.token(user)),
+                                                          subprotocols: encoding.map { [$0.subprotocol] } ?? [], compression: compression)
         let result = try await client.connect()
         guard result.user == user else { throw EndToEndFailure("connected as '\(result.user)', not '\(user)'") }
         return client

@@ -95,14 +95,23 @@ extension String {
 /// One WebSocket frame, written and parsed by hand (RFC 6455 §5.2).
 struct RawFrame: Sendable, Equatable {
     var fin = true
+    /// RSV1: a permessage-deflate message's first frame.
+    var compressed = false
     var opcode: UInt8
     var payload: [UInt8]
+
+    init(fin: Bool = true, compressed: Bool = false, opcode: UInt8, payload: [UInt8]) {
+        self.fin = fin
+        self.compressed = compressed
+        self.opcode = opcode
+        self.payload = payload
+    }
 
     static let continuation: UInt8 = 0x0, text: UInt8 = 0x1, binary: UInt8 = 0x2, close: UInt8 = 0x8, ping: UInt8 = 0x9, pong: UInt8 = 0xA
 
     /// The frame's bytes; a client's frames must be masked (`maskKey`), a server's must not.
     func encoded(maskKey: [UInt8]? = [0x37, 0xFA, 0x21, 0x3D]) -> [UInt8] {
-        var bytes: [UInt8] = [(self.fin ? 0x80 : 0) | self.opcode]
+        var bytes: [UInt8] = [(self.fin ? 0x80 : 0) | (self.compressed ? 0x40 : 0) | self.opcode]
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
         switch self.payload.count {
         case ..<126:
@@ -155,7 +164,7 @@ struct RawFrame: Sendable, Equatable {
             }
         }
         buffer.moveReaderIndex(forwardBy: offset + length)
-        return RawFrame(fin: first & 0x80 != 0, opcode: first & 0x0F, payload: payload)
+        return RawFrame(fin: first & 0x80 != 0, compressed: first & 0x40 != 0, opcode: first & 0x0F, payload: payload)
     }
 
     /// A close frame's status code, if it carries one.
