@@ -152,9 +152,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
                                       maximumP99Milliseconds: self.maxP99Milliseconds, serverPID: self.serverPID),
             pool: pool, publisher: publisher)
         Self.say(StepTable.header)
-        let writtenBefore = self.serverPID.flatMap(ProcessSampler.bytesWritten(pid:))
+        let writtenBefore = ProcessSampler.bytesSent(fromPort: self.port)
         let (results, stopReason) = try await ladder.run { result in Self.say(StepTable.row(result)) }
-        let writtenAfter = self.serverPID.flatMap(ProcessSampler.bytesWritten(pid:))
+        let writtenAfter = ProcessSampler.bytesSent(fromPort: self.port)
 
         // The whole table again, with what happened around it.
         print("\n" + StepTable.header)
@@ -166,9 +166,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
         if let writtenBefore, let writtenAfter {
             let delivered = results.reduce(UInt64(0)) { $0 + $1.deliveries.received }
             let written = writtenAfter - writtenBefore
-            print("Wire: the server wrote \(written) bytes to its sockets while publishing: \(Self.format(Double(written) / Double(max(delivered, 1)))) "
+            print("Wire: the server's sockets sent \(written) bytes while publishing: \(Self.format(Double(written) / Double(max(delivered, 1)))) "
                   + "per delivery (\(self.wireEncoding == .protobuf ? "protobuf" : "JSON")\(self.deflate ? ", permessage-deflate offered" : ""); "
-                  + "WebSocket frames with their headers, and the few bytes of the API's answers and pings)")
+                  + "TCP payload: WebSocket frames with their headers, and the few bytes of the API's answers and pings)")
         }
     }
 

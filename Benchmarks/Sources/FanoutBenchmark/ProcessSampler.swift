@@ -57,12 +57,25 @@ struct ProcessSample: Sendable {
 }
 
 enum ProcessSampler {
-    /// Bytes the process has passed to write-family system calls (`wchar` in /proc/PID/io): on a server that
-    /// writes only to its sockets, what it put on the wire above TCP.
-    static func bytesWritten(pid: Int32) -> UInt64? {
-        guard let io = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8),
-              let line = io.split(separator: "\n").first(where: { $0.hasPrefix("wchar:") }) else { return nil }
-        return UInt64(line.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces))
+    /// TCP payload bytes the sockets on local port `port` have sent (established connections, `bytes_sent` of
+    /// `ss -ti`): on the server's port, what its WebSocket frames (headers included) and HTTP answers put
+    /// on the wire above TCP. Nil when `ss` cannot be run.
+    static func bytesSent(fromPort port: Int) -> UInt64? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
+        process.arguments = ["-tinH", "state", "established", "( sport = :\(port) )"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        guard (try? process.run()) != nil else { return nil }
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        var total: UInt64 = 0
+        for field in String(decoding: output, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
+        where field.hasPrefix("bytes_sent:") {
+            total += UInt64(field.dropFirst("bytes_sent:".count)) ?? 0
+        }
+        return total
     }
 
     /// `pid` nil samples this process.
