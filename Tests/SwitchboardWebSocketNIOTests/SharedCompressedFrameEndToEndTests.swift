@@ -2,7 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardTestSupport
 import Testing
-import SwitchboardWebSocket
+@testable import SwitchboardWebSocket
 @testable import SwitchboardWebSocketNIO
 
 /// permessage-deflate without context takeover on the broadcast path, over real sockets: the connections
@@ -76,6 +76,39 @@ import SwitchboardWebSocket
                     #expect(String(buffer: message) == text)
                 }
             }
+        }
+    }
+
+    /// Made once: the connections that send the shared compressed frame never touch their own compressors,
+    /// which (keeping their streams between messages here) would hold a zlib stream had they compressed.
+    @Test(arguments: TestTransport.all) func noConnectionCompressesASharedMessageItself(transport: TestTransport) async throws {
+        var configuration = Self.configuration
+        configuration.connection.deflate?.keepsStreamsBetweenMessages = true
+        let subscribers = NIOLockedValueBox<[PreparedMessageEndToEndTests.Subscriber]>([])
+        let handler = WebSocketServer.Handler.eventLoop { _ in PreparedMessageEndToEndTests.Subscribing(subscribers: subscribers) }
+        try await withServer(transport: transport, configuration: configuration, handler: handler) { server, _ in
+            var peers: [RawConnection] = []
+            for _ in 0..<3 {
+                let peer = try await RawConnection.connect(port: server.localAddress!.port!)
+                _ = try await peer.upgrade(extraHeaders: [("Sec-WebSocket-Extensions", "permessage-deflate")])
+                peers.append(peer)
+            }
+            #expect(await eventually { subscribers.withLockedValue { $0.count } == peers.count })
+            let prepared = WebSocketPreparedMessage(.text(String(repeating: "shared ", count: 100)))
+            for subscriber in subscribers.withLockedValue({ $0 }) {
+                let connection = subscriber.connection
+                connection.eventLoop.execute { try? connection.value.send(prepared) }
+            }
+            for peer in peers { #expect(try await peer.nextFrame()?.compressed == true) }
+            // Asked while the connections are open (a closed one lets go of its compressor altogether).
+            for subscriber in subscribers.withLockedValue({ $0 }) {
+                let connection = subscriber.connection
+                let ownStream = try await connection.eventLoop.submit {
+                    connection.value.handler.engine?.compression?.compressor?.hasAllocatedStream
+                }.get()
+                #expect(ownStream == false)
+            }
+            for peer in peers { await peer.close() }
         }
     }
 
