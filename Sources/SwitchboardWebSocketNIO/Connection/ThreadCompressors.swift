@@ -1,7 +1,7 @@
 import NIOPosix
 import SwitchboardWebSocket
 
-/// One ``SharedFrameCompressor`` per thread, so per event loop, for each zlib setting in use: a server
+/// One `SharedFrameCompressor` per thread, so per event loop, for each zlib setting in use: a server
 /// connection that compresses (permessage-deflate without context takeover) holds no zlib stream of its
 /// own, and a broadcast is compressed once by the first loop that needs it.
 enum ThreadCompressors {

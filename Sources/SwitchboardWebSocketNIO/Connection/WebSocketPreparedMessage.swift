@@ -8,7 +8,7 @@ import SwitchboardWebSocket
 /// made. Sending it on a connection without permessage-deflate writes those same bytes — no encoding and no
 /// copy per recipient — so a publication to 10,000 subscribers is framed once. Connections with
 /// permessage-deflate and `server_no_context_takeover` share one compressed frame too, made by the first of
-/// them that sends it (``SharedFrameUse/compressed``); a connection that keeps its compression context
+/// them that sends it (`SharedFrameUse.compressed`); a connection that keeps its compression context
 /// compresses the message itself. Below the compression threshold every connection writes the plain frame.
 ///
 /// ```swift
@@ -64,7 +64,7 @@ public struct WebSocketPreparedMessage: Sendable {
     public var payloadLength: Int { self.frame.readableBytes - self.headerLength }
 
     /// The message compressed alone, as one frame for every connection whose engine answers
-    /// ``SharedFrameUse/compressed``: made on the first call, with the calling thread's compressor, and the
+    /// `SharedFrameUse.compressed`: made on the first call, with the calling thread's compressor, and the
     /// same bytes for every call after (two loops may race to make it; the first one stored wins).
     func compressedFrame(_ configuration: PerMessageDeflateConfiguration) throws(WebSocketError) -> ByteBuffer {
         if let made = self.compressed.load() { return made.frame }
