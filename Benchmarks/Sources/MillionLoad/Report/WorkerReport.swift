@@ -33,6 +33,8 @@ struct PhaseTally: Codable, Sendable {
     var failedAttempts = 0
     /// Of those, the ones a node refused with 503 and `Retry-After` (admission control), which the client waits.
     var refusedAttempts = 0
+    /// Subscribes refused for now (202) and asked again on the same connection.
+    var subscribeRetries = 0
     /// `disconnect` and `unsubscribed` pushes, error replies, and messages the worker could not read.
     var serverEnded = 0
     var unexpected = 0
@@ -52,6 +54,7 @@ struct PhaseTally: Codable, Sendable {
         self.notRecovered += other.notRecovered
         self.failedAttempts += other.failedAttempts
         self.refusedAttempts += other.refusedAttempts
+        self.subscribeRetries += other.subscribeRetries
         self.serverEnded += other.serverEnded
         self.unexpected += other.unexpected
         for sample in other.samples { self.note(sample) }

@@ -33,6 +33,8 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
     /// When the current connect attempt started (uptime nanoseconds): the pool gives up on slow ones.
     private(set) var attemptStartedAt: UInt64 = 0
     private var connection: WebSocketEventLoopConnection?
+    /// Counts the connections this client has opened: a retry scheduled on one is not sent on a later one.
+    private var connectionSerial: UInt32 = 0
     private var personal = StreamPosition()
     private var broadcast = StreamPosition()
     private var subscribesPending: UInt8 = 0
@@ -124,6 +126,7 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
 
     func webSocketDidOpen(_ connection: WebSocketEventLoopConnection) {
         self.connection = connection
+        self.connectionSerial &+= 1
         guard self.phase == .connecting else { return connection.close(code: .goingAway) }
         self.phase = .authenticating
         self.send(#"{"type":"connect","id":1,"token":"\#(self.pool.token(for: self.userID))"}"#)
@@ -258,6 +261,19 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
             self.pool.tally.serverEnded += 1
             self.pool.tally.note("disconnect \(disconnect.code.rawValue): \(disconnect.reason)")
             if let delay = disconnect.delay { self.delayHint = Int32(clamping: delay) }
+        case .error(let id?, let error) where error.code.isTemporary && (id == Self.personalID || id == Self.broadcastID)
+            && [.subscribing, .live].contains(self.phase):
+            // A subscribe refused for now (202: the node's broker did not answer in time). As the SDKs do, ask
+            // again on this connection after a while: closing it would throw away the connect the node admitted.
+            self.pool.tally.subscribeRetries += 1
+            self.pool.tally.note("user \(self.userID): subscribe \(id) refused for now (\(error.code.rawValue)): retrying")
+            let isBroadcast = id == Self.broadcastID
+            let channel = isBroadcast ? self.pool.settings.broadcastChannel : self.pool.settings.personalNamespace + ":" + self.userID
+            let refusedOn = self.connectionSerial
+            self.pool.eventLoop.scheduleTask(in: .milliseconds(Int64.random(in: 1_000...3_000))) { [self] in
+                guard self.connection != nil, self.connectionSerial == refusedOn, [.subscribing, .live].contains(self.phase) else { return }
+                self.send(self.subscribeCommand(id: id, channel: channel, from: isBroadcast ? self.broadcast : self.personal))
+            }
         case .unsubscribed(let unsubscribed):
             // The node saw a gap in the live stream: resubscribe from our position, as the protocol says.
             self.pool.tally.serverEnded += 1
