@@ -36,8 +36,9 @@ final class MachineWatch {
 /// On one host the nodes, Redis and the load generator share the cores, and every user already connected
 /// costs heartbeats. A ramp at a fixed rate runs into a machine with no idle CPU near the top: pongs come late,
 /// users are dropped, and their reconnects cost more than the heartbeats did. So while the machine's idle
-/// share is under `idleFloor` the connect rate halves, and it grows back by a quarter while it is over twice
-/// that, up to the rate asked for.
+/// share is under `idleFloor` the connect rate halves, and it grows back by a quarter while it is over one and
+/// a half times that, up to the rate asked for. (Over twice, in the seventh million run, held the rate at
+/// 66–80/s near the top with 12–20 % of the machine idle, and the hour ended at 975,149.)
 final class RampGovernor {
     let fullRate: Double
     let idleFloor: Double
@@ -57,7 +58,7 @@ final class RampGovernor {
         let previous = self.rate
         if idle < self.idleFloor {
             self.rate = max(self.rate / 2, self.fullRate / 64)
-        } else if idle > 2 * self.idleFloor {
+        } else if idle > 1.5 * self.idleFloor {
             self.rate = min(self.rate * 1.25, self.fullRate)
         }
         if self.rate != previous {

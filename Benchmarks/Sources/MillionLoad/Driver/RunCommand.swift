@@ -136,7 +136,7 @@ struct RunCommand: AsyncParsableCommand {
                 kill(killPid, SIGKILL)
                 let killedAt = Date()
                 try await driver.waitUntil(timeout: 300, every: 5, expectTimeout: true, describe: { view in
-                    "kill: \(view.tally.drops) dropped, \(view.live) live, \(view.pending) reconnecting, \(view.tally.failedAttempts) failed attempts (\(view.tally.refusedAttempts) refused by admission control), \(view.tally.subscribeRetries) subscribes retried"
+                    "kill: \(view.tally.drops) dropped\(RunReport.causes(view.tally)), \(view.live) live, \(view.pending) reconnecting, \(view.tally.failedAttempts) failed attempts (\(view.tally.refusedAttempts) refused by admission control), \(view.tally.subscribeRetries) subscribes retried"
                 }) {
                     $0.tally.drops > 0 && $0.live >= audience
                 }

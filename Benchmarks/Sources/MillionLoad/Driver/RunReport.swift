@@ -52,7 +52,7 @@ struct RunReport {
         let sockets = self.nodeSockets.reduce(0, +)
         rows.append(("counted by the nodes", "\(sockets.grouped) TCP sockets held by \(self.nodeSockets.count) node processes (clients, plus each node's listener and Redis connections); busiest \((self.nodeSockets.max() ?? 0).grouped), least busy \((self.nodeSockets.min() ?? 0).grouped)"))
         if let hold = self.phases["hold"] {
-            rows.append(("hold", "\(hold.tally.drops) unintended drops, \(hold.tally.serverEnded) server disconnects, \(hold.tally.unexpected) unexpected messages; \(hold.live.grouped) live at the end"))
+            rows.append(("hold", "\(hold.tally.drops) unintended drops\(Self.causes(hold.tally)), \(hold.tally.serverEnded) server disconnects, \(hold.tally.unexpected) unexpected messages; \(hold.live.grouped) live at the end"))
             if let cpu = self.holdCPU {
                 rows.append(("CPU while holding", "nodes \(Self.fixed(cpu.nodes * 100, 0)) % of a core (\(Self.fixed(cpu.nodes * 100 / Double(max(self.rampReached, 1)) * 10_000, 2)) % per 10,000 connections: heartbeats), load generator \(Self.fixed(cpu.workers * 100, 0)) %, Redis \(Self.fixed(cpu.redis * 100, 1)) %"))
             }
@@ -71,8 +71,8 @@ struct RunReport {
         if let kill = self.phases["kill"], let sent = self.sent["kill"] {
             let personal = kill.latency.personal.histogram
             let others = kill.latency.personalUndisturbed.histogram
-            let storm = self.stormSeconds.map { "all \(kill.tally.drops.grouped) dropped clients subscribed again \(Self.fixed($0, 1)) s after the kill (\(kill.tally.failedAttempts.grouped) failed attempts, \(kill.tally.refusedAttempts.grouped) of them refused by admission control)" }
-                ?? "\(kill.tally.drops.grouped) clients dropped, \((self.rampReached - kill.live).grouped) not back after 5 minutes (\(kill.tally.failedAttempts.grouped) failed attempts, \(kill.tally.refusedAttempts.grouped) of them refused by admission control)"
+            let storm = self.stormSeconds.map { "all \(kill.tally.drops.grouped) dropped clients\(Self.causes(kill.tally)) subscribed again \(Self.fixed($0, 1)) s after the kill (\(kill.tally.failedAttempts.grouped) failed attempts, \(kill.tally.refusedAttempts.grouped) of them refused by admission control)" }
+                ?? "\(kill.tally.drops.grouped) clients dropped\(Self.causes(kill.tally)), \((self.rampReached - kill.live).grouped) not back after 5 minutes (\(kill.tally.failedAttempts.grouped) failed attempts, \(kill.tally.refusedAttempts.grouped) of them refused by admission control)"
             let survivors = self.nodeSocketsAfterKill.filter { $0 > 0 }
             rows.append(("after the kill", "the \(survivors.count) other nodes hold \(survivors.reduce(0, +).grouped) sockets, busiest \((survivors.max() ?? 0).grouped), least busy \((survivors.min() ?? 0).grouped)"))
             rows.append(("one node SIGKILLed", "\(storm); \(kill.tally.recovered.grouped) streams recovered, \(kill.tally.notRecovered) not; \(sent.personalAcknowledged.grouped) personal and \(sent.broadcastAcknowledged) broadcast publications meanwhile (\(sent.failed) failed with their node, \(sent.skipped) not sent, \(sent.unanswered) unanswered), personal p50 \(Self.ms(personal.valueAtPercentile(50))), p99 \(Self.ms(personal.valueAtPercentile(99))) (to the users of the other nodes: p50 \(Self.ms(others.valueAtPercentile(50))), p99 \(Self.ms(others.valueAtPercentile(99))))" + self.faults("kill", kill)))
@@ -110,6 +110,12 @@ struct RunReport {
         let duplicates = view.tally.personal.duplicates + view.tally.broadcast.duplicates
         let epochs = view.tally.personal.epochChanges + view.tally.broadcast.epochChanges
         return "; \(missing) missing, \(duplicates) duplicates, \(epochs) epoch changes"
+    }
+
+    /// How the drops ended, most common first: " (1006 by the node: 17,900; …)", or nothing without drops.
+    static func causes(_ tally: PhaseTally) -> String {
+        guard !tally.dropCauses.isEmpty else { return "" }
+        return " (" + tally.dropCauses.sorted { $0.value > $1.value }.map { "\($0.key): \($0.value.grouped)" }.joined(separator: "; ") + ")"
     }
 
     static func ms(_ micros: UInt64) -> String { "\(fixed(Double(micros) / 1000, 1)) ms" }

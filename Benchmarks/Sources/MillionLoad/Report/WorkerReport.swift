@@ -24,6 +24,9 @@ struct PhaseTally: Codable, Sendable {
     var broadcast = StreamTally()
     /// Connections that closed without this worker asking (a killed node's clients, or a defect).
     var drops = 0
+    /// Those drops by how they ended: the close code, and whether the client's side gave up (a heartbeat it
+    /// did not get, a write that failed) or the node closed: which side ended a user's connection.
+    var dropCauses: [String: Int] = [:]
     /// Clients subscribed again after a drop.
     var resubscribed = 0
     /// Resubscriptions whose reply said `recovered: true`, and those that said false (history lost).
@@ -49,6 +52,7 @@ struct PhaseTally: Codable, Sendable {
         self.personal.add(other.personal)
         self.broadcast.add(other.broadcast)
         self.drops += other.drops
+        self.dropCauses.merge(other.dropCauses, uniquingKeysWith: +)
         self.resubscribed += other.resubscribed
         self.recovered += other.recovered
         self.notRecovered += other.notRecovered

@@ -157,6 +157,7 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
             return
         case .live:
             self.pool.tally.drops += 1
+            self.pool.tally.dropCauses["\(status.code.rawValue) \(status.initiatedLocally ? "by the client" : "by the node")", default: 0] += 1
             self.droppedInPhase = self.pool.phaseNumber
             self.pool.clientLeftLive()
             self.scheduleReconnect()
