@@ -233,17 +233,14 @@ actor ClientEngine {
     }
 
     /// The permessage-deflate the open WebSocket's handshake agreed; nil without one or without agreement.
-    var webSocketDeflate: PerMessageDeflateParameters? {
-        for link in self.links.values {
-            if case .webSocket(let connection, _, _) = link { return connection.deflate }
-        }
-        return nil
-    }
+    var webSocketDeflate: PerMessageDeflateParameters? { self.openWebSocket?.connection.deflate }
 
     /// The encoding the open WebSocket's handshake chose; nil without one (tests check the negotiation).
-    var webSocketEncoding: WireEncoding? {
+    var webSocketEncoding: WireEncoding? { self.openWebSocket?.encoding }
+
+    private var openWebSocket: (connection: WebSocketConnection, encoding: WireEncoding)? {
         for link in self.links.values {
-            if case .webSocket(_, let encoding, _) = link { return encoding }
+            if case .webSocket(let connection, let encoding, _) = link { return (connection, encoding) }
         }
         return nil
     }
