@@ -130,6 +130,49 @@ extension BrowserTests {
             }
         }
 
+        /// A join that reaches the page before the answer of a presence read made earlier stays on the list.
+        /// Over SSE the answer comes on the command's HTTP response and the join on the event stream, so the
+        /// join can overtake it (CI saw the SSE page above list itself alone for good): here the page's presence
+        /// read is answered before dave joins, and the answer is held back until dave's join has arrived.
+        @Test(.timeLimit(.minutes(3)))
+        func aJoinThatOvertakesAPresenceAnswerStaysOnTheList() async throws {
+            try await withBrowser { driver in
+                try await RealtimeTestNode.with(developmentTokens: true) { node in
+                    let carol = try await driver.newSession()
+                    try await carol.open("\(node.httpURL)/?user=carol")
+                    try await carol.waitUntil(Self.isLive(over: "websocket"), describe: Self.stateText, "the page did not connect")
+                    try await carol.waitUntil("document.querySelectorAll('#people li').length === 1", describe: "#people".innerText,
+                                              "carol is not in the room")
+                    _ = try await carol.value("""
+                        const client = window.demo.client;
+                        const read = client.presence.bind(client);
+                        let release;
+                        const released = new Promise((resolve) => { release = resolve; });
+                        window.releasePresence = release;
+                        client.presence = async (channel) => {
+                          const answer = await read(channel);
+                          window.presenceAnswered = answer.clients.length;
+                          await released;
+                          return answer;
+                        };
+                        window.demo.reloadPresence().then(() => { window.presenceReloaded = true; });
+                        return true;
+                        """, as: Bool.self)
+                    try await carol.waitUntil("window.presenceAnswered === 1", "the presence read was not answered with carol alone")
+
+                    let dave = try await driver.newSession()
+                    try await dave.open("\(node.httpURL)/?user=dave")
+                    try await dave.waitUntil(Self.isLive(over: "websocket"), describe: Self.stateText, "dave's page did not connect")
+                    try await carol.waitUntil("document.querySelectorAll('#people li').length === 2", describe: "#people".innerText,
+                                              "dave's join did not reach carol")
+                    _ = try await carol.value("window.releasePresence(); return true;", as: Bool.self)
+                    try await carol.waitUntil("window.presenceReloaded === true", "the presence read did not finish")
+                    let people = try await carol.value("return [...document.querySelectorAll('#people li')].map((e) => e.textContent);", as: [String].self)
+                    #expect(people.count == 2, "the older presence answer replaced dave's join: \(people)")
+                }
+            }
+        }
+
         /// The hidden toast is wholly off-screen (a short one used to show a 12 px sliver), and shows when a
         /// notification comes; the page declares its icon, so the browser asks for no /favicon.ico (a 404
         /// in every console).
