@@ -37,8 +37,8 @@ final class MachineWatch {
 /// costs heartbeats. A ramp at a fixed rate runs into a machine with no idle CPU near the top: pongs come late,
 /// users are dropped, and their reconnects cost more than the heartbeats did. So while the machine's idle
 /// share is under `idleFloor` the connect rate halves; over one and a half times that it grows by a quarter,
-/// and in between by a 64th of the rate asked for, so it keeps probing for the CPU that is left (a rate held
-/// while the machine was 10–15 % idle stayed at 87/s for half an hour in the eighth million run).
+/// and in between by a 64th of the rate asked for, so it keeps probing for the CPU that is left (held in
+/// between, the rate stayed at 66–87/s for the last half hour of the eighth million run's ramp).
 final class RampGovernor {
     let fullRate: Double
     let idleFloor: Double

@@ -171,11 +171,20 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
     private func subscribe() {
         self.phase = .subscribing
         self.subscribesPending = 2
-        self.send(self.subscribeCommand(id: Self.personalID, channel: self.pool.settings.personalNamespace + ":" + self.userID, from: self.personal))
-        self.send(self.subscribeCommand(id: Self.broadcastID, channel: self.pool.settings.broadcastChannel, from: self.broadcast))
+        self.sendSubscribe(isBroadcast: false)
+        self.sendSubscribe(isBroadcast: true)
     }
 
-    private func subscribeCommand(id: UInt64, channel: String, from position: StreamPosition) -> String {
+    /// Subscribes to one of the two streams from the position the client has in it.
+    private func sendSubscribe(isBroadcast: Bool) {
+        if isBroadcast {
+            self.send(Self.subscribeCommand(id: Self.broadcastID, channel: self.pool.settings.broadcastChannel, from: self.broadcast))
+        } else {
+            self.send(Self.subscribeCommand(id: Self.personalID, channel: self.pool.settings.personalNamespace + ":" + self.userID, from: self.personal))
+        }
+    }
+
+    private static func subscribeCommand(id: UInt64, channel: String, from position: StreamPosition) -> String {
         guard position.isKnown else { return #"{"type":"subscribe","id":\#(id),"channel":"\#(channel)"}"# }
         return #"{"type":"subscribe","id":\#(id),"channel":"\#(channel)","since":{"offset":\#(position.offset),"epoch":"\#(position.epoch)"}}"#
     }
@@ -268,20 +277,16 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
             // again on this connection after a while: closing it would throw away the connect the node admitted.
             self.pool.tally.subscribeRetries += 1
             self.pool.tally.note("user \(self.userID): subscribe \(id) refused for now (\(error.code.rawValue)): retrying")
-            let isBroadcast = id == Self.broadcastID
-            let channel = isBroadcast ? self.pool.settings.broadcastChannel : self.pool.settings.personalNamespace + ":" + self.userID
             let refusedOn = self.connectionSerial
             self.pool.eventLoop.scheduleTask(in: .milliseconds(Int64.random(in: 1_000...3_000))) { [self] in
                 guard self.connection != nil, self.connectionSerial == refusedOn, [.subscribing, .live].contains(self.phase) else { return }
-                self.send(self.subscribeCommand(id: id, channel: channel, from: isBroadcast ? self.broadcast : self.personal))
+                self.sendSubscribe(isBroadcast: id == Self.broadcastID)
             }
         case .unsubscribed(let unsubscribed):
             // The node saw a gap in the live stream: resubscribe from our position, as the protocol says.
             self.pool.tally.serverEnded += 1
             self.pool.tally.note("unsubscribed from \(unsubscribed.channel): \(unsubscribed.reason)")
-            let isBroadcast = unsubscribed.channel == self.pool.settings.broadcastChannel
-            self.send(self.subscribeCommand(id: isBroadcast ? Self.broadcastID : Self.personalID, channel: unsubscribed.channel,
-                                            from: isBroadcast ? self.broadcast : self.personal))
+            self.sendSubscribe(isBroadcast: unsubscribed.channel == self.pool.settings.broadcastChannel)
         default:
             self.unexpected("unexpected in phase \(self.phase): \(String(buffer: message.data).prefix(160))")
         }
