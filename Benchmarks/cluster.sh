@@ -76,6 +76,7 @@ JSON
 
 redis_port="$(free_port)"
 redis_nice="${REDIS_NICE:--10}"
+[[ "$redis_nice" =~ ^-?[0-9]+$ ]] || { echo "cluster: REDIS_NICE must be a niceness (an integer, -20 to 19), not '$redis_nice'" >&2; exit 2; }
 if [[ "$redis_nice" -lt 0 && "$(id -u)" != 0 ]]; then redis_nice=0; fi
 taskset -c "$cpus" nice -n "$redis_nice" "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --dir "$workdir" --logfile "$workdir/redis.log" --save "" &
 pids+=($!)
