@@ -22,6 +22,15 @@ struct StreamPosition {
 final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
     enum Phase: UInt8 {
         case idle, connecting, authenticating, subscribing, live, waitingToReconnect, stopped
+
+        /// Between the start of an attempt and its subscriptions' answers. (A switch: the pool asks it of
+        /// every client each second, where an array literal's `contains` would allocate each time.)
+        var isAttempting: Bool {
+            switch self {
+            case .connecting, .authenticating, .subscribing: true
+            case .idle, .live, .waitingToReconnect, .stopped: false
+            }
+        }
     }
 
     private static let personalID: UInt64 = 2
@@ -83,7 +92,7 @@ final class LoadClient: WebSocketEventLoopHandler, @unchecked Sendable {
 
     /// The pool's watchdog: an attempt that has not subscribed in time is abandoned and retried.
     func abandonAttempt(_ reason: String) {
-        guard [.connecting, .authenticating, .subscribing].contains(self.phase) else { return }
+        guard self.phase.isAttempting else { return }
         if let connection = self.connection {
             self.pool.tally.note("user \(self.userID): \(reason)")
             connection.close(code: .goingAway)  // webSocketDidClose retries
