@@ -166,11 +166,15 @@ final class ClientPool: @unchecked Sendable {
 
     // MARK: -
 
-    /// The ramp's next tick: one connect per tick, 10 ms to 250 ms apart, and none once every client has
-    /// started. Near the million's top the ramp is ~50 connects/s among 56 workers; ticking every 10 ms
-    /// regardless woke the generator 5,600 times a second for them, through the hold as well.
+    /// Whether clients are still to be started by the ramp.
+    private var isRamping: Bool { self.started < self.clients.count && !self.isFrozen }
+
+    /// The ramp's next tick: as often as the rate asks for one connect a tick, but no closer than 10 ms and
+    /// no further than 250 ms apart, and none once the ramp is over. Near the million's top the ramp is ~50
+    /// connects/s among 56 workers; ticking every 10 ms regardless woke the generator 5,600 times a second for
+    /// them, through the hold as well.
     private func schedulePace() {
-        guard self.started < self.clients.count, !self.isFrozen else { return }
+        guard self.isRamping else { return }
         let seconds = min(max(1 / max(self.connectRate, 0.001), 0.01), 0.25)
         self.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
             self.pace()
@@ -182,7 +186,7 @@ final class ClientPool: @unchecked Sendable {
         let now = NIODeadline.now()
         let elapsed = Double((now - self.lastPaceAt).nanoseconds) / 1e9
         self.lastPaceAt = now
-        guard self.started < self.clients.count, !self.isFrozen else { return }
+        guard self.isRamping else { return }
         self.allowance = min(self.allowance + self.connectRate * elapsed, max(self.connectRate, 1))
         let pending = self.started - self.everLive
         var budget = min(Int(self.allowance), self.maxPending - pending, self.clients.count - self.started)
