@@ -71,11 +71,29 @@ import SwitchboardWebSocket
             }
         }
         let elapsed = ContinuousClock.now - started
-        #expect(error?.code == .handshakeTimedOut, "\(String(describing: error))")
+        #expect(error?.isTimeout == true, "\(String(describing: error))")
         #expect(error?.message.hasSuffix(described) == true, "\(String(describing: error))")
         #expect(elapsed >= .milliseconds(milliseconds - 50), "gave up after \(elapsed), before the connect timeout")
         await silent.stop()
     }
+
+    #if os(Linux)
+    /// The TCP phase of the same timeout: a listener whose accept queue is full never answers the SYN.
+    @Test(arguments: TestTransport.all) func aListenerThatNeverCompletesTheTCPHandshakeTimesOutAtTheConnectTimeout(transport: TestTransport) async throws {
+        let listener = try FullListener()
+        defer { listener.close() }
+        var client = WebSocketClientConfiguration()
+        client.connectTimeout = .milliseconds(500)
+        let configuration = client
+        let error = await #expect(throws: WebSocketTransportError.self) {
+            _ = try await withTimeout(TestPatience.default, "connect") {
+                try await WebSocketClient.connect(to: "ws://127.0.0.1:\(listener.port)/", configuration: configuration, eventLoopGroup: transport.group)
+            }
+        }
+        #expect(error?.isTimeout == true, "\(String(describing: error))")
+        #expect(error?.message == "cannot connect to 127.0.0.1:\(listener.port) within 500 ms", "\(String(describing: error))")
+    }
+    #endif
 
     @Test(arguments: TestTransport.all) func aServerThatClosesAtOnceIsAnErrorNotAHang(transport: TestTransport) async throws {
         let closer = try await RawServer.start(.closeImmediately)

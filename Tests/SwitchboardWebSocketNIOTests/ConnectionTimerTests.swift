@@ -123,9 +123,27 @@ import SwitchboardWebSocket
             Issue.record("expected a handshake timeout, got \(String(describing: outcome))")
             return
         }
-        #expect(error.code == .handshakeTimedOut)
+        #expect(error.isTimeout)
         #expect(error.message.hasSuffix(described), "\(error)")
         #expect(!connection.isActive)
+    }
+
+    /// One deadline covers the whole connect: time the TCP connect took is not given again to the upgrade.
+    @Test func aSlowTCPConnectLeavesTheHandshakeWhatIsLeftOfTheConnectTimeout() throws {
+        var configuration = WebSocketClientConfiguration()
+        configuration.connectTimeout = .seconds(1)
+        let (connection, upgraded) = try EmbeddedConnection.client(configuration, tcpConnect: .milliseconds(400))
+        var outcome: Result<Void, any Error>?
+        upgraded.assumeIsolated().whenComplete { outcome = $0 }
+        connection.advance(by: .milliseconds(600) - .nanoseconds(1))
+        #expect(outcome == nil, "gave up before the connect timeout")
+        connection.advance(by: .nanoseconds(1))
+        guard case .failure(let error as WebSocketTransportError)? = outcome else {
+            Issue.record("expected a timeout 1 s after the connect began, got \(String(describing: outcome))")
+            return
+        }
+        #expect(error.isTimeout)
+        #expect(error.message == "no WebSocket handshake response within 1 s", "\(error)")
     }
 
     // MARK: - Close timeout

@@ -16,7 +16,8 @@ public struct WebSocketClientConfiguration: Sendable {
     public var origin: String?
     /// TLS for `wss://` URLs; certificates are verified against the system's roots by default.
     public var tls: TLSConfiguration
-    /// Bound on each phase of connecting (TCP, then TLS and the upgrade): a connect attempt always ends.
+    /// Bound on the whole connect (TCP, TLS and the upgrade's answer): a connect attempt always ends, with an
+    /// error whose ``WebSocketTransportError/isTimeout`` is true when this passed.
     public var connectTimeout: TimeAmount
     public var maximumHandshakeSize: Int
     /// The local address to connect from (port 0: a random free one). Load generators spread connections
@@ -42,8 +43,8 @@ public struct WebSocketClientConfiguration: Sendable {
 public enum WebSocketClient {
     /// Connects and completes the handshake; returns the open connection with its `async` API.
     ///
-    /// Throws ``WebSocketTransportError`` when the URL is invalid, the server refuses or answers badly, or a
-    /// phase exceeds ``WebSocketClientConfiguration/connectTimeout``.
+    /// Throws ``WebSocketTransportError`` when the URL is invalid, the server refuses or answers badly, or the
+    /// connect takes longer than ``WebSocketClientConfiguration/connectTimeout``.
     public static func connect(to url: String, configuration: WebSocketClientConfiguration = WebSocketClientConfiguration(),
                                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                                logger: Logger = Logger(label: "switchboard.websocket.client")) async throws -> WebSocketConnection {
@@ -83,13 +84,14 @@ public enum WebSocketClient {
                                         subprotocols: configuration.subprotocols, extraHeaders: configuration.headers,
                                         deflate: configuration.connection.deflate, origin: configuration.origin)
         let upgraded = eventLoop.makePromise(of: Void.self)
-        let settings = ConnectionSettings(client: configuration, logger: logger)
+        let deadline = eventLoop.now + configuration.connectTimeout
+        let settings = ConnectionSettings(client: configuration, logger: logger, connectDeadline: deadline)
         // The handler is handed to the channel once and used only on its event loop from then on.
         let handlerBox = HandOver(handler)
         #if os(Linux)
         if let loop = eventLoop as? EpollEventLoop {
             loop.execute {
-                Self.connect(parsed, configuration: configuration, on: loop, makeHandler: {
+                Self.connect(parsed, configuration: configuration, deadline: deadline, on: loop, makeHandler: {
                     WebSocketChannelHandler(client: settings, handshake: handshake, upgraded: upgraded, eventLoop: loop, delegate: handlerBox.value)
                 }, upgraded: upgraded)
             }
@@ -130,7 +132,7 @@ public enum WebSocketClient {
             }
             .connect(host: parsed.host, port: parsed.port)
         connect.whenFailure { error in
-            upgraded.fail(WebSocketTransportError.handshakeFailed("cannot connect to \(parsed.hostHeader): \(ConnectFailure.reason(error))"))
+            upgraded.fail(WebSocketTransportError.cannotConnect(to: parsed.hostHeader, error, connectTimeout: configuration.connectTimeout))
         }
         return upgraded.futureResult
     }

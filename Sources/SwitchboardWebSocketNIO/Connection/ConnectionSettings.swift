@@ -10,6 +10,9 @@ final class ConnectionSettings: Sendable {
     let logger: Logger
     let maximumHandshakeSize: Int
     let handshakeTimeout: TimeAmount
+    /// Client only: when the connect call's timeout passes. One deadline covers the TCP connect and the
+    /// upgrade's answer, so a connect ends at its timeout whichever phase is slow.
+    let connectDeadline: NIODeadline?
     /// Server only: what the handshake negotiates, the application's hooks, the handler factory, and the
     /// registry shutdown uses.
     let serverHandshake: ServerHandshake.Configuration?
@@ -30,6 +33,7 @@ final class ConnectionSettings: Sendable {
         self.logger = logger
         self.maximumHandshakeSize = configuration.maximumHandshakeSize
         self.handshakeTimeout = configuration.handshakeTimeout
+        self.connectDeadline = nil
         self.serverHandshake = ServerHandshake.Configuration(subprotocols: configuration.subprotocols, deflate: configuration.connection.deflate)
         self.upgradeHook = upgradeHook
         self.httpHandover = httpHandover
@@ -38,12 +42,13 @@ final class ConnectionSettings: Sendable {
         self.handoverEventLoopGroup = handoverEventLoopGroup
     }
 
-    init(client configuration: WebSocketClientConfiguration, logger: Logger) {
+    init(client configuration: WebSocketClientConfiguration, logger: Logger, connectDeadline: NIODeadline) {
         self.role = .client
         self.configuration = configuration.connection
         self.logger = logger
         self.maximumHandshakeSize = configuration.maximumHandshakeSize
         self.handshakeTimeout = configuration.connectTimeout
+        self.connectDeadline = connectDeadline
         self.serverHandshake = nil
         self.upgradeHook = nil
         self.httpHandover = nil

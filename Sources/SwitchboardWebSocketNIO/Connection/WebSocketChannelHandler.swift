@@ -135,7 +135,9 @@ final class WebSocketChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     func becameActive() {
         guard self.handshakeTimer == nil, let io = self.io else { return }
         let timeout = self.settings.handshakeTimeout
-        self.handshakeTimer = self.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+        // A client has what is left of its connect timeout; a server's timeout starts with the connection.
+        let deadline = self.settings.connectDeadline ?? self.eventLoop.now + timeout
+        self.handshakeTimer = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             self.handshakeTimedOut(after: timeout)
         }
         if case .awaitingResponse(_, let handshake, _) = self.phase {

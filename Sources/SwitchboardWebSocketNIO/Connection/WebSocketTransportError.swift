@@ -6,7 +6,7 @@ public struct WebSocketTransportError: Error, Sendable, Hashable, CustomStringCo
     enum Code: Sendable, Hashable {
         case invalidURL
         case handshakeFailed
-        case handshakeTimedOut
+        case timedOut
         case connectionClosed
         case outboundBufferFull
         case unsupportedConfiguration
@@ -34,8 +34,20 @@ public struct WebSocketTransportError: Error, Sendable, Hashable, CustomStringCo
 
     public static func invalidURL(_ url: String, _ why: String) -> Self { Self(.invalidURL, "invalid WebSocket URL '\(url)': \(why)") }
     static func handshakeFailed(_ why: String) -> Self { Self(.handshakeFailed, why) }
-    static func handshakeTimedOut(_ timeout: TimeAmount) -> Self {
-        Self(.handshakeTimedOut, "no WebSocket handshake response within \(timeout.spokenDuration)")
+
+    /// A TCP connect that did not succeed. The connect timeout passing is the same timeout as a late answer
+    /// to the upgrade (one deadline for the whole connect), so it is reported as one: which phase the loop
+    /// saw end first is a matter of scheduling under load.
+    static func cannotConnect(to host: String, _ error: any Error, connectTimeout: TimeAmount) -> Self {
+        if case ChannelError.connectTimeout = error {
+            return Self(.timedOut, "cannot connect to \(host) within \(connectTimeout.spokenDuration)")
+        }
+        return Self(.handshakeFailed, "cannot connect to \(host): \(ConnectFailure.reason(error))")
+    }
+
+    /// The connect timeout passed with the upgrade sent and no answer to it.
+    static func handshakeTimedOut(_ connectTimeout: TimeAmount) -> Self {
+        Self(.timedOut, "no WebSocket handshake response within \(connectTimeout.spokenDuration)")
     }
     static let connectionClosed = Self(.connectionClosed, "the WebSocket connection is closed")
     static let outboundBufferFull = Self(.outboundBufferFull, "the peer is not reading: outbound buffer limit reached")
@@ -44,6 +56,9 @@ public struct WebSocketTransportError: Error, Sendable, Hashable, CustomStringCo
     static func unsupported(_ why: String) -> Self { Self(.unsupportedConfiguration, why) }
 
     public var isConnectionClosed: Bool { self.code == .connectionClosed }
+    /// The connect timeout passed, in the TCP connect or waiting for the server's answer to the upgrade (a
+    /// server that is down, overloaded or unreachable; a later attempt may succeed).
+    public var isTimeout: Bool { self.code == .timedOut }
     /// The peer stopped reading and the outbound limit was reached; the transport has closed the connection.
     public var isOutboundBufferFull: Bool { self.code == .outboundBufferFull }
     public var description: String { self.message }

@@ -8,13 +8,12 @@ import NIOPosix
 /// of a NIO channel (a load generator holding thousands of connections per process pays a fraction of a
 /// channel's memory and CPU for each).
 extension WebSocketClient {
-    static func connect(_ url: WebSocketURL, configuration: WebSocketClientConfiguration, on loop: EpollEventLoop,
+    static func connect(_ url: WebSocketURL, configuration: WebSocketClientConfiguration, deadline: NIODeadline, on loop: EpollEventLoop,
                         makeHandler: @escaping @Sendable () -> WebSocketChannelHandler, upgraded: EventLoopPromise<Void>) {
         guard !url.isSecure else {
             return upgraded.fail(WebSocketTransportError.unsupported(
                 "the epoll transport has no TLS: connect to wss:// URLs from NIO's event loops"))
         }
-        let deadline = NIODeadline.now() + configuration.connectTimeout
         Self.addresses(of: url.host, port: url.port, on: loop).flatMap { addresses in
             Self.connect(toFirstOf: addresses[...], from: configuration.localAddress, deadline: deadline, on: loop)
         }.whenComplete { result in
@@ -30,10 +29,9 @@ extension WebSocketClient {
                     return upgraded.fail(WebSocketTransportError.handshakeFailed("cannot watch the connection to \(url.hostHeader): \(error)"))
                 }
                 handler.socketActivated(socket)
-            case .failure(var error):
-                // The attempt had what was left of the whole timeout: name the timeout the caller set.
-                if case ChannelError.connectTimeout = error { error = ChannelError.connectTimeout(configuration.connectTimeout) }
-                upgraded.fail(WebSocketTransportError.handshakeFailed("cannot connect to \(url.hostHeader): \(ConnectFailure.reason(error))"))
+            case .failure(let error):
+                // The attempt had what was left of the whole timeout: the error names the timeout the caller set.
+                upgraded.fail(WebSocketTransportError.cannotConnect(to: url.hostHeader, error, connectTimeout: configuration.connectTimeout))
             }
         }
     }

@@ -44,15 +44,19 @@ final class EmbeddedConnection {
 
     /// A client's connection, active (its upgrade request written) and waiting for the server's response;
     /// `upgraded` completes with the handshake.
-    static func client(_ configuration: WebSocketClientConfiguration = WebSocketClientConfiguration())
+    /// A client connect whose TCP connect takes `tcpConnect` of the loop's time before the upgrade is sent.
+    static func client(_ configuration: WebSocketClientConfiguration = WebSocketClientConfiguration(), tcpConnect: TimeAmount = .zero)
         throws -> (connection: EmbeddedConnection, upgraded: EventLoopFuture<Void>) {
         let channel = EmbeddedChannel()
         let delegate = RecordingDelegate()
         let upgraded = channel.eventLoop.makePromise(of: Void.self)
         let handshake = ClientHandshake(host: "127.0.0.1", target: "/", key: RawHTTP.key)
-        let handler = WebSocketChannelHandler(client: ConnectionSettings(client: configuration, logger: Self.logger), handshake: handshake,
+        let settings = ConnectionSettings(client: configuration, logger: Self.logger,
+                                          connectDeadline: channel.eventLoop.now + configuration.connectTimeout)
+        let handler = WebSocketChannelHandler(client: settings, handshake: handshake,
                                               upgraded: upgraded, eventLoop: channel.eventLoop, delegate: delegate)
         try channel.pipeline.syncOperations.addHandler(handler)
+        channel.embeddedEventLoop.advanceTime(by: tcpConnect)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9001)).wait()
         return (EmbeddedConnection(channel: channel, delegate: delegate, registry: ConnectionRegistry()), upgraded.futureResult)
     }
