@@ -19,7 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        // jwt-kit 5 needs swift-crypto 4; our own use (SHA-1, CSPRNG) works with 3 and 4.
+        // jwt-kit 5 (the tests' independent token signer) needs swift-crypto 4; our own use works with 3 and 4.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -83,9 +83,10 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // HTTP1Channel and ResponseWriter: serving HTTP connections the WebSocket server hands over.
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "JWTKit", package: "jwt-kit"),
-                // SHA-256 for comparing API keys in constant time.
+                // Token signatures (HS256, ES256; RS256 from the extras), and SHA-256 for comparing API keys in
+                // constant time.
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -347,6 +348,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // The README's embedding example runs a node in a ServiceGroup.
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // Signs the tests' tokens: an implementation independent of the verifier under test.
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -69,7 +69,7 @@ public final class RealtimeServer: Service, Sendable {
         self.dashboard = DashboardFeed(stats: metrics.stats)
         self.sessionLoops = Self.sessionEventLoops(eventLoopGroup, http: httpEventLoopGroup)
         let hub = Hub(eventLoops: self.sessionLoops, broker: broker, metrics: metrics)
-        let verifier = try await TokenVerifier(configuration: configuration.auth)
+        let verifier = try TokenVerifier(configuration: configuration.auth)
         let clientAddresses = try ClientAddressResolver(trustedProxies: configuration.trustedProxies)
         let context = ServerContext(configuration: configuration, broker: broker, hub: hub, verifier: verifier, metrics: metrics,
                                     clientAddresses: clientAddresses, logger: logger,

@@ -63,6 +63,6 @@ struct TokenCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let minter = try TokenMinter(secret: secret, audience: configuration.auth.audience, issuer: configuration.auth.issuer)
-        print(try await minter.mint(user: self.sub, ttl: self.ttl, channels: self.channels, now: Date()))
+        print(try minter.mint(user: self.sub, ttl: self.ttl, channels: self.channels, now: Date()))
     }
 }

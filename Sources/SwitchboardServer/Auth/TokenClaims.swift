@@ -1,29 +1,10 @@
 import Foundation
-import JWTKit
 import SwitchboardProtocol
 
 /// The claims of a token, kept as a plain JSON object so that a claim of the wrong type is reported by name
 /// (`exp must be a NumericDate`) instead of as an opaque decoding failure, and read into ``Credentials``.
-struct TokenClaims: JWTPayload {
+struct TokenClaims {
     var claims: [String: JSONValue]
-
-    init(claims: [String: JSONValue]) {
-        self.claims = claims
-    }
-
-    init(from decoder: any Decoder) throws {
-        self.claims = try decoder.singleValueContainer().decode([String: JSONValue].self)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(self.claims)
-    }
-
-    /// Deliberately empty. jwt-kit calls this after the signature verifies and would check time claims against
-    /// the wall clock; ``credentials(now:audience:issuer:leeway:)`` checks them against the clock the caller
-    /// passes, so tests and the connection's expiry timer agree on what "now" is.
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
 
     /// The credentials these claims grant at `now`, or why they grant none.
     ///

@@ -1,10 +1,10 @@
 import Foundation
 
 extension TokenVerifier {
-    /// ``verify(_:now:)`` as a value, for callers that hop between event loops and tasks.
-    func check(_ token: String?, now: Date) async -> Result<Credentials, TokenError> {
+    /// ``verify(_:now:)`` as a value.
+    func check(_ token: String?, now: Date) -> Result<Credentials, TokenError> {
         do {
-            return .success(try await self.verify(token, now: now))
+            return .success(try self.verify(token, now: now))
         } catch {
             return .failure(error)
         }

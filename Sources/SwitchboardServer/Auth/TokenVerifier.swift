@@ -1,5 +1,4 @@
 import Foundation
-import JWTKit
 import SwitchboardProtocol
 
 /// Verifies the JWT a client presents (in the `token` query parameter or its `connect` command) and turns it
@@ -7,8 +6,8 @@ import SwitchboardProtocol
 ///
 /// Keys come only from ``AuthConfiguration``: every HS256 secret, RS256 and ES256 PEM public key. A token is
 /// checked against the keys of the algorithm its header names, and only those: an RSA public key is never used
-/// as an HMAC secret, and `alg: none` is refused outright (RFC 8725 §2.1, §3.1). Key ids are not needed: a `kid`
-/// in the token only changes which key is tried first, every key of the algorithm is tried.
+/// as an HMAC secret, and `alg: none` is refused outright (RFC 8725 §2.1, §3.1). Key ids are not needed: every
+/// key of the algorithm is tried, whatever `kid` the token names.
 ///
 /// Claims (RFC 7519 §4.1):
 /// - `sub` (required, non-empty): the user id.
@@ -18,7 +17,8 @@ import SwitchboardProtocol
 /// - `channels` (optional array of strings), `info` (optional object): see ``Credentials``.
 ///
 /// Time is an input: ``verify(_:now:)`` judges `exp`, `nbf` and `iat` at the `now` it is given, allowing
-/// ``leeway`` for clock skew between the token issuer and this node.
+/// ``leeway`` for clock skew between the token issuer and this node. Verifying is synchronous and takes
+/// microseconds: a connection's event loop does it without leaving the loop.
 public struct TokenVerifier: Sendable {
     /// Clock skew tolerated on `exp`, `nbf` and `iat`: a token is still accepted up to 5 seconds after `exp`
     /// and from 5 seconds before `nbf`. Small, because tokens are short-lived; RFC 7519 allows "some small leeway".
@@ -28,63 +28,16 @@ public struct TokenVerifier: Sendable {
     /// unauthenticated peer can cause; real tokens are a few hundred bytes.
     public static let maximumTokenLength = 16 * 1024
 
-    private static let acceptedAlgorithms = ["HS256", "RS256", "ES256"]
-
-    /// One collection per algorithm, so the header's `alg` selects which keys may verify the token.
-    private let keys: [String: JWTKeyCollection]
+    private let keys: TokenSigningKeys
     private let audience: String?
     private let issuer: String?
 
     /// Loads every configured key. Throws when a key cannot be used (not PEM, wrong key type, RSA under
     /// 2048 bits, HMAC secret under 32 bytes), naming the key by its place in the configuration.
-    public init(configuration: AuthConfiguration) async throws(ConfigurationError) {
-        var keys = [String: JWTKeyCollection]()
-        if !configuration.hmacSecrets.isEmpty {
-            let collection = JWTKeyCollection()
-            for (index, secret) in configuration.hmacSecrets.enumerated() {
-                // RFC 7518 §3.2: an HS256 key MUST be at least as long as the hash output (256 bits).
-                guard secret.utf8.count >= 32 else {
-                    throw ConfigurationError(description: "auth.hmacSecrets[\(index)]: an HMAC secret must be at least 32 bytes (256 bits)")
-                }
-                await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: Self.kid("HS256", index))
-            }
-            keys["HS256"] = collection
-        }
-        if !configuration.rsaPublicKeys.isEmpty {
-            let collection = JWTKeyCollection()
-            for (index, pem) in configuration.rsaPublicKeys.enumerated() {
-                let key: Insecure.RSA.PublicKey
-                do {
-                    key = try Insecure.RSA.PublicKey(pem: pem)
-                } catch {
-                    throw ConfigurationError(description: "auth.rsaPublicKeys[\(index)]: not a PEM RSA public key of at least 2048 bits (\(error))")
-                }
-                await collection.add(rsa: key, digestAlgorithm: .sha256, kid: Self.kid("RS256", index))
-            }
-            keys["RS256"] = collection
-        }
-        if !configuration.ecdsaPublicKeys.isEmpty {
-            let collection = JWTKeyCollection()
-            for (index, pem) in configuration.ecdsaPublicKeys.enumerated() {
-                let key: ES256PublicKey
-                do {
-                    key = try ES256PublicKey(pem: pem)
-                } catch {
-                    throw ConfigurationError(description: "auth.ecdsaPublicKeys[\(index)]: not a PEM P-256 public key (\(error))")
-                }
-                await collection.add(ecdsa: key, kid: Self.kid("ES256", index))
-            }
-            keys["ES256"] = collection
-        }
-        self.keys = keys
+    public init(configuration: AuthConfiguration) throws(ConfigurationError) {
+        self.keys = try TokenSigningKeys(configuration)
         self.audience = configuration.audience
         self.issuer = configuration.issuer
-    }
-
-    /// Distinct ids let one collection hold several keys of an algorithm (without ids jwt-kit keeps only the
-    /// last); verification iterates over all of them.
-    private static func kid(_ algorithm: String, _ index: Int) -> JWKIdentifier {
-        JWKIdentifier(string: "\(algorithm)-\(index)")
     }
 
     /// The credentials `token` grants at `now`, or why it grants none.
@@ -92,7 +45,7 @@ public struct TokenVerifier: Sendable {
     /// - Parameters:
     ///   - token: the compact JWS as the client sent it; nil or empty is ``TokenError/Kind/missing``.
     ///   - now: the current time, against which `exp`, `nbf` and `iat` are judged.
-    public func verify(_ token: String?, now: Date) async throws(TokenError) -> Credentials {
+    public func verify(_ token: String?, now: Date) throws(TokenError) -> Credentials {
         guard let token, !token.isEmpty else {
             throw TokenError(.missing, "no token was given")
         }
@@ -105,7 +58,7 @@ public struct TokenVerifier: Sendable {
             throw TokenError(.malformed, "a token is three base64url segments separated by dots")
         }
         guard let headerBytes = Base64URL.decode(segments[0]), let payloadBytes = Base64URL.decode(segments[1]),
-              Base64URL.decode(segments[2]) != nil
+              let signature = Base64URL.decode(segments[2])
         else {
             throw TokenError(.malformed, "the token is not base64url")
         }
@@ -123,23 +76,23 @@ public struct TokenVerifier: Sendable {
         guard algorithm.lowercased() != "none" else {
             throw TokenError(.badSignature, "unsigned tokens (alg none) are refused")
         }
-        guard let keys = self.keys[algorithm] else {
-            throw TokenError(.badSignature, Self.acceptedAlgorithms.contains(algorithm)
+        guard self.keys.hasKeys(for: algorithm) else {
+            let accepted = TokenSigningKeys.algorithms
+            throw TokenError(.badSignature, accepted.contains(algorithm)
                 ? "no \(algorithm) key is configured"
-                : "alg \(algorithm) is not accepted (only \(Self.acceptedAlgorithms.joined(separator: ", ")))")
+                : "alg \(algorithm) is not accepted (only \(accepted.joined(separator: ", ")))")
         }
-        // Parse the payload before the signature check: with several keys, jwt-kit reports the first key's
-        // failure, so a well-signed token with a broken payload would otherwise read "bad signature".
-        guard Self.jsonObject(payloadBytes) != nil else {
+        // The payload's shape is judged before the signature, so that a well-signed token with a broken
+        // payload reads "malformed", not "bad signature".
+        guard let claims = Self.jsonObject(payloadBytes) else {
             throw TokenError(.malformed, "the token's payload is not a JSON object")
         }
-        let claims: TokenClaims
-        do {
-            claims = try await keys.verify(token, as: TokenClaims.self, iteratingKeys: true)
-        } catch {
+        // RFC 7515 §5.2: the signature covers the header and payload exactly as sent, dot included.
+        let signingInput = Array(token.utf8[..<segments[1].endIndex])
+        guard self.keys.verify(signature, of: signingInput, algorithm: algorithm) else {
             throw TokenError(.badSignature, "the signature does not verify with any configured \(algorithm) key")
         }
-        return try claims.credentials(now: now, audience: self.audience, issuer: self.issuer, leeway: Self.leeway)
+        return try TokenClaims(claims: claims).credentials(now: now, audience: self.audience, issuer: self.issuer, leeway: Self.leeway)
     }
 
     private static func jsonObject(_ bytes: [UInt8]) -> [String: JSONValue]? {

@@ -23,7 +23,7 @@ struct DevelopmentTokenRoute {
             let ttl = min(max(request.uri.queryParameters.get("ttl").flatMap { Int($0) } ?? 3600, 1), 86_400)
             let minter = try TokenMinter(secret: self.secret, audience: self.context.configuration.auth.audience,
                                          issuer: self.context.configuration.auth.issuer)
-            let token = try await minter.mint(user: user, ttl: ttl, now: self.context.now())
+            let token = try minter.mint(user: user, ttl: ttl, now: self.context.now())
             return JSONBody(value: Minted(token: token, user: user, expires: ttl))
         }
     }

@@ -121,7 +121,7 @@ struct SSERoutes {
         let user = try await session.eventLoop.submit { session.identity?.user }.get()
         guard let user else { throw APIError(.notConnected, "the session is not connected yet") }
         if !user.isEmpty {
-            switch await verifier.check(token, now: now) {
+            switch verifier.check(token, now: now) {
             case .success(let credentials) where credentials.user == user: break
             case .success: throw APIError(.forbidden, "the token is for another user")
             case .failure(let error): throw APIError(.init(code: error.errorCode, message: error.message))

@@ -37,7 +37,7 @@ struct TicketRoute {
             guard let token = SSERoutes.bearerToken(request) else {
                 throw APIError(.unauthorized, "send the token as Authorization: Bearer <token> (back-ends: POST /api/ticket)")
             }
-            switch await self.context.verifier.check(token, now: self.context.now()) {
+            switch self.context.verifier.check(token, now: self.context.now()) {
             case .success(let credentials): return try await self.mint(for: credentials)
             case .failure(let error): throw APIError(.init(error.errorCode), error.message)
             }

@@ -54,33 +54,26 @@ extension ClientSession {
             self.carryOut(self.machine.authenticated(identity, now: self.context.now()) ?? [])
             return reply(.reply(id: id, .connect(self.connectResult(identity))))
         }
-        self.authenticate(token: token) { [self] result in
-            switch result {
-            case .success(let identity):
-                reply(.reply(id: id, .connect(self.connectResult(identity))))
-            case .failure(let error):
-                // The connection stays open until the connect timeout: the client may fetch a fresh token.
-                reply(.error(id: id, .init(code: error.errorCode, message: error.message)))
-            }
+        switch self.authenticate(token: token) {
+        case .success(let identity):
+            reply(.reply(id: id, .connect(self.connectResult(identity))))
+        case .failure(let error):
+            // The connection stays open until the connect timeout: the client may fetch a fresh token.
+            reply(.error(id: id, .init(code: error.errorCode, message: error.message)))
         }
     }
 
-    /// Verifies `token` and, if the session is still waiting for it, makes it connected.
-    func authenticate(token: String, then: @escaping (Result<SessionIdentity, TokenError>) -> Void) {
-        let verifier = self.context.verifier
-        let now = self.context.now()
-        self.run({ await verifier.check(token, now: now) }) { [self] result in
+    /// Verifies `token` (on the loop: microseconds) and, if the session is still waiting for it, makes it
+    /// connected.
+    func authenticate(token: String) -> Result<SessionIdentity, TokenError> {
+        switch self.context.verifier.check(token, now: self.context.now()) {
+        case .success(let credentials):
             guard self.machine.isAwaitingConnect else {
-                return then(.failure(TokenError(.missing, "the session is no longer waiting for a token")))
+                return .failure(TokenError(.missing, "the session is no longer waiting for a token"))
             }
-            switch result {
-            case .success(.success(let credentials)):
-                then(.success(self.admit(credentials)))
-            case .success(.failure(let error)):
-                then(.failure(error))
-            case .failure(let error):
-                then(.failure(TokenError(.malformed, "\(error)")))
-            }
+            return .success(self.admit(credentials))
+        case .failure(let error):
+            return .failure(error)
         }
     }
 
@@ -125,29 +118,20 @@ extension ClientSession {
         guard let identity = self.identity, let current = identity.credentials else {
             return reply(.error(id: id, .init(code: .notConnected, message: "refresh needs a connection authenticated with a token")))
         }
-        let verifier = self.context.verifier
-        let now = self.context.now()
-        self.run({ await verifier.check(refresh.token, now: now) }) { [self] result in
-            guard self.identity != nil else {
-                return reply(.error(id: id, .init(code: .notConnected, message: "the session closed")))
-            }
-            switch result {
-            case .success(.success(let credentials)) where credentials.user == current.user:
-                self.carryOut(self.machine.refreshed(SessionIdentity(credentials: credentials, info: identity.info), now: self.context.now()))
-                // The new token may grant fewer channels: subscriptions it no longer allows end now.
-                for channel in self.machine.subscriptions.keys {
-                    if let refusal = self.context.permissions.canSubscribe(to: channel, credentials: credentials).refusal {
-                        self.dropSubscription(channel, reason: "no longer allowed by the new token: \(refusal.message)")
-                    }
+        switch self.context.verifier.check(refresh.token, now: self.context.now()) {
+        case .success(let credentials) where credentials.user == current.user:
+            self.carryOut(self.machine.refreshed(SessionIdentity(credentials: credentials, info: identity.info), now: self.context.now()))
+            // The new token may grant fewer channels: subscriptions it no longer allows end now.
+            for channel in self.machine.subscriptions.keys {
+                if let refusal = self.context.permissions.canSubscribe(to: channel, credentials: credentials).refusal {
+                    self.dropSubscription(channel, reason: "no longer allowed by the new token: \(refusal.message)")
                 }
-                reply(.reply(id: id, .refresh(.init(expires: self.secondsUntil(credentials.expiresAt)))))
-            case .success(.success(let credentials)):
-                reply(.error(id: id, .init(code: .permissionDenied, message: "the new token is for user '\(credentials.user)', not '\(current.user)'")))
-            case .success(.failure(let error)):
-                reply(.error(id: id, .init(code: error.errorCode, message: error.message)))
-            case .failure(let error):
-                reply(.error(id: id, .init(code: .unauthorized, message: "\(error)")))
             }
+            reply(.reply(id: id, .refresh(.init(expires: self.secondsUntil(credentials.expiresAt)))))
+        case .success(let credentials):
+            reply(.error(id: id, .init(code: .permissionDenied, message: "the new token is for user '\(credentials.user)', not '\(current.user)'")))
+        case .failure(let error):
+            reply(.error(id: id, .init(code: error.errorCode, message: error.message)))
         }
     }
 

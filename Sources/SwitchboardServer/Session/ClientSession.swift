@@ -173,9 +173,9 @@ final class ClientSession: @unchecked Sendable {
         }
         switch credential {
         case .token(let token):
-            self.authenticate(token: token) { result in
-                guard case .failure(let error) = result else { return checked(nil) }
-                checked(.init(code: error.disconnectCode, reason: error.message))
+            switch self.authenticate(token: token) {
+            case .success: checked(nil)
+            case .failure(let error): checked(.init(code: error.disconnectCode, reason: error.message))
             }
         case .ticket(let ticket):
             self.redeem(ticket: ticket) { result in
@@ -233,8 +233,8 @@ final class ClientSession: @unchecked Sendable {
 
     // MARK: - Async work
 
-    /// Runs `operation` off the event loop and `then` back on it: how commands await the broker and the
-    /// token verifier while the session's state stays confined to the loop.
+    /// Runs `operation` off the event loop and `then` back on it: how commands await the broker while the
+    /// session's state stays confined to the loop.
     func run<Value: Sendable>(_ operation: @escaping @Sendable () async throws -> Value,
                               then: @escaping (Result<Value, any Error>) -> Void) {
         let promise = self.eventLoop.makePromise(of: Value.self)

@@ -74,7 +74,7 @@ final class ScaleOutCluster: Sendable {
     var c: ServeProcess { self.nodes[2] }
 
     func token(_ user: String) async throws -> String {
-        try await TokenMinter(secret: Self.secret).mint(user: user, ttl: 3600, now: Date())
+        try TokenMinter(secret: Self.secret).mint(user: user, ttl: 3600, now: Date())
     }
 
     /// Every node's log tail, for a failure message.

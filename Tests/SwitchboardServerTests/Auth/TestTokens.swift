@@ -67,9 +67,9 @@ func base64URL(_ bytes: some DataProtocol) -> String {
 }
 
 /// The refusal `verify` gives, or nil when it accepts the token.
-func refusal(_ verifier: TokenVerifier, _ token: String?, now: Date) async -> TokenError? {
+func refusal(_ verifier: TokenVerifier, _ token: String?, now: Date) -> TokenError? {
     do {
-        _ = try await verifier.verify(token, now: now)
+        _ = try verifier.verify(token, now: now)
         return nil
     } catch {
         return error

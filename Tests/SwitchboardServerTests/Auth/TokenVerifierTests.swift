@@ -20,7 +20,7 @@ import Testing
     }
 
     func verifier(_ configuration: AuthConfiguration = TestKeys.configuration) async throws -> TokenVerifier {
-        try await TokenVerifier(configuration: configuration)
+        try TokenVerifier(configuration: configuration)
     }
 
     @Test(arguments: signers)
@@ -51,9 +51,9 @@ import Testing
         let verifier = try await self.verifier(configuration)
         for signer in Self.signers {
             let plain = try await signer.sign(Self.claims())
-            #expect(try await verifier.verify(plain, now: Self.now).user == "alice", "\(signer)")
+            #expect(try verifier.verify(plain, now: Self.now).user == "alice", "\(signer)")
             let withKid = try await signer.sign(Self.claims(), header: ["kid": "issuer-key-7"])
-            #expect(try await verifier.verify(withKid, now: Self.now).user == "alice", "\(signer) with an unknown kid")
+            #expect(try verifier.verify(withKid, now: Self.now).user == "alice", "\(signer) with an unknown kid")
         }
     }
 
@@ -62,7 +62,7 @@ import Testing
     ])
     func refusesATokenSignedWithAnUnknownKey(signer: TestSigner) async throws {
         let token = try await signer.sign(Self.claims())
-        let error = await refusal(try await self.verifier(), token, now: Self.now)
+        let error = refusal(try await self.verifier(), token, now: Self.now)
         #expect(error?.kind == .badSignature)
     }
 
@@ -72,7 +72,7 @@ import Testing
         let parts = token.split(separator: ".")
         let forged = try JSONEncoder().encode(Self.claims(["sub": "mallory"]))
         let tampered = "\(parts[0]).\(base64URL(forged)).\(parts[2])"
-        let error = await refusal(try await self.verifier(), tampered, now: Self.now)
+        let error = refusal(try await self.verifier(), tampered, now: Self.now)
         #expect(error?.kind == .badSignature)
     }
 
@@ -81,7 +81,7 @@ import Testing
         let parts = token.split(separator: ".")
         var signature = try #require(Data(base64Encoded: String(parts[2]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + "="))
         signature[0] ^= 1
-        let error = await refusal(try await self.verifier(), "\(parts[0]).\(parts[1]).\(base64URL(signature))", now: Self.now)
+        let error = refusal(try await self.verifier(), "\(parts[0]).\(parts[1]).\(base64URL(signature))", now: Self.now)
         #expect(error?.kind == .badSignature)
     }
 
@@ -92,7 +92,7 @@ import Testing
         let payload = base64URL(try JSONEncoder().encode(Self.claims()))
         let verifier = try await self.verifier()
         for token in ["\(header).\(payload).", "\(header).\(payload).c2ln"] {
-            let error = await refusal(verifier, token, now: Self.now)
+            let error = refusal(verifier, token, now: Self.now)
             #expect(error?.kind == .badSignature, "\(token)")
         }
     }
@@ -103,7 +103,7 @@ import Testing
         let pem = TestKeys.rsa.publicKey.pemRepresentation
         let token = try await TestSigner.hs256(pem).sign(Self.claims())
         for configuration in [AuthConfiguration(rsaPublicKeys: [pem]), TestKeys.configuration] {
-            let error = await refusal(try await self.verifier(configuration), token, now: Self.now)
+            let error = refusal(try await self.verifier(configuration), token, now: Self.now)
             #expect(error?.kind == .badSignature)
         }
     }
@@ -111,24 +111,24 @@ import Testing
     /// A header that names one algorithm over a signature made with another is refused: the alg picks the keys.
     @Test func refusesAHeaderAlgorithmThatDoesNotMatchTheSignature() async throws {
         let token = try await TestSigner.hs256(TestKeys.hmacSecret).sign(Self.claims(), header: ["alg": "RS256"])
-        let error = await refusal(try await self.verifier(), token, now: Self.now)
+        let error = refusal(try await self.verifier(), token, now: Self.now)
         #expect(error?.kind == .badSignature)
     }
 
     @Test func refusesAlgorithmsWithoutAConfiguredKey() async throws {
         let verifier = try await self.verifier(AuthConfiguration(hmacSecrets: [TestKeys.hmacSecret]))
         let es256 = try await TestSigner.es256(TestKeys.ecdsa).sign(Self.claims())
-        let error = await refusal(verifier, es256, now: Self.now)
+        let error = refusal(verifier, es256, now: Self.now)
         #expect(error?.kind == .badSignature)
         #expect(error?.message.contains("no ES256 key") == true)
 
         let hs512 = base64URL(Data(#"{"alg":"HS512"}"#.utf8)) + "." + base64URL(try JSONEncoder().encode(Self.claims())) + ".c2ln"
-        let other = await refusal(verifier, hs512, now: Self.now)
+        let other = refusal(verifier, hs512, now: Self.now)
         #expect(other?.kind == .badSignature)
         #expect(other?.message.contains("not accepted") == true)
 
         let nothing = try await self.verifier(AuthConfiguration())
-        #expect(await refusal(nothing, try await TestSigner.hs256(TestKeys.hmacSecret).sign(Self.claims()), now: Self.now)?.kind == .badSignature)
+        #expect(refusal(nothing, try await TestSigner.hs256(TestKeys.hmacSecret).sign(Self.claims()), now: Self.now)?.kind == .badSignature)
     }
 
     /// RFC 7519 §4.1.4 with 5 s of leeway: accepted until exp + 5 s, refused from then on.
@@ -136,26 +136,26 @@ import Testing
     func expiryIsJudgedAtTheGivenTime(signer: TestSigner) async throws {
         let verifier = try await self.verifier()
         let token = try await signer.sign(Self.claims(["exp": .integer(Self.seconds)]))
-        #expect(await refusal(verifier, token, now: Self.now.addingTimeInterval(-1)) == nil)
-        #expect(await refusal(verifier, token, now: Self.now) == nil, "at exp, within the leeway")
-        #expect(await refusal(verifier, token, now: Self.now.addingTimeInterval(4.999)) == nil)
-        let error = await refusal(verifier, token, now: Self.now.addingTimeInterval(TokenVerifier.leeway))
+        #expect(refusal(verifier, token, now: Self.now.addingTimeInterval(-1)) == nil)
+        #expect(refusal(verifier, token, now: Self.now) == nil, "at exp, within the leeway")
+        #expect(refusal(verifier, token, now: Self.now.addingTimeInterval(4.999)) == nil)
+        let error = refusal(verifier, token, now: Self.now.addingTimeInterval(TokenVerifier.leeway))
         #expect(error?.kind == .expired)
         #expect(error?.errorCode == .tokenExpired)
         #expect(error?.disconnectCode == .tokenExpired)
-        #expect(await refusal(verifier, token, now: Self.now.addingTimeInterval(86_400))?.kind == .expired)
+        #expect(refusal(verifier, token, now: Self.now.addingTimeInterval(86_400))?.kind == .expired)
     }
 
     @Test func notBeforeAndIssuedAtInTheFutureAreRefused() async throws {
         let verifier = try await self.verifier()
         let signer = TestSigner.hs256(TestKeys.hmacSecret)
         let later = try await signer.sign(Self.claims(["nbf": .integer(Self.seconds + 60)]))
-        #expect(await refusal(verifier, later, now: Self.now)?.kind == .notYetValid)
-        #expect(await refusal(verifier, later, now: Self.now.addingTimeInterval(55)) == nil, "within the leeway")
-        #expect(await refusal(verifier, later, now: Self.now.addingTimeInterval(60)) == nil)
+        #expect(refusal(verifier, later, now: Self.now)?.kind == .notYetValid)
+        #expect(refusal(verifier, later, now: Self.now.addingTimeInterval(55)) == nil, "within the leeway")
+        #expect(refusal(verifier, later, now: Self.now.addingTimeInterval(60)) == nil)
 
         let issuedLater = try await signer.sign(Self.claims(["iat": .integer(Self.seconds + 60)]))
-        let error = await refusal(verifier, issuedLater, now: Self.now)
+        let error = refusal(verifier, issuedLater, now: Self.now)
         #expect(error?.kind == .notYetValid)
         #expect(error?.errorCode == .unauthorized)
         #expect(error?.disconnectCode == .unauthorized)
@@ -166,7 +166,7 @@ import Testing
         let signer = TestSigner.hs256(TestKeys.hmacSecret)
         for changes: [String: JSONValue?] in [["sub": nil], ["sub": ""], ["sub": .null], ["exp": nil], ["exp": .null]] {
             let token = try await signer.sign(Self.claims(changes))
-            let error = await refusal(verifier, token, now: Self.now)
+            let error = refusal(verifier, token, now: Self.now)
             #expect(error?.kind == .missingClaim, "\(changes)")
             #expect(error?.errorCode == .unauthorized)
         }
@@ -181,7 +181,7 @@ import Testing
         ]
         for changes in cases {
             let token = try await signer.sign(Self.claims(changes))
-            #expect(await refusal(verifier, token, now: Self.now)?.kind == .malformed, "\(changes)")
+            #expect(refusal(verifier, token, now: Self.now)?.kind == .malformed, "\(changes)")
         }
     }
 
@@ -194,7 +194,7 @@ import Testing
         let good: [String: JSONValue?] = ["aud": "switchboard", "iss": "https://auth.example.com"]
         func check(_ changes: [String: JSONValue?]) async throws -> TokenError? {
             let merged = good.merging(changes) { $1 }
-            return await refusal(verifier, try await signer.sign(Self.claims(merged)), now: Self.now)
+            return refusal(verifier, try await signer.sign(Self.claims(merged)), now: Self.now)
         }
         #expect(try await check([:]) == nil)
         #expect(try await check(["aud": ["other", "switchboard"]]) == nil)
@@ -208,13 +208,13 @@ import Testing
 
         // Unconfigured, they are not looked at.
         let lenient = try await self.verifier()
-        #expect(await refusal(lenient, try await signer.sign(Self.claims(["aud": "anyone", "iss": "anybody"])), now: Self.now) == nil)
+        #expect(refusal(lenient, try await signer.sign(Self.claims(["aud": "anyone", "iss": "anybody"])), now: Self.now) == nil)
     }
 
     @Test func missingAndMalformedTokens() async throws {
         let verifier = try await self.verifier()
-        #expect(await refusal(verifier, nil, now: Self.now)?.kind == .missing)
-        #expect(await refusal(verifier, "", now: Self.now)?.kind == .missing)
+        #expect(refusal(verifier, nil, now: Self.now)?.kind == .missing)
+        #expect(refusal(verifier, "", now: Self.now)?.kind == .missing)
         let payload = base64URL(try JSONEncoder().encode(Self.claims()))
         let header = base64URL(Data(#"{"alg":"HS256"}"#.utf8))
         let malformed = [
@@ -226,7 +226,7 @@ import Testing
             "\(header).\(payload).c2ln" + String(repeating: "A", count: TokenVerifier.maximumTokenLength),
         ]
         for token in malformed {
-            let error = await refusal(verifier, token, now: Self.now)
+            let error = refusal(verifier, token, now: Self.now)
             #expect(error?.kind == .malformed, "\(token.prefix(120))")
             #expect(error?.errorCode == .unauthorized)
             #expect(error?.disconnectCode == .unauthorized)
@@ -239,14 +239,14 @@ import Testing
         let verifier = try await self.verifier(AuthConfiguration(hmacSecrets: [TestKeys.otherHMACSecret, TestKeys.hmacSecret]))
         let signingInput = base64URL(Data(#"{"alg":"HS256"}"#.utf8)) + "." + base64URL(Data("[\"sub\"]".utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: SymmetricKey(data: Data(TestKeys.hmacSecret.utf8)))
-        let error = await refusal(verifier, signingInput + "." + base64URL(Data(mac)), now: Self.now)
+        let error = refusal(verifier, signingInput + "." + base64URL(Data(mac)), now: Self.now)
         #expect(error?.kind == .malformed)
     }
 
     /// RFC 7515 §4.1.11: extensions listed in crit must be understood; none are.
     @Test func refusesCriticalHeaderExtensions() async throws {
         let token = try await TestSigner.hs256(TestKeys.hmacSecret).sign(Self.claims(), header: ["crit": ["b64"], "b64": false])
-        #expect(await refusal(try await self.verifier(), token, now: Self.now)?.kind == .malformed)
+        #expect(refusal(try await self.verifier(), token, now: Self.now)?.kind == .malformed)
     }
 
     @Test func unusableKeysAreConfigurationErrors() async throws {
@@ -261,7 +261,7 @@ import Testing
         ]
         for (configuration, place) in cases {
             do {
-                _ = try await TokenVerifier(configuration: configuration)
+                _ = try TokenVerifier(configuration: configuration)
                 Issue.record("accepted \(place)")
             } catch {
                 #expect(error.description.hasPrefix(place), "\(error)")

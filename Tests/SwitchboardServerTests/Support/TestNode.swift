@@ -76,7 +76,7 @@ final class TestNode: Sendable {
     // MARK: - Tokens and clients
 
     func token(_ user: String, ttl: Int = 3600, channels: [String] = [], secret: String = TestNode.secret, issuedAt: Date? = nil) async throws -> String {
-        try await TokenMinter(secret: secret).mint(user: user, ttl: ttl, channels: channels, now: issuedAt ?? self.now())
+        try TokenMinter(secret: secret).mint(user: user, ttl: ttl, channels: channels, now: issuedAt ?? self.now())
     }
 
     func webSocketURL(token: String? = nil) -> String {

@@ -47,7 +47,7 @@ final class TestSession: Sendable {
         let broker = BatchCountingBroker()
         let context = ServerContext(configuration: configuration, broker: broker,
                                     hub: Hub(eventLoops: [loop], broker: broker, metrics: metrics),
-                                    verifier: try await TokenVerifier(configuration: configuration.auth), metrics: metrics,
+                                    verifier: try TokenVerifier(configuration: configuration.auth), metrics: metrics,
                                     clientAddresses: try ClientAddressResolver(trustedProxies: []), logger: logger, now: clock.now)
         let transport = RecordingTransport()
         let session = try await loop.executeInContext {
@@ -58,7 +58,7 @@ final class TestSession: Sendable {
 
     /// A token for `user` minted now by the test clock.
     func token(_ user: String, ttl: Int) async throws -> String {
-        try await TokenMinter(secret: TestNode.secret).mint(user: user, ttl: ttl, now: self.clock.now())
+        try TokenMinter(secret: TestNode.secret).mint(user: user, ttl: ttl, now: self.clock.now())
     }
 
     /// The connection opened (with the URL's token, if any).

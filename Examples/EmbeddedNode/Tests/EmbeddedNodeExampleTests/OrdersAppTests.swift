@@ -28,7 +28,7 @@ import Testing
         let apiPort = try await poll("the shop's API to listen") { httpPort.withLockedValue { $0 } }
         let minter = try TokenMinter(secret: secret)
         let client = RealtimeClient(url: "ws://127.0.0.1:\(nodePort)/connection/websocket",
-                                    configuration: RealtimeClientConfiguration(tokenProvider: { try await minter.mint(user: "alice", ttl: 600, now: Date()) }))
+                                    configuration: RealtimeClientConfiguration(tokenProvider: { try minter.mint(user: "alice", ttl: 600, now: Date()) }))
         try await client.connect()
         let notices = try await client.subscribe("user:alice", as: OrdersApp.OrderNotice.self)
 
