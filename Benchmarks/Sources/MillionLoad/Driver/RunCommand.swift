@@ -58,7 +58,9 @@ struct RunCommand: AsyncParsableCommand {
         let workers = spawned
         defer { for worker in workers { worker.terminate() } }
         let driver = Driver(workers: workers)
+        let cpuUse = { CPUUse.sample(nodes: nodes, workers: workers, redis: self.redisPid) }
         let rampStart = Date()
+        let rampCPU = cpuUse()
         log("ramp: \(self.clients) clients from \(workerCount) workers (\(self.clientTransport.rawValue)) at \(Int(self.rate))/s")
         let governor = RampGovernor(fullRate: self.rate, idleFloor: self.idleFloor)
         // A ramp that stalls (the machine is out of CPU) ends at the timeout; the run goes on with the clients
@@ -72,6 +74,7 @@ struct RunCommand: AsyncParsableCommand {
         for worker in workers { worker.send("freeze") }
         try await Task.sleep(for: .seconds(2))
         report.rampReached = driver.view().live
+        report.rampCPUPerConnect = (cpuUse() - rampCPU) / Double(report.rampReached)
         let audience = report.rampReached
         report.rampFailedAttempts = driver.view().tally.failedAttempts
         report.nodeSockets = nodes.map { SystemSample.sockets(of: $0) }
@@ -81,17 +84,13 @@ struct RunCommand: AsyncParsableCommand {
         try await driver.startPhase("hold", ending: "ramp")
         let holdStart = Date()
         let watch = MachineWatch()
-        let cpuBefore = (nodes: nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +),
-                         workers: workers.map { SystemSample.cpuSeconds(of: $0.pid) }.reduce(0, +),
-                         redis: self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0)
+        let holdCPU = cpuUse()
         try await driver.waitUntil(timeout: self.hold, every: 30, expectTimeout: true, describe: { view in
             "hold: \(view.live) live, \(view.tally.drops) drops, \(Int(Date().timeIntervalSince(holdStart))) s of \(Int(self.hold)); "
                 + watch.describe()
         }) { _ in false }
         let held = Date().timeIntervalSince(holdStart)
-        report.holdCPU = (nodes: (nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +) - cpuBefore.nodes) / held,
-                          workers: (workers.map { SystemSample.cpuSeconds(of: $0.pid) }.reduce(0, +) - cpuBefore.workers) / held,
-                          redis: ((self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0) - cpuBefore.redis) / held)
+        report.holdCPU = (cpuUse() - holdCPU) / held
         report.memory = MemoryFigures(before: before, after: SystemSample.now(),
                                       nodes: .of(nodes), workers: .of(workers.map(\.pid)), redis: .of(self.redisPid.map { [$0] } ?? []))
 
@@ -114,12 +113,9 @@ struct RunCommand: AsyncParsableCommand {
             try await driver.startPhase("notify", ending: "broadcast")
             lastPhase = "notify"
             log("notify: \(Int(self.notifyRate))/s for \(Int(self.notifySeconds)) s")
-            let notifyCPU = (nodes: nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +),
-                             redis: self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0, at: Date())
+            let notifyCPU = cpuUse(), notifyStart = Date()
             let notified = try await publisher.run(rate: self.notifyRate, seconds: self.notifySeconds)
-            let notifyTime = Date().timeIntervalSince(notifyCPU.at)
-            report.notifyCPU = (nodes: (nodes.map(SystemSample.cpuSeconds(of:)).reduce(0, +) - notifyCPU.nodes) / notifyTime,
-                                redis: ((self.redisPid.map(SystemSample.cpuSeconds(of:)) ?? 0) - notifyCPU.redis) / notifyTime)
+            report.notifyCPU = (cpuUse() - notifyCPU) / Date().timeIntervalSince(notifyStart)
             report.sent["notify"] = notified
             try await driver.settle(personal: notified.personalAcknowledged, broadcast: 0)
 

@@ -36,10 +36,13 @@ struct RunReport {
     var nodeSockets: [Int] = []
     var nodeSocketsAfterKill: [Int] = []
     var memory: MemoryFigures?
+    /// CPU seconds per client connected in the ramp: the cost of a connect and its subscribes (with the
+    /// heartbeats of the clients already in, which a short ramp makes small).
+    var rampCPUPerConnect: CPUUse?
     /// Cores in use on average during the hold (heartbeats and nothing else).
-    var holdCPU: (nodes: Double, workers: Double, redis: Double)?
+    var holdCPU: CPUUse?
     /// Cores in use on average while personal notifications were published.
-    var notifyCPU: (nodes: Double, redis: Double)?
+    var notifyCPU: CPUUse?
     var stormSeconds: Double?
     var sent: [String: PublishCounts] = [:]
     var phases: [String: ClusterView] = [:]
@@ -49,6 +52,9 @@ struct RunReport {
         var rows: [(String, String)] = []
         let reached = self.rampReached >= self.clients ? "\(self.clients.grouped) clients" : "\(self.rampReached.grouped) of \(self.clients.grouped) clients (the ramp stalled)"
         rows.append(("ramp", "\(reached) connected and subscribed (2 channels each) in \(Self.fixed(self.rampSeconds, 0)) s: \(Int(Double(self.rampReached) / max(self.rampSeconds, 0.001)).grouped) connects/s, \(self.rampFailedAttempts.grouped) failed attempts retried"))
+        if let cpu = self.rampCPUPerConnect {
+            rows.append(("CPU per connect", "nodes \(Self.fixed(cpu.nodes * 1000, 2)) ms, load generator \(Self.fixed(cpu.workers * 1000, 2)) ms, Redis \(Self.fixed(cpu.redis * 1000, 3)) ms (CPU time used in the ramp per client connected and subscribed)"))
+        }
         let sockets = self.nodeSockets.reduce(0, +)
         rows.append(("counted by the nodes", "\(sockets.grouped) TCP sockets held by \(self.nodeSockets.count) node processes (clients, plus each node's listener and Redis connections); busiest \((self.nodeSockets.max() ?? 0).grouped), least busy \((self.nodeSockets.min() ?? 0).grouped)"))
         if let hold = self.phases["hold"] {
