@@ -8,7 +8,12 @@ import _CryptoExtras
 /// few hundred bytes takes microseconds, an RSA or P-256 verification tens of them, where the hop to and
 /// from an actor (jwt-kit's key collection) cost every connect two thread wake-ups.
 struct TokenSigningKeys: Sendable {
-    static let algorithms = ["HS256", "RS256", "ES256"]
+    /// The JWS algorithms a token's header may name (its `alg`).
+    enum Algorithm: String, CaseIterable {
+        case hs256 = "HS256"
+        case rs256 = "RS256"
+        case es256 = "ES256"
+    }
 
     private var hmac: [SymmetricKey] = []
     private var rsa: [_RSA.Signing.PublicKey] = []
@@ -41,38 +46,33 @@ struct TokenSigningKeys: Sendable {
         }
     }
 
-    /// Whether any key of `algorithm` is configured (false for an algorithm not among ``algorithms``).
-    func hasKeys(for algorithm: String) -> Bool {
+    /// Whether any key of `algorithm` is configured.
+    func hasKeys(for algorithm: Algorithm) -> Bool {
         switch algorithm {
-        case "HS256": !self.hmac.isEmpty
-        case "RS256": !self.rsa.isEmpty
-        case "ES256": !self.ecdsa.isEmpty
-        default: false
+        case .hs256: !self.hmac.isEmpty
+        case .rs256: !self.rsa.isEmpty
+        case .es256: !self.ecdsa.isEmpty
         }
     }
 
     /// Whether `signature` is `algorithm`'s signature of `signingInput` (the token up to its second dot) by
     /// one of the keys of that algorithm, and only those: an RSA public key is never tried as an HMAC secret.
     /// Every key is tried (key rotation), so a `kid` is not needed.
-    func verify(_ signature: [UInt8], of signingInput: [UInt8], algorithm: String) -> Bool {
+    func verify(_ signature: [UInt8], of signingInput: [UInt8], algorithm: Algorithm) -> Bool {
         switch algorithm {
-        case "HS256":
+        case .hs256:
             // Constant-time comparison (swift-crypto's isValidAuthenticationCode).
             return self.hmac.contains { HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signingInput, using: $0) }
-        case "RS256":
+        case .rs256:
             // RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with SHA-256.
             let digest = SHA256.hash(data: signingInput)
             let rsaSignature = _RSA.Signing.RSASignature(rawRepresentation: signature)
             return self.rsa.contains { $0.isValidSignature(rsaSignature, for: digest, padding: .insecurePKCS1v1_5) }
-        case "ES256":
-            // RFC 7518 §3.4: R and S as 32 big-endian bytes each, not DER.
-            guard signature.count == 64, let ecdsaSignature = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else {
-                return false
-            }
+        case .es256:
+            // RFC 7518 §3.4: R and S as 32 big-endian bytes each, not DER (any other length is refused here).
+            guard let ecdsaSignature = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
             let digest = SHA256.hash(data: signingInput)
             return self.ecdsa.contains { $0.isValidSignature(ecdsaSignature, for: digest) }
-        default:
-            return false
         }
     }
 }

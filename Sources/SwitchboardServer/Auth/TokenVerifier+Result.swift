@@ -3,10 +3,6 @@ import Foundation
 extension TokenVerifier {
     /// ``verify(_:now:)`` as a value.
     func check(_ token: String?, now: Date) -> Result<Credentials, TokenError> {
-        do {
-            return .success(try self.verify(token, now: now))
-        } catch {
-            return .failure(error)
-        }
+        Result { () throws(TokenError) in try self.verify(token, now: now) }
     }
 }

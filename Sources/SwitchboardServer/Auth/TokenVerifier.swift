@@ -65,7 +65,7 @@ public struct TokenVerifier: Sendable {
         guard let header = Self.jsonObject(headerBytes) else {
             throw TokenError(.malformed, "the token's header is not a JSON object")
         }
-        guard case .string(let algorithm) = header["alg"] else {
+        guard case .string(let algorithmName) = header["alg"] else {
             throw TokenError(.malformed, "the token's header has no alg")
         }
         // RFC 7515 §4.1.11: a JWS whose crit lists extensions the recipient does not support is invalid; we
@@ -73,14 +73,15 @@ public struct TokenVerifier: Sendable {
         guard header["crit"] == nil else {
             throw TokenError(.malformed, "the token's header has crit extensions, which are not supported")
         }
-        guard algorithm.lowercased() != "none" else {
+        guard algorithmName.lowercased() != "none" else {
             throw TokenError(.badSignature, "unsigned tokens (alg none) are refused")
         }
+        guard let algorithm = TokenSigningKeys.Algorithm(rawValue: algorithmName) else {
+            let accepted = TokenSigningKeys.Algorithm.allCases.map(\.rawValue).joined(separator: ", ")
+            throw TokenError(.badSignature, "alg \(algorithmName) is not accepted (only \(accepted))")
+        }
         guard self.keys.hasKeys(for: algorithm) else {
-            let accepted = TokenSigningKeys.algorithms
-            throw TokenError(.badSignature, accepted.contains(algorithm)
-                ? "no \(algorithm) key is configured"
-                : "alg \(algorithm) is not accepted (only \(accepted.joined(separator: ", ")))")
+            throw TokenError(.badSignature, "no \(algorithmName) key is configured")
         }
         // The payload's shape is judged before the signature, so that a well-signed token with a broken
         // payload reads "malformed", not "bad signature".
@@ -90,7 +91,7 @@ public struct TokenVerifier: Sendable {
         // RFC 7515 §5.2: the signature covers the header and payload exactly as sent, dot included.
         let signingInput = Array(token.utf8[..<segments[1].endIndex])
         guard self.keys.verify(signature, of: signingInput, algorithm: algorithm) else {
-            throw TokenError(.badSignature, "the signature does not verify with any configured \(algorithm) key")
+            throw TokenError(.badSignature, "the signature does not verify with any configured \(algorithmName) key")
         }
         return try TokenClaims(claims: claims).credentials(now: now, audience: self.audience, issuer: self.issuer, leeway: Self.leeway)
     }
